@@ -1,0 +1,3 @@
+"""pytest-lcov: measure a pytest run with coverage.py and write an LCOV tracefile."""
+
+__version__ = "0.1.0"

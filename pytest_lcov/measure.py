@@ -1,0 +1,61 @@
+"""The measurement lifecycle: one coverage.py tracer per run, started early.
+
+Coverage starts in ``pytest_load_initial_conftests``, before conftest files and
+the project are imported, so module-level lines count.  A Coverage that is
+already running (``coverage run -m pytest``) is borrowed, never doubled.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import coverage
+
+from pytest_lcov.settings import SettingError, Settings
+
+
+def refuse_pytest_cov(options: argparse.Namespace) -> None:
+    """Stop when pytest-cov's ``--cov`` measures the same run.
+
+    Two tracers would slow every line and each would see the other's noise;
+    one of the two flags has to go.
+    """
+    if getattr(options, "cov_source", None) and not getattr(options, "no_cov", False):
+        raise SettingError(
+            "pytest-lcov: --lcov and pytest-cov's --cov would trace this run twice: "
+            "drop --cov (pytest-lcov measures with coverage.py itself), "
+            "or drop --lcov and use --cov-report=lcov"
+        )
+
+
+class Measurement:
+    """The Coverage object measuring this run, and whether we own it."""
+
+    def __init__(self, cov: coverage.Coverage, owned: bool) -> None:
+        self.cov = cov
+        self.owned = owned
+
+    @classmethod
+    def begin(cls, settings: Settings, rootdir: Path) -> Measurement:
+        """Borrow the running Coverage, or start one configured as coverage.py is."""
+        current = coverage.Coverage.current()
+        if current is not None:
+            return cls(current, owned=False)
+        cov = coverage.Coverage(
+            data_file=None,  # in memory: nothing left behind, nothing stale read
+            config_file=True,
+            source=list(settings.source) or None,
+            branch=True if settings.branch else None,
+        )
+        if not (cov.get_option("run:source") or cov.get_option("run:source_pkgs")
+                or cov.get_option("run:include")):
+            cov.set_option("run:source", [str(rootdir)])
+        cov.start()
+        return cls(cov, owned=True)
+
+    def end(self) -> coverage.Coverage:
+        """Stop measuring (if the Coverage is ours) and return it for reporting."""
+        if self.owned:
+            self.cov.stop()
+        return self.cov

@@ -1,0 +1,163 @@
+"""Command-line options, their pyproject twins, and validation of both.
+
+Every option is registered twice: as ``--lcov-x`` and as the ini key
+``lcov_x``, which pytest reads from ``[tool.pytest.ini_options]``, pytest 9's
+``[tool.pytest]``, pytest.ini, tox.ini or setup.cfg.  The command line wins.
+A bad value stops the run at start-up with one line naming the key.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_lcov.tracefile import DIALECTS, safe_test_name
+
+DEFAULT_OUTPUT = "lcov.info"
+PATH_STYLES = ("relative", "absolute")
+
+
+@dataclass(frozen=True)
+class Option:
+    """One setting: its ini key, its flag, and how pytest stores it."""
+
+    key: str
+    help: str
+    ini_type: str = "string"
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.key.replace("_", "-")
+
+
+OPTIONS = (
+    Option("lcov_enabled", "write an LCOV tracefile, as if --lcov were given", "bool"),
+    Option("lcov_output", f"where --lcov writes the tracefile (default {DEFAULT_OUTPUT} in the rootdir)"),
+    Option("lcov_source", "package or folder to measure when coverage.py's `source` is unset", "linelist"),
+    Option("lcov_branch", "measure branches (coverage.py's `branch = true`)", "bool"),
+    Option("lcov_format", f"LCOV dialect: {' or '.join(DIALECTS)} (default compat)"),
+    Option("lcov_test_name", "TN: name of the tracefile's section (default: the project's name)"),
+    Option("lcov_paths", f"SF: paths, {' or '.join(PATH_STYLES)} (default relative to the rootdir)"),
+    Option("lcov_path_prefix", "text put before every relative SF: path"),
+    Option("lcov_checksums", "write an MD5 checksum of each line's source (DA:n,count,md5)", "bool"),
+)
+
+
+def SettingError(message: str) -> pytest.UsageError:
+    """A setting with a value we cannot use: pytest prints it as one line and stops."""
+    return pytest.UsageError(message)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The resolved settings of one run."""
+
+    enabled: bool
+    output: Path
+    source: tuple[str, ...]
+    branch: bool
+    dialect: str
+    test_name: str
+    absolute_paths: bool
+    path_prefix: str
+    checksums: bool
+
+
+def add_options(parser: pytest.Parser) -> None:
+    group = parser.getgroup("lcov", "LCOV coverage report (pytest-lcov)")
+    group.addoption(
+        "--lcov", action="store", nargs="?", const=True, default=None, metavar="PATH",
+        help=f"measure the run and write an LCOV tracefile (default {DEFAULT_OUTPUT} in the rootdir)",
+    )
+    group.addoption("--no-lcov", action="store_true", default=False,
+                    help="do not measure or write LCOV, whatever the configuration says")
+    for option in OPTIONS:
+        parser.addini(option.key, option.help, type=option.ini_type)  # type: ignore[arg-type]
+        if option.key in ("lcov_enabled", "lcov_output"):
+            continue  # spelled --lcov[=PATH]
+        if option.ini_type == "bool":
+            group.addoption(option.flag, action="store_true", default=None, help=option.help)
+        elif option.ini_type == "linelist":
+            group.addoption(
+                option.flag, action="append", default=None, metavar="VALUE", help=option.help + " (repeatable)"
+            )
+        else:
+            group.addoption(option.flag, action="store", default=None, metavar="VALUE", help=option.help)
+
+
+def _ini(config: pytest.Config, key: str) -> Any:
+    """A configuration value; a value of the wrong type names its key."""
+    try:
+        return config.getini(key)
+    except (pytest.UsageError, ValueError) as exc:
+        message = str(exc)
+        if key not in message:
+            message = f"{key}: {message}"
+        raise SettingError(f"pytest-lcov: {message}") from None
+
+
+def _value(config: pytest.Config, key: str) -> Any:
+    """The command-line value if given, else the configuration's."""
+    given = getattr(config.known_args_namespace, key, None)
+    return given if given is not None else _ini(config, key)
+
+
+def _choice(config: pytest.Config, key: str, choices: tuple[str, ...], default: str) -> str:
+    value = _value(config, key) or default
+    if not isinstance(value, str) or value not in choices:
+        raise SettingError(f"pytest-lcov: {key} = {value!r} is not one of: {', '.join(choices)}")
+    return value
+
+
+def project_name(rootdir: Path) -> str:
+    """The [project] name of the rootdir's pyproject.toml, else the rootdir's name."""
+    try:
+        data = tomllib.loads((rootdir / "pyproject.toml").read_text(encoding="utf-8"))
+        name = data.get("project", {}).get("name")
+    except (OSError, tomllib.TOMLDecodeError, AttributeError):
+        name = None
+    return name if isinstance(name, str) and name else rootdir.name
+
+
+def resolve(config: pytest.Config) -> Settings:
+    """Read and check every setting; raises SettingError naming the bad key."""
+    rootdir = config.rootpath
+    cli_lcov = getattr(config.known_args_namespace, "lcov", None)
+    no_lcov = bool(getattr(config.known_args_namespace, "no_lcov", False))
+    enabled = not no_lcov and (cli_lcov is not None or bool(_ini(config, "lcov_enabled")))
+    output_text = cli_lcov if isinstance(cli_lcov, str) else (_ini(config, "lcov_output") or DEFAULT_OUTPUT)
+    if not str(output_text).strip():
+        raise SettingError("pytest-lcov: --lcov / lcov_output: the output path is empty")
+    output = Path(output_text).expanduser()
+    if not output.is_absolute():
+        # The command line is relative to where pytest was started, the
+        # configuration to the rootdir, as pytest does for its own paths.
+        output = (Path.cwd() if isinstance(cli_lcov, str) else rootdir) / output
+    source = _value(config, "lcov_source") or []
+    if isinstance(source, str):
+        source = [source]
+    test_name = str(_value(config, "lcov_test_name") or project_name(rootdir))
+    if test_name != safe_test_name(test_name) and _value(config, "lcov_test_name"):
+        raise SettingError(
+            f"pytest-lcov: lcov_test_name = {test_name!r}: LCOV test names may hold only letters, "
+            f"digits and _ (try {safe_test_name(test_name)!r})"
+        )
+    prefix = str(_value(config, "lcov_path_prefix") or "")
+    if re.search(r"[\x00-\x1f]", prefix):
+        raise SettingError("pytest-lcov: lcov_path_prefix holds a control character")
+    return Settings(
+        enabled=enabled,
+        output=output,
+        source=tuple(str(s) for s in source),
+        branch=bool(_value(config, "lcov_branch")),
+        dialect=_choice(config, "lcov_format", DIALECTS, "compat"),
+        test_name=safe_test_name(test_name),
+        absolute_paths=_choice(config, "lcov_paths", PATH_STYLES, "relative") == "absolute",
+        path_prefix=prefix,
+        checksums=bool(_value(config, "lcov_checksums")),
+    )
