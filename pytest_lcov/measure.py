@@ -15,13 +15,15 @@ import coverage
 from pytest_lcov.settings import SettingError, Settings
 
 
-def refuse_pytest_cov(options: argparse.Namespace) -> None:
+def refuse_pytest_cov(options: argparse.Namespace, pytest_cov_registered: bool) -> None:
     """Stop when pytest-cov's ``--cov`` measures the same run.
 
     Two tracers would slow every line and each would see the other's noise;
-    one of the two flags has to go.
+    one of the two flags has to go.  pytest-cov may have started first and
+    rewritten its options, so its registered plugin counts as well.
     """
-    if getattr(options, "cov_source", None) and not getattr(options, "no_cov", False):
+    asked = bool(getattr(options, "cov_source", None)) or pytest_cov_registered
+    if asked and not getattr(options, "no_cov", False):
         raise SettingError(
             "pytest-lcov: --lcov and pytest-cov's --cov would trace this run twice: "
             "drop --cov (pytest-lcov measures with coverage.py itself), "
@@ -48,8 +50,9 @@ class Measurement:
             source=list(settings.source) or None,
             branch=True if settings.branch else None,
         )
-        if not (cov.get_option("run:source") or cov.get_option("run:source_pkgs")
-                or cov.get_option("run:include")):
+        if not (
+            cov.get_option("run:source") or cov.get_option("run:source_pkgs") or cov.get_option("run:include")
+        ):
             cov.set_option("run:source", [str(rootdir)])
         cov.start()
         return cls(cov, owned=True)

@@ -30,7 +30,7 @@ def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
     settings = resolve(early_config)
     if not settings.enabled:
         return
-    refuse_pytest_cov(early_config.known_args_namespace)
+    refuse_pytest_cov(early_config.known_args_namespace, early_config.pluginmanager.has_plugin("_cov"))
     measurement = Measurement.begin(settings, early_config.rootpath)
     report = LcovReport(settings, measurement, early_config.rootpath)
     early_config.stash[lcov_report_key] = report
@@ -87,6 +87,8 @@ def summary_line(output: Path, totals: Totals) -> str:
         f"({percent(totals.functions_hit, totals.functions_found)}%)",
     ]
     if totals.branches_found:
-        parts.append(f"branches {totals.branches_hit}/{totals.branches_found} "
-                     f"({percent(totals.branches_hit, totals.branches_found)}%)")
+        parts.append(
+            f"branches {totals.branches_hit}/{totals.branches_found} "
+            f"({percent(totals.branches_hit, totals.branches_found)}%)"
+        )
     return f"LCOV written to {shown}: " + ", ".join(parts)

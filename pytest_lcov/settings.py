@@ -71,11 +71,20 @@ class Settings:
 def add_options(parser: pytest.Parser) -> None:
     group = parser.getgroup("lcov", "LCOV coverage report (pytest-lcov)")
     group.addoption(
-        "--lcov", action="store", nargs="?", const=True, default=None, metavar="PATH",
+        "--lcov",
+        action="store",
+        nargs="?",
+        const=True,
+        default=None,
+        metavar="PATH",
         help=f"measure the run and write an LCOV tracefile (default {DEFAULT_OUTPUT} in the rootdir)",
     )
-    group.addoption("--no-lcov", action="store_true", default=False,
-                    help="do not measure or write LCOV, whatever the configuration says")
+    group.addoption(
+        "--no-lcov",
+        action="store_true",
+        default=False,
+        help="do not measure or write LCOV, whatever the configuration says",
+    )
     for option in OPTIONS:
         parser.addini(option.key, option.help, type=option.ini_type)  # type: ignore[arg-type]
         if option.key in ("lcov_enabled", "lcov_output"):
@@ -84,7 +93,11 @@ def add_options(parser: pytest.Parser) -> None:
             group.addoption(option.flag, action="store_true", default=None, help=option.help)
         elif option.ini_type == "linelist":
             group.addoption(
-                option.flag, action="append", default=None, metavar="VALUE", help=option.help + " (repeatable)"
+                option.flag,
+                action="append",
+                default=None,
+                metavar="VALUE",
+                help=option.help + " (repeatable)",
             )
         else:
             group.addoption(option.flag, action="store", default=None, metavar="VALUE", help=option.help)

@@ -199,8 +199,11 @@ def iter_parse(lines: Iterable[str], source: str = "<tracefile>") -> Iterator[Pa
             raise LcovParseError(lineno, f"{tag} record outside a file section", source)
         _parse_in_file(current, tag, value, lineno, source)
     if current is not None:
-        raise LcovParseError(lineno + 1, f"file ended inside the section for {current.record.path!r} "
-                             "(missing end_of_record)", source)
+        raise LcovParseError(
+            lineno + 1,
+            f"file ended inside the section for {current.record.path!r} (missing end_of_record)",
+            source,
+        )
 
 
 def _parse_in_file(current: _FileBuilder, tag: str, value: str, lineno: int, source: str) -> None:

@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 
 INSTALL_HINT = "run `bash .ci/install-lcov` to install lcov 1.16 and 2.3.1"
+# Read at import: pytester points HOME at a temporary folder while a test runs.
+LCOV2_ROOT = Path(os.environ.get("LCOV2_ROOT", Path.home() / ".cache/pytest-lcov/lcov2"))
 
 
 @dataclass(frozen=True)
@@ -31,7 +33,11 @@ class LcovTools:
     def run(self, tool: str, *args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             ["perl", str(self.bin_dir / tool), *map(str, args)],
-            cwd=cwd, env=self.env, capture_output=True, text=True, timeout=300,
+            cwd=cwd,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=300,
         )
 
     def genhtml(self, tracefile: Path, out_dir: Path, *extra: str, cwd: Path) -> str:
@@ -53,7 +59,9 @@ class LcovTools:
         result = self.run("lcov", "--summary", tracefile, *branch, cwd=cwd)
         output = result.stdout + result.stderr
         assert result.returncode == 0, output
-        return {m[1]: m[2] for m in re.finditer(r"^\s+(lines|functions|branches)\.+: ([\d.]+)%", output, re.M)}
+        return {
+            m[1]: m[2] for m in re.finditer(r"^\s+(lines|functions|branches)\.+: ([\d.]+)%", output, re.M)
+        }
 
 
 def _lcov1() -> LcovTools | None:
@@ -67,7 +75,7 @@ def _lcov1() -> LcovTools | None:
 
 
 def _lcov2() -> LcovTools | None:
-    root = Path(os.environ.get("LCOV2_ROOT", Path.home() / ".cache/pytest-lcov/lcov2")) / "root/usr"
+    root = LCOV2_ROOT / "root/usr"
     if not (root / "bin/genhtml").exists():
         return None
     env = dict(os.environ, PERL5LIB=str(root / "lib/lcov"))

@@ -10,7 +10,11 @@ from pytest_lcov.tracefile import LcovParseError, dumps, format_record, parse, s
 RECORD = FileRecord(
     "pkg/mod.py",
     lines={1: 1, 3: 1, 4: 0, 6: 1, 7: 1},
-    functions=[FunctionRecord("f", 4, 4, 0), FunctionRecord("C.g", 7, 9, 1), FunctionRecord("one", 6, None, 1)],
+    functions=[
+        FunctionRecord("f", 4, 4, 0),
+        FunctionRecord("C.g", 7, 9, 1),
+        FunctionRecord("one", 6, None, 1),
+    ],
     branches=[
         BranchRecord(3, 0, 0, 0, "jump to line 4"),
         BranchRecord(3, 0, 1, 0, "jump to the function exit"),
@@ -78,7 +82,9 @@ def test_file_names_cannot_forge_records() -> None:
 
 
 def test_branch_descriptions_never_split_the_record() -> None:
-    record = FileRecord("a.py", lines={1: 1}, branches=[BranchRecord(1, 0, 0, 1, "a, b"), BranchRecord(1, 0, 1, 0, "7")])
+    record = FileRecord(
+        "a.py", lines={1: 1}, branches=[BranchRecord(1, 0, 0, 1, "a, b"), BranchRecord(1, 0, 1, 0, "7")]
+    )
     text = format_record(record, "lcov2")
     assert "BRDA:1,0,a; b,1\n" in text
     assert "BRDA:1,0,branch 1,0\n" in text
