@@ -6,7 +6,8 @@ the writer and the parser can each be read and tested alone.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 
 
 @dataclass(frozen=True)
@@ -98,3 +99,64 @@ def percent(hit: int, found: int) -> str:
     if float(rate) == 100 and hit != found:
         return "99.9"
     return rate
+
+
+class MergeConflict(ValueError):
+    """Two records of one file that cannot be added together."""
+
+
+def _add_taken(a: int | None, b: int | None) -> int | None:
+    # LCOV's "-" (never evaluated) adds as nothing.
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return a + b
+
+
+def merge_records(records: Iterable[FileRecord]) -> FileRecord:
+    """Add records of one source file as ``lcov -a`` does.
+
+    Line, function and branch counts add up; functions are matched by name
+    and branches by (line, block, branch, exception).  A function whose start
+    line differs between records, or a line whose checksum differs, means the
+    records describe different sources: MergeConflict says which.
+    """
+    merged: FileRecord | None = None
+    functions: dict[str, FunctionRecord] = {}
+    branches: dict[tuple[int, int, int, bool], BranchRecord] = {}
+    for record in records:
+        if merged is None:
+            merged = FileRecord(record.path)
+        elif record.path != merged.path:
+            raise MergeConflict(f"cannot merge records of {merged.path!r} and {record.path!r}")
+        for line, count in record.lines.items():
+            merged.lines[line] = merged.lines.get(line, 0) + count
+        for line, checksum in record.checksums.items():
+            known = merged.checksums.setdefault(line, checksum)
+            if known != checksum:
+                raise MergeConflict(f"{record.path}: line {line} has two checksums: the sources differ")
+        for fn in record.functions:
+            seen = functions.get(fn.name)
+            if seen is None:
+                functions[fn.name] = fn
+                continue
+            if seen.start != fn.start or (seen.end and fn.end and seen.end != fn.end):
+                raise MergeConflict(
+                    f"{record.path}: function {fn.name!r} spans lines {seen.start}-{seen.end} in one "
+                    f"record and {fn.start}-{fn.end} in another: the sources differ"
+                )
+            functions[fn.name] = FunctionRecord(fn.name, fn.start, seen.end or fn.end, seen.hits + fn.hits)
+        for br in record.branches:
+            key = (br.line, br.block, br.branch, br.exception)
+            known_branch = branches.get(key)
+            if known_branch is None:
+                branches[key] = br
+            else:
+                branches[key] = replace(known_branch, taken=_add_taken(known_branch.taken, br.taken))
+    if merged is None:
+        raise ValueError("merge_records needs at least one record")
+    merged.functions = sorted(functions.values(), key=lambda f: (f.start, f.name))
+    merged.branches = sorted(branches.values(), key=lambda b: (b.line, b.exception, b.block, b.branch))
+    merged.lines = dict(sorted(merged.lines.items()))
+    return merged
