@@ -2,7 +2,9 @@
 
 coverage.py does the measuring, parsing, exclusion and path handling; this
 module only decides how its statements, code regions and arcs map onto LCOV's
-lines, functions and branches.
+lines, functions and branches.  Each file is analysed once into a FileShape
+(what the file holds); records are then built from the hits of the whole run
+or of one test.
 """
 
 from __future__ import annotations
@@ -10,11 +12,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from coverage import Coverage
+from coverage import Coverage, CoverageData
 from coverage.plugin import CodeRegion, FileReporter
 from coverage.report_core import get_analysis_to_report
 from coverage.results import Analysis
@@ -22,6 +24,7 @@ from coverage.results import Analysis
 from pytest_lcov.model import BranchRecord, FileRecord, FunctionRecord
 
 EXCEPTION_DESCRIPTION = "every run raised"
+Arc = tuple[int, int]
 
 
 @dataclass(frozen=True)
@@ -42,70 +45,109 @@ class PathStyle:
         return self.prefix + Path(relative).as_posix()
 
 
-def file_records(cov: Coverage, paths: PathStyle, checksums: bool = False) -> Iterator[FileRecord]:
-    """Yield one record per measured file, analysing each file once.
+@dataclass(frozen=True)
+class FunctionShape:
+    """A function as LCOV sees it: `own` are the statements only its calls run."""
+
+    name: str
+    start: int
+    end: int | None
+    own: frozenset[int]
+    one_line: bool
+
+
+@dataclass(frozen=True)
+class Hits:
+    """What ran, in coverage.py's reported line numbers; `arcs` is None without branch data."""
+
+    lines: frozenset[int]
+    arcs: frozenset[Arc] | None
+
+
+@dataclass(frozen=True)
+class FileShape:
+    """What one measured file holds, whatever ran: statements, functions, branch ways."""
+
+    path: str
+    statements: tuple[int, ...]
+    functions: tuple[FunctionShape, ...]
+    branch_ways: dict[int, tuple[tuple[int, str], ...]]
+    raising_lines: frozenset[int]
+    checksums: dict[int, str]
+
+
+def analysed_files(cov: Coverage) -> Iterator[tuple[FileReporter, Analysis]]:
+    """Each measured file with coverage.py's analysis, one at a time.
 
     Files come from coverage.py's own report machinery, so `source`, `omit`,
     `include`, exclusions, `skip_empty` and unimported source files behave
-    exactly as in ``coverage report``.  Records are yielded one at a time so a
-    writer can stream them.
+    exactly as in ``coverage report``.
     """
     cov.get_data()  # flushes the tracer's data into the data object the reporters read
     skip_empty = bool(cov.get_option("report:skip_empty"))
     for reporter, analysis in get_analysis_to_report(cov, None):
         if skip_empty and analysis.numbers.n_statements == 0:
             continue
-        yield file_record(reporter, analysis, paths.name(reporter.filename), checksums)
+        yield reporter, analysis
 
 
-def file_record(reporter: FileReporter, analysis: Analysis, path: str, checksums: bool) -> FileRecord:
-    """The LCOV record of one analysed file."""
-    executed = set(analysis.executed)
-    record = FileRecord(
-        path,
-        lines={line: int(line in executed) for line in sorted(analysis.statements)},
-        functions=function_records(reporter, analysis),
-        branches=branch_records(reporter, analysis) if analysis.has_arcs else [],
+def file_records(cov: Coverage, paths: PathStyle, checksums: bool = False) -> Iterator[FileRecord]:
+    """Yield one whole-run record per measured file, analysing each file once."""
+    for reporter, analysis in analysed_files(cov):
+        shape = file_shape(reporter, analysis, paths.name(reporter.filename), checksums)
+        yield build_record(shape, run_hits(analysis))
+
+
+def file_shape(reporter: FileReporter, analysis: Analysis, path: str, checksums: bool) -> FileShape:
+    statements = tuple(sorted(analysis.statements))
+    branch_ways = branch_ways_of(reporter, analysis) if analysis.has_arcs else {}
+    executed_arcs = analysis.executed_branch_arcs() if analysis.has_arcs else {}
+    raising = frozenset(
+        line for line in branch_ways if line not in analysis.missing and not executed_arcs.get(line)
     )
-    if checksums:
-        record.checksums = line_checksums(reporter.filename, record.lines)
-    return record
+    return FileShape(
+        path=path,
+        statements=statements,
+        functions=tuple(function_shapes(reporter, analysis)),
+        branch_ways=branch_ways,
+        raising_lines=raising,
+        checksums=line_checksums(reporter.filename, statements) if checksums else {},
+    )
 
 
-def function_records(reporter: FileReporter, analysis: Analysis) -> list[FunctionRecord]:
+def run_hits(analysis: Analysis) -> Hits:
+    """The whole run's hits, as coverage.py analysed them."""
+    arcs = frozenset(analysis.arcs_executed) if analysis.has_arcs else None
+    return Hits(frozenset(analysis.executed), arcs)
+
+
+def function_shapes(reporter: FileReporter, analysis: Analysis) -> Iterator[FunctionShape]:
     """Functions with qualified names, each starting at its first body statement.
 
     Starting at the body, not at the ``def`` line that ran at import, keeps an
     uncalled function consistent with its line data.  A one-line function has
     no such line: only arc data can tell whether it was called, so without
-    branch measurement it gets no function record at all.
+    branch measurement it gets no function record at all, and it is written
+    without an end line so that lcov 2 does not read the import as a call.
     """
     regions = [r for r in reporter.code_regions() if r.kind == "function" and r.lines]
     statements = analysis.statements
-    executed = set(analysis.executed)
-    arcs = set(analysis.arcs_executed) if analysis.has_arcs else None
     first_statement = min(statements, default=0)
-    records: list[FunctionRecord] = []
     seen: set[str] = set()
     for index, region in enumerate(regions):
-        end = _region_end(region, regions[index + 1 :])
-        one_line = min(region.lines) == region.start
         own = _own_statements(region, statements)
         if not own:
             continue  # wholly excluded, e.g. `# pragma: no cover`
         start = min(own)
-        if one_line:
-            if arcs is None or start == first_statement:
-                continue  # a call cannot be told from the definition
-            hits = int(any(src < 0 and dst == start for src, dst in arcs))
-            end_line: int | None = None
-        else:
-            hits = int(bool(own & executed))
-            end_line = max(end, start)
+        one_line = min(region.lines) == region.start
+        if one_line and (not analysis.has_arcs or start == first_statement):
+            # Without arcs, or where the module's own entry arc looks the same,
+            # a call cannot be told from the definition.
+            continue
+        end = None if one_line else max(_region_end(region, regions[index + 1 :]), start)
         name = region.name if region.name not in seen else f"{region.name}@{start}"
         seen.add(name)
-        records.append(FunctionRecord(name, start, end_line, hits))
-    return records
+        yield FunctionShape(name, start, end, frozenset(own), one_line)
 
 
 def _own_statements(region: CodeRegion, statements: set[int]) -> set[int]:
@@ -130,36 +172,93 @@ def _region_end(region: CodeRegion, later: list[CodeRegion]) -> int:
     for other in later:
         if other.name == region.name:
             break  # a redefinition: what follows belongs to it
-        if other.name.startswith(prefix) and other.lines:
+        if other.name.startswith(prefix):
             end = max(end, max(other.lines))
     return end
 
 
-def branch_records(reporter: FileReporter, analysis: Analysis) -> list[BranchRecord]:
-    """Every possible way out of every branch line, taken or not.
+def branch_ways_of(reporter: FileReporter, analysis: Analysis) -> dict[int, tuple[tuple[int, str], ...]]:
+    """Every possible way out of every branch line, with coverage.py's description.
 
-    Ways out are numbered 0..n-1 per line (exits from the function last, as
-    they read like the "else"), so numeric-only readers keep them.  A line
-    that ran but never left normally always raised: it gets an exception
-    branch marked taken, the form LCOV defines for this.
+    Exits from the function sort last: they read like the "else".
     """
-    executed_arcs = analysis.executed_branch_arcs()
-    missing_arcs = analysis.missing_branch_arcs()
-    missing_lines = analysis.missing
-    records: list[BranchRecord] = []
+    executed = analysis.executed_branch_arcs()
+    missing = analysis.missing_branch_arcs()
+    ways = {}
     for line in sorted(analysis.branch_stats()):
-        line_ran = line not in missing_lines
-        taken_dests = set(executed_arcs.get(line, ()))
-        dests = sorted(taken_dests | set(missing_arcs.get(line, ())), key=lambda d: (d < 0, d))
-        for number, dest in enumerate(dests):
-            taken = int(dest in taken_dests) if line_ran else None
-            records.append(BranchRecord(line, 0, number, taken, reporter.arc_description(line, dest)))
-        if line_ran and not taken_dests:
-            records.append(BranchRecord(line, 0, len(dests), 1, EXCEPTION_DESCRIPTION, exception=True))
-    return records
+        dests = sorted(set(executed.get(line, ())) | set(missing.get(line, ())), key=lambda d: (d < 0, d))
+        ways[line] = tuple((dest, reporter.arc_description(line, dest)) for dest in dests)
+    return ways
 
 
-def line_checksums(filename: str, lines: dict[int, int]) -> dict[int, str]:
+def build_record(shape: FileShape, hits: Hits, only_reached: bool = False) -> FileRecord:
+    """The LCOV record of one file for `hits`.
+
+    With `only_reached`, the record holds only what those hits reached, as a
+    per-test section does; otherwise every statement, function and branch.
+    """
+    lines = {line: int(line in hits.lines) for line in shape.statements}
+    if only_reached:
+        lines = {line: 1 for line, count in lines.items() if count}
+    record = FileRecord(shape.path, lines=lines, functions=[], branches=[])
+    for fn in shape.functions:
+        if fn.one_line:
+            hit = hits.arcs is not None and any(src < 0 and dst == fn.start for src, dst in hits.arcs)
+        else:
+            hit = bool(fn.own & hits.lines)
+        if hit or not only_reached:
+            record.functions.append(FunctionRecord(fn.name, fn.start, fn.end, int(hit)))
+    record.branches = list(_branches(shape, hits, only_reached))
+    record.checksums = {line: shape.checksums[line] for line in lines if line in shape.checksums}
+    return record
+
+
+def _branches(shape: FileShape, hits: Hits, only_reached: bool) -> Iterator[BranchRecord]:
+    """Ways out numbered 0..n-1 per line, so numeric-only readers keep them.
+
+    A line that never ran has its ways as LCOV's ``-``.  A line whose every
+    run raised gets one more, an exception branch, taken: LCOV's form for it.
+    """
+    arcs = hits.arcs or frozenset()
+    for line, ways in shape.branch_ways.items():
+        line_ran = line in hits.lines
+        if only_reached and not line_ran:
+            continue
+        for number, (dest, description) in enumerate(ways):
+            taken = int((line, dest) in arcs) if line_ran else None
+            yield BranchRecord(line, 0, number, taken, description)
+        if line in shape.raising_lines:
+            yield BranchRecord(
+                line, 0, len(ways), 1 if line_ran else None, EXCEPTION_DESCRIPTION, exception=True
+            )
+
+
+def context_hits(data: CoverageData, reporter: FileReporter, has_arcs: bool) -> dict[str, Hits]:
+    """Each recorded context's hits in one file, in reported line numbers.
+
+    One query finds which contexts touched which lines; with branch data, each
+    of those contexts then gets its arcs, so the cost follows the data.
+    """
+    filename = reporter.filename
+    by_context: dict[str, set[int]] = {}
+    for line, contexts in data.contexts_by_lineno(filename).items():
+        for context in contexts:
+            by_context.setdefault(context, set()).add(line)
+    hits = {}
+    for context, raw_lines in by_context.items():
+        arcs: frozenset[Arc] | None = None
+        if has_arcs:
+            data.set_query_context(context)
+            try:
+                raw_arcs = data.arcs(filename) or []
+            finally:
+                data.set_query_contexts(None)
+            arcs = frozenset(reporter.translate_arcs(raw_arcs))
+        hits[context] = Hits(frozenset(reporter.translate_lines(raw_lines)), arcs)
+    return hits
+
+
+def line_checksums(filename: str, lines: Iterable[int]) -> dict[int, str]:
     """MD5 of each measured line's bytes, as geninfo and ``genhtml --checksum`` compute it.
 
     geninfo hashes the raw bytes of the line without its newline, so this

@@ -8,6 +8,7 @@ already running (``coverage run -m pytest``) is borrowed, never doubled.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import coverage
@@ -31,18 +32,31 @@ def refuse_pytest_cov(options: argparse.Namespace, pytest_cov_registered: bool) 
         )
 
 
-class Measurement:
-    """The Coverage object measuring this run, and whether we own it."""
+CONTEXT_CORES = ("ctrace", "pytrace")  # coverage.py's cores that record per-test contexts
 
-    def __init__(self, cov: coverage.Coverage, owned: bool) -> None:
+
+class Measurement:
+    """The Coverage object measuring this run, and whether we own it.
+
+    `notice` is a line for the user about a choice made for them.
+    """
+
+    def __init__(self, cov: coverage.Coverage, owned: bool, notice: str | None = None) -> None:
         self.cov = cov
         self.owned = owned
+        self.notice = notice
+        self.contexts = False
 
     @classmethod
     def begin(cls, settings: Settings, rootdir: Path) -> Measurement:
         """Borrow the running Coverage, or start one configured as coverage.py is."""
         current = coverage.Coverage.current()
         if current is not None:
+            if settings.needs_contexts and sys.gettrace() is None:
+                raise SettingError(
+                    "pytest-lcov: per-test data needs coverage.py's C tracer, but the running "
+                    'coverage uses another core: set `core = "ctrace"` in [tool.coverage.run]'
+                )
             return cls(current, owned=False)
         cov = coverage.Coverage(
             data_file=None,  # in memory: nothing left behind, nothing stale read
@@ -54,11 +68,31 @@ class Measurement:
             cov.get_option("run:source") or cov.get_option("run:source_pkgs") or cov.get_option("run:include")
         ):
             cov.set_option("run:source", [str(rootdir)])
+        notice = _choose_context_core(cov) if settings.needs_contexts else None
         cov.start()
-        return cls(cov, owned=True)
+        return cls(cov, owned=True, notice=notice)
+
+    def switch_test(self, node_id: str | None) -> None:
+        """Attribute what runs from now on to the test `node_id` (None: to no test)."""
+        self.cov.switch_context(node_id or "")
 
     def end(self) -> coverage.Coverage:
         """Stop measuring (if the Coverage is ours) and return it for reporting."""
         if self.owned:
             self.cov.stop()
         return self.cov
+
+
+def _choose_context_core(cov: coverage.Coverage) -> str | None:
+    """Use the C tracer: coverage.py's sys.monitoring core cannot record contexts.
+
+    It is the default on CPython 3.14+, where this is silent; a core the user's
+    configuration (or COVERAGE_CORE) asked for is overridden with one line.
+    """
+    configured = cov.get_option("run:core")
+    cov.set_option("run:core", "ctrace")
+    if configured and configured not in CONTEXT_CORES:
+        return (
+            f"pytest-lcov: per-test data needs coverage.py's C tracer: using core = ctrace, not {configured}"
+        )
+    return None

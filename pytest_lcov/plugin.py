@@ -7,6 +7,7 @@ LcovReport object, whose methods are the session hooks that write the file.
 from __future__ import annotations
 
 import os
+from collections.abc import Generator
 from pathlib import Path
 
 import coverage
@@ -68,19 +69,32 @@ class LcovReport:
         if self.error and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
 
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_protocol(self, item: pytest.Item) -> Generator[None, object, object]:
+        # Set-up, call and teardown all belong to the test.
+        if not self.settings.needs_contexts:
+            return (yield)
+        self.measurement.switch_test(item.nodeid)
+        try:
+            return (yield)
+        finally:
+            self.measurement.switch_test(None)
+
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        if self.measurement.notice:
+            terminalreporter.write_line(self.measurement.notice, yellow=True)
         if self.error:
             terminalreporter.write_line(self.error, red=True, bold=True)
         elif self.totals is not None:
             terminalreporter.write_line(summary_line(self.settings.output, self.totals))
+            if self.settings.per_test:
+                terminalreporter.write_line(
+                    f"LCOV test descriptions in {_shown(self.settings.description_file)}"
+                )
 
 
 def summary_line(output: Path, totals: Totals) -> str:
     """One line: where the file went, and each metric as hit/total (percent)."""
-    try:
-        shown = os.path.relpath(output)
-    except ValueError:
-        shown = str(output)
     parts = [
         f"lines {totals.lines_hit}/{totals.lines_found} ({percent(totals.lines_hit, totals.lines_found)}%)",
         f"functions {totals.functions_hit}/{totals.functions_found} "
@@ -91,4 +105,12 @@ def summary_line(output: Path, totals: Totals) -> str:
             f"branches {totals.branches_hit}/{totals.branches_found} "
             f"({percent(totals.branches_hit, totals.branches_found)}%)"
         )
-    return f"LCOV written to {shown}: " + ", ".join(parts)
+    return f"LCOV written to {_shown(output)}: " + ", ".join(parts)
+
+
+def _shown(path: Path) -> str:
+    """`path` as the user would type it from here."""
+    try:
+        return os.path.relpath(path)
+    except ValueError:
+        return str(path)

@@ -20,6 +20,7 @@ from pytest_lcov.tracefile import DIALECTS, safe_test_name
 
 DEFAULT_OUTPUT = "lcov.info"
 PATH_STYLES = ("relative", "absolute")
+COUNTS = ("run", "tests")  # ran at all in the run (0/1), or how many tests reached it
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,8 @@ OPTIONS = (
     Option("lcov_paths", f"SF: paths, {' or '.join(PATH_STYLES)} (default relative to the rootdir)"),
     Option("lcov_path_prefix", "text put before every relative SF: path"),
     Option("lcov_checksums", "write an MD5 checksum of each line's source (DA:n,count,md5)", "bool"),
+    Option("lcov_per_test", "one TN: section per test, and a description file for genhtml", "bool"),
+    Option("lcov_counts", f"what DA/FNDA/BRDA counts mean: {' or '.join(COUNTS)} (default run)"),
 )
 
 
@@ -66,6 +69,20 @@ class Settings:
     absolute_paths: bool
     path_prefix: str
     checksums: bool
+    per_test: bool = False
+    counts: str = "run"
+
+    @property
+    def needs_contexts(self) -> bool:
+        """Whether coverage.py must record which test ran each line."""
+        return self.per_test or self.counts == "tests"
+
+    @property
+    def description_file(self) -> Path:
+        """genhtml's description file for per-test data, beside the tracefile."""
+        if self.output.suffix == ".desc":
+            return self.output.with_name(self.output.name + ".desc")
+        return self.output.with_suffix(".desc")
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -163,6 +180,11 @@ def resolve(config: pytest.Config) -> Settings:
     prefix = str(_value(config, "lcov_path_prefix") or "")
     if re.search(r"[\x00-\x1f]", prefix):
         raise SettingError("pytest-lcov: lcov_path_prefix holds a control character")
+    per_test = bool(_value(config, "lcov_per_test"))
+    if per_test and _value(config, "lcov_counts") not in (None, "", "tests"):
+        raise SettingError(
+            "pytest-lcov: lcov_per_test counts tests by nature: lcov_counts must be 'tests' or unset"
+        )
     return Settings(
         enabled=enabled,
         output=output,
@@ -173,4 +195,6 @@ def resolve(config: pytest.Config) -> Settings:
         absolute_paths=_choice(config, "lcov_paths", PATH_STYLES, "relative") == "absolute",
         path_prefix=prefix,
         checksums=bool(_value(config, "lcov_checksums")),
+        per_test=per_test,
+        counts="tests" if per_test else _choice(config, "lcov_counts", COUNTS, "run"),
     )

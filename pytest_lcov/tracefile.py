@@ -266,3 +266,31 @@ def _parse_branch(current: _FileBuilder, value: str, lineno: int, source: str) -
 def parse(text: str, source: str = "<tracefile>") -> list[ParsedRecord]:
     """Read a whole tracefile held in a string."""
     return list(iter_parse(text.splitlines(), source))
+
+
+def format_section(test_name: str, record: FileRecord, dialect: str = "compat") -> str:
+    """One file's record under its own ``TN:`` line, as lcov writes per-test data."""
+    return f"TN:{safe_test_name(test_name)}\n" + format_record(record, dialect)
+
+
+def unique_test_names(labels: Iterable[str], reserved: Iterable[str] = ()) -> dict[str, str]:
+    """Give each label (a pytest node id) an LCOV test name no other label gets.
+
+    LCOV names allow only ``\\w``, so ``t.py::f[1-2]`` and ``t.py::f[1_2]``
+    read alike: the later one in sorted order gets ``_2``, and so on.
+    """
+    used = set(reserved)
+    names = {}
+    for label in sorted(set(labels)):
+        base = safe_test_name(label)
+        name, number = base, 2
+        while name in used:
+            name, number = f"{base}_{number}", number + 1
+        used.add(name)
+        names[label] = name
+    return names
+
+
+def format_descriptions(descriptions: Iterable[tuple[str, str]]) -> str:
+    """genhtml's ``--description-file``: a ``TN:`` line and a ``TD:`` line per test."""
+    return "".join(f"TN:{name}\nTD:{safe_field(text)}\n" for name, text in descriptions)
