@@ -8,7 +8,10 @@ already running (``coverage run -m pytest``) is borrowed, never doubled.
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import coverage
@@ -36,20 +39,27 @@ CONTEXT_CORES = ("ctrace", "pytrace")  # coverage.py's cores that record per-tes
 
 
 class Measurement:
-    """The Coverage object measuring this run, and whether we own it.
+    """The Coverage object of this run: who owns it, and where children's data goes.
 
     `notice` is a line for the user about a choice made for them.
     """
 
-    def __init__(self, cov: coverage.Coverage, owned: bool, notice: str | None = None) -> None:
+    def __init__(
+        self, cov: coverage.Coverage, owned: bool, notice: str | None = None, data_dir: Path | None = None
+    ) -> None:
         self.cov = cov
         self.owned = owned
         self.notice = notice
-        self.contexts = False
+        self.data_dir = data_dir
+        self.running = False
 
     @classmethod
-    def begin(cls, settings: Settings, rootdir: Path) -> Measurement:
-        """Borrow the running Coverage, or start one configured as coverage.py is."""
+    def begin(cls, settings: Settings, rootdir: Path, trace: bool = True) -> Measurement:
+        """Borrow the running Coverage, or make one configured as coverage.py is.
+
+        `trace` False makes one that only combines data measured elsewhere
+        (pytest-xdist workers): the controller runs no tests.
+        """
         current = coverage.Coverage.current()
         if current is not None:
             if settings.needs_contexts and sys.gettrace() is None:
@@ -58,29 +68,73 @@ class Measurement:
                     'coverage uses another core: set `core = "ctrace"` in [tool.coverage.run]'
                 )
             return cls(current, owned=False)
-        cov = coverage.Coverage(
-            data_file=None,  # in memory: nothing left behind, nothing stale read
-            config_file=True,
-            source=list(settings.source) or None,
-            branch=True if settings.branch else None,
-        )
-        if not (
-            cov.get_option("run:source") or cov.get_option("run:source_pkgs") or cov.get_option("run:include")
-        ):
-            cov.set_option("run:source", [str(rootdir)])
+        cov = _configured_coverage(settings, rootdir, data_file=None)
+        data_dir = None
+        patches = cov.get_option("run:patch")
+        if trace and isinstance(patches, list) and "subprocess" in patches:
+            # Children measured through coverage's subprocess patch write data
+            # files: give them a folder of this run's own, so nothing stale
+            # from an earlier run can be combined in.
+            data_dir = Path(tempfile.mkdtemp(prefix="pytest-lcov-"))
+            cov = _configured_coverage(settings, rootdir, data_file=str(data_dir / ".coverage"))
         notice = _choose_context_core(cov) if settings.needs_contexts else None
-        cov.start()
-        return cls(cov, owned=True, notice=notice)
+        measurement = cls(cov, owned=True, notice=notice, data_dir=data_dir)
+        if trace:
+            cov.start()
+            measurement.running = True
+        return measurement
 
     def switch_test(self, node_id: str | None) -> None:
         """Attribute what runs from now on to the test `node_id` (None: to no test)."""
         self.cov.switch_context(node_id or "")
 
     def end(self) -> coverage.Coverage:
-        """Stop measuring (if the Coverage is ours) and return it for reporting."""
-        if self.owned:
+        """Stop measuring (if the Coverage is ours), add children's data, return it for reporting."""
+        if self.running:
             self.cov.stop()
+            self.running = False
+        if self.data_dir is not None and any(self.data_dir.glob(".coverage.*")):
+            self.cov.combine([str(self.data_dir)])
         return self.cov
+
+    def add_data(self, blobs: list[bytes]) -> None:
+        """Combine data measured elsewhere (``CoverageData.dumps()``) into ours.
+
+        coverage.py's own combine applies the ``[paths]`` remapping, so data
+        from workers on other hosts lands on this host's files.
+        """
+        if not blobs:
+            return
+        with tempfile.TemporaryDirectory(prefix="pytest-lcov-") as folder:
+            paths = []
+            for number, blob in enumerate(blobs):
+                data = coverage.CoverageData(basename=os.path.join(folder, f".coverage.{number}"))
+                data.loads(blob)
+                data.write()
+                paths.append(data.data_filename())
+            self.cov.combine(paths, keep=True)
+
+    def close(self) -> None:
+        """Forget the children's data folder once the report is written."""
+        self.end()
+        if self.data_dir is not None:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+            self.data_dir = None
+
+
+def _configured_coverage(settings: Settings, rootdir: Path, data_file: str | None) -> coverage.Coverage:
+    """A Coverage that reads coverage.py's configuration, with our options on top."""
+    cov = coverage.Coverage(
+        data_file=data_file,  # None: in memory, nothing left behind, nothing stale read
+        config_file=True,
+        source=list(settings.source) or None,
+        branch=True if settings.branch else None,
+    )
+    if not (
+        cov.get_option("run:source") or cov.get_option("run:source_pkgs") or cov.get_option("run:include")
+    ):
+        cov.set_option("run:source", [str(rootdir)])
+    return cov
 
 
 def _choose_context_core(cov: coverage.Coverage) -> str | None:

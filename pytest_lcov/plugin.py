@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Generator
 from pathlib import Path
+from typing import Any
 
 import coverage
 import pytest
@@ -19,6 +20,7 @@ from pytest_lcov.report import write_report
 from pytest_lcov.settings import Settings, add_options, resolve
 
 lcov_report_key = pytest.StashKey["LcovReport"]()
+WORKER_DATA_KEY = "pytest_lcov_data"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -32,35 +34,74 @@ def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
     if not settings.enabled:
         return
     refuse_pytest_cov(early_config.known_args_namespace, early_config.pluginmanager.has_plugin("_cov"))
-    measurement = Measurement.begin(settings, early_config.rootpath)
-    report = LcovReport(settings, measurement, early_config.rootpath)
+    controller = runs_xdist_workers(early_config)
+    measurement = Measurement.begin(settings, early_config.rootpath, trace=not controller)
+    report = LcovReport(settings, measurement, early_config)
     early_config.stash[lcov_report_key] = report
     early_config.pluginmanager.register(report, "lcov-report")
+
+
+def runs_xdist_workers(config: pytest.Config) -> bool:
+    """Whether this process is a pytest-xdist controller: its workers run the tests.
+
+    Read from the options, as xdist itself decides, before any worker starts.
+    A worker gets the same options, but xdist marks it in the environment
+    before its configuration exists (a pytest a test starts inherits the mark:
+    it then traces too, which costs time, not data).
+    """
+    if not config.pluginmanager.has_plugin("xdist") or os.environ.get("PYTEST_XDIST_WORKER"):
+        return False
+    options = config.known_args_namespace
+    return bool(getattr(options, "numprocesses", None) or getattr(options, "tx", None))
+
+
+def _is_xdist_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     report = config.stash.get(lcov_report_key, None)
     if report is not None:
-        report.measurement.end()  # a run stopped before the session ended
+        report.measurement.close()  # also when the run stopped before the session ended
         del config.stash[lcov_report_key]
         config.pluginmanager.unregister(report)
 
 
 class LcovReport:
-    """Writes the tracefile at session end and says so in the summary."""
+    """Writes the tracefile at session end and says so in the summary.
 
-    def __init__(self, settings: Settings, measurement: Measurement, rootdir: Path) -> None:
+    In a pytest-xdist worker it hands its data to the controller instead;
+    in the controller it gathers the workers' data before writing.
+    """
+
+    def __init__(self, settings: Settings, measurement: Measurement, config: pytest.Config) -> None:
         self.settings = settings
         self.measurement = measurement
-        self.rootdir = rootdir
+        self.config = config
+        self.rootdir = config.rootpath
         self.totals: Totals | None = None
         self.error: str | None = None
+        self.worker_data: list[bytes] = []
+        self.lost_workers: list[str] = []
+
+    def pytest_testnodedown(self, node: Any, error: object) -> None:
+        """A worker finished or died: keep its data, or remember it is missing."""
+        blob = getattr(node, "workeroutput", {}).get(WORKER_DATA_KEY)
+        if blob is None:
+            self.lost_workers.append(str(node.gateway.id))
+        else:
+            self.worker_data.append(blob)
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         # trylast: session-scoped fixtures have been torn down, their lines count.
         cov = self.measurement.end()
+        if _is_xdist_worker(self.config):
+            # Bytes travel through execnet, also to a controller on another host.
+            self.config.workeroutput[WORKER_DATA_KEY] = cov.get_data().dumps()  # type: ignore[attr-defined]
+            return
         try:
+            self.measurement.add_data(self.worker_data)
             self.totals = write_report(cov, self.settings, self.rootdir)
         except coverage.CoverageException as exc:
             self.error = f"pytest-lcov: no tracefile written: {exc}"
@@ -81,6 +122,12 @@ class LcovReport:
             self.measurement.switch_test(None)
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        for worker in self.lost_workers:
+            terminalreporter.write_line(
+                f"pytest-lcov: no coverage data from worker {worker} (it did not finish): "
+                "lines only its tests ran are missing from the report",
+                red=True,
+            )
         if self.measurement.notice:
             terminalreporter.write_line(self.measurement.notice, yellow=True)
         if self.error:

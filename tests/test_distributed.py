@@ -1,0 +1,126 @@
+"""Beyond one process: pytest-xdist workers and measured child processes."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import read_records, run_pytest, summary_line
+from tests.sample_project import write_sample_project
+
+
+@pytest.fixture
+def sample(pytester: pytest.Pytester) -> pytest.Pytester:
+    pytest.importorskip("xdist")
+    write_sample_project(pytester.path)
+    return pytester
+
+
+@pytest.mark.parametrize("dist", ["load", "loadfile", "worksteal"])
+@pytest.mark.parametrize("mode", [[], ["--lcov-per-test"]], ids=["run", "per-test"])
+def test_xdist_writes_what_a_serial_run_writes(sample: pytest.Pytester, dist: str, mode: list[str]) -> None:
+    serial = run_pytest(sample, "--lcov=serial.info", "--lcov-branch", *mode)
+    parallel = run_pytest(sample, "--lcov=parallel.info", "--lcov-branch", "-n", "2", f"--dist={dist}", *mode)
+    assert serial.ret == parallel.ret == 0
+    assert (sample.path / "parallel.info").read_text() == (sample.path / "serial.info").read_text()
+    if mode:
+        assert (sample.path / "parallel.desc").read_text() == (sample.path / "serial.desc").read_text()
+    assert summary_line(parallel).split(":", 1)[1] == summary_line(serial).split(":", 1)[1]
+
+
+TWO_FUNCTIONS = "def a():\n    return 1\n\n\ndef b():\n    return 2\n"
+
+
+def test_a_crash_on_one_worker_keeps_the_others(pytester: pytest.Pytester) -> None:
+    pytest.importorskip("xdist")
+    pytester.makepyfile(
+        mod=TWO_FUNCTIONS,
+        test_ok="import mod\n\ndef test_a():\n    assert mod.a() == 1\n",
+        test_bad="import os\nimport mod\n\ndef test_crash():\n    mod.b()\n    os._exit(3)\n",
+    )
+    result = run_pytest(
+        pytester, "--lcov", "--lcov-source=mod", "-n", "2", "--dist=loadfile", "--max-worker-restart=0"
+    )
+    result.assert_outcomes(passed=1, failed=1)
+    assert any(line.startswith("pytest-lcov: no coverage data from worker gw") for line in result.outlines)
+    # test_a's worker finished: its lines are there; the crashed worker's b() is lost.
+    assert read_records(pytester.path / "lcov.info")["mod.py"].lines == {1: 1, 2: 1, 5: 1, 6: 0}
+
+
+CHILDREN = {
+    "child": """\
+import sys
+
+
+def main():
+    if len(sys.argv) > 1:
+        return "arg"
+    return "none"
+
+
+print(main())
+""",
+    "worker": "def cube(x):\n    return x ** 3\n\n\ndef square(x):\n    return x * x\n",
+    "test_children": """
+        import multiprocessing
+        import subprocess
+        import sys
+
+        import worker
+
+
+        def test_subprocess():
+            out = subprocess.run([sys.executable, "child.py", "x"], capture_output=True, text=True)
+            assert out.stdout.strip() == "arg"
+
+
+        def test_spawned_pool():
+            pool = multiprocessing.get_context("spawn").Pool(1)
+            assert pool.map(worker.square, [3]) == [9]
+            pool.close()
+            pool.join()
+
+
+        def test_forked_process():
+            process = multiprocessing.get_context("fork").Process(target=worker.cube, args=(2,))
+            process.start()
+            process.join()
+            assert process.exitcode == 0
+    """,
+}
+
+
+def test_child_processes_are_measured_and_nothing_is_left_behind(
+    pytester: pytest.Pytester, tmp_path: Path
+) -> None:
+    pytester.makepyfile(**CHILDREN)
+    pytester.makepyprojecttoml("""
+        [tool.coverage.run]
+        patch = ["subprocess", "fork", "_exit"]
+        source = ["."]
+    """)
+    # Stale data from an earlier run of the child, with the other branch taken.
+    assert pytester.run(sys.executable, "-m", "coverage", "run", "-p", "child.py").ret == 0
+    stale = sorted(p.name for p in pytester.path.glob(".coverage*"))
+    assert stale
+    private_tmp = tmp_path / "tmp"
+    private_tmp.mkdir()
+    pytester._monkeypatch.setenv("TMPDIR", str(private_tmp))
+    result = run_pytest(pytester, "--lcov")
+    result.assert_outcomes(passed=3)
+    records = read_records(pytester.path / "lcov.info")
+    # By hand: the child ran with an argument, so `return "none"` (line 7) never ran.
+    assert records["child.py"].lines == {1: 1, 4: 1, 5: 1, 6: 1, 7: 0, 10: 1}
+    assert {f.name: f.hits for f in records["worker.py"].functions} == {"cube": 1, "square": 1}
+    assert sorted(p.name for p in pytester.path.glob(".coverage*")) == stale  # untouched, not combined
+    assert list(private_tmp.iterdir()) == []
+
+
+def test_without_the_patch_children_are_not_measured(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(**CHILDREN)
+    run_pytest(pytester, "--lcov", "--lcov-source=.", "-k", "subprocess")
+    assert read_records(pytester.path / "lcov.info")["child.py"].lines[6] == 0
+    assert os.listdir(pytester.path).count(".coverage") == 0
