@@ -41,15 +41,19 @@ CONTEXT_CORES = ("ctrace", "pytrace")  # coverage.py's cores that record per-tes
 class Measurement:
     """The Coverage object of this run: who owns it, and where children's data goes.
 
-    `notice` is a line for the user about a choice made for them.
+    `notices` are lines for the user about choices made for them.
     """
 
     def __init__(
-        self, cov: coverage.Coverage, owned: bool, notice: str | None = None, data_dir: Path | None = None
+        self,
+        cov: coverage.Coverage,
+        owned: bool,
+        notices: list[str] | None = None,
+        data_dir: Path | None = None,
     ) -> None:
         self.cov = cov
         self.owned = owned
-        self.notice = notice
+        self.notices = notices or []
         self.data_dir = data_dir
         self.running = False
 
@@ -77,8 +81,14 @@ class Measurement:
             # from an earlier run can be combined in.
             data_dir = Path(tempfile.mkdtemp(prefix="pytest-lcov-"))
             cov = _configured_coverage(settings, rootdir, data_file=str(data_dir / ".coverage"))
-        notice = _choose_context_core(cov) if settings.needs_contexts else None
-        measurement = cls(cov, owned=True, notice=notice, data_dir=data_dir)
+        notices = [_choose_context_core(cov)] if settings.needs_contexts else []
+        concurrency = cov.get_option("run:concurrency")
+        if trace and isinstance(concurrency, list) and "multiprocessing" in concurrency:
+            notices.append(
+                "pytest-lcov: concurrency = multiprocessing writes its data files where pytest-lcov "
+                'cannot collect them: use patch = ["subprocess", "fork", "_exit"] to measure children'
+            )
+        measurement = cls(cov, owned=True, notices=[n for n in notices if n], data_dir=data_dir)
         if trace:
             cov.start()
             measurement.running = True

@@ -128,8 +128,8 @@ class LcovReport:
                 "lines only its tests ran are missing from the report",
                 red=True,
             )
-        if self.measurement.notice:
-            terminalreporter.write_line(self.measurement.notice, yellow=True)
+        for notice in self.measurement.notices:
+            terminalreporter.write_line(notice, yellow=True)
         if self.error:
             terminalreporter.write_line(self.error, red=True, bold=True)
         elif self.totals is not None:

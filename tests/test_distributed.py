@@ -124,3 +124,12 @@ def test_without_the_patch_children_are_not_measured(pytester: pytest.Pytester) 
     run_pytest(pytester, "--lcov", "--lcov-source=.", "-k", "subprocess")
     assert read_records(pytester.path / "lcov.info")["child.py"].lines[6] == 0
     assert os.listdir(pytester.path).count(".coverage") == 0
+
+
+def test_multiprocessing_concurrency_gets_a_pointer_to_the_patch(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(**CHILDREN)
+    pytester.makepyprojecttoml('[tool.coverage.run]\nconcurrency = ["multiprocessing"]\nsource = ["."]\n')
+    result = run_pytest(pytester, "--lcov", "-k", "subprocess")
+    assert result.ret == 0
+    notes = [line for line in result.outlines if "concurrency = multiprocessing" in line]
+    assert len(notes) == 1 and 'patch = ["subprocess", "fork", "_exit"]' in notes[0]
