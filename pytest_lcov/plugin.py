@@ -14,10 +14,11 @@ from typing import Any
 import coverage
 import pytest
 
+from pytest_lcov.html import HtmlError, find_genhtml, write_html
 from pytest_lcov.measure import Measurement, refuse_pytest_cov
-from pytest_lcov.model import Totals, percent
-from pytest_lcov.report import write_report
+from pytest_lcov.report import Report, write_report
 from pytest_lcov.settings import Settings, add_options, resolve
+from pytest_lcov.summary import missed_gates, shown, summary_line, table
 
 lcov_report_key = pytest.StashKey["LcovReport"]()
 WORKER_DATA_KEY = "pytest_lcov_data"
@@ -71,7 +72,8 @@ class LcovReport:
     """Writes the tracefile at session end and says so in the summary.
 
     In a pytest-xdist worker it hands its data to the controller instead;
-    in the controller it gathers the workers' data before writing.
+    in the controller it gathers the workers' data before writing.  Then the
+    HTML report, the gates and the table follow from the written numbers.
     """
 
     def __init__(self, settings: Settings, measurement: Measurement, config: pytest.Config) -> None:
@@ -79,8 +81,8 @@ class LcovReport:
         self.measurement = measurement
         self.config = config
         self.rootdir = config.rootpath
-        self.totals: Totals | None = None
-        self.error: str | None = None
+        self.report: Report | None = None
+        self.messages: list[tuple[str, dict[str, bool]]] = []
         self.worker_data: list[bytes] = []
         self.lost_workers: list[str] = []
 
@@ -100,15 +102,64 @@ class LcovReport:
             # Bytes travel through execnet, also to a controller on another host.
             self.config.workeroutput[WORKER_DATA_KEY] = cov.get_data().dumps()  # type: ignore[attr-defined]
             return
+        for worker in self.lost_workers:
+            self._say(
+                f"pytest-lcov: no coverage data from worker {worker} (it did not finish): "
+                "lines only its tests ran are missing from the report",
+                red=True,
+            )
+        for notice in self.measurement.notices:
+            self._say(notice, yellow=True)
         try:
             self.measurement.add_data(self.worker_data)
-            self.totals = write_report(cov, self.settings, self.rootdir)
+            self.report = write_report(cov, self.settings, self.rootdir)
         except coverage.CoverageException as exc:
-            self.error = f"pytest-lcov: no tracefile written: {exc}"
+            self._fail(session, f"pytest-lcov: no tracefile written: {exc}", pytest.ExitCode.INTERNAL_ERROR)
+            return
         except OSError as exc:
-            self.error = f"pytest-lcov: cannot write {self.settings.output}: {exc.strerror or exc}"
-        if self.error and session.exitstatus == pytest.ExitCode.OK:
-            session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
+            message = f"pytest-lcov: cannot write {self.settings.output}: {exc.strerror or exc}"
+            self._fail(session, message, pytest.ExitCode.INTERNAL_ERROR)
+            return
+        self._say(summary_line(self.settings.output, self.report.totals))
+        if self.settings.per_test:
+            self._say(f"LCOV test descriptions in {shown(self.settings.description_file)}")
+        if self.settings.html is not None:
+            self._write_html(session, self.settings.html)
+        for line in missed_gates(self.report.totals, self.settings.fail_under):
+            self._fail(session, line, pytest.ExitCode.TESTS_FAILED)
+
+    def _write_html(self, session: pytest.Session, out_dir: Path) -> None:
+        settings = self.settings
+        try:
+            genhtml = find_genhtml(settings.genhtml)
+            complaints = write_html(
+                genhtml,
+                settings.output,
+                out_dir,
+                self.rootdir,
+                title=settings.test_name,
+                description_file=settings.description_file if settings.per_test else None,
+                path_prefix=settings.path_prefix,
+                absolute=settings.absolute_paths,
+            )
+        except HtmlError as exc:
+            if settings.html_required:
+                self._fail(session, str(exc), pytest.ExitCode.TESTS_FAILED)
+            else:
+                self._say(str(exc), yellow=True)
+            return
+        for complaint in complaints:
+            self._say(f"pytest-lcov: genhtml: {complaint}", yellow=True)
+        self._say(f"LCOV HTML report in {shown(out_dir / 'index.html')}")
+
+    def _say(self, line: str, **markup: bool) -> None:
+        self.messages.append((line, markup))
+
+    def _fail(self, session: pytest.Session, line: str, status: pytest.ExitCode) -> None:
+        """Report a failure; the run fails with `status` unless it already failed."""
+        self._say(line, red=True, bold=True)
+        if session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = status
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_protocol(self, item: pytest.Item) -> Generator[None, object, object]:
@@ -122,42 +173,9 @@ class LcovReport:
             self.measurement.switch_test(None)
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
-        for worker in self.lost_workers:
-            terminalreporter.write_line(
-                f"pytest-lcov: no coverage data from worker {worker} (it did not finish): "
-                "lines only its tests ran are missing from the report",
-                red=True,
-            )
-        for notice in self.measurement.notices:
-            terminalreporter.write_line(notice, yellow=True)
-        if self.error:
-            terminalreporter.write_line(self.error, red=True, bold=True)
-        elif self.totals is not None:
-            terminalreporter.write_line(summary_line(self.settings.output, self.totals))
-            if self.settings.per_test:
-                terminalreporter.write_line(
-                    f"LCOV test descriptions in {_shown(self.settings.description_file)}"
-                )
-
-
-def summary_line(output: Path, totals: Totals) -> str:
-    """One line: where the file went, and each metric as hit/total (percent)."""
-    parts = [
-        f"lines {totals.lines_hit}/{totals.lines_found} ({percent(totals.lines_hit, totals.lines_found)}%)",
-        f"functions {totals.functions_hit}/{totals.functions_found} "
-        f"({percent(totals.functions_hit, totals.functions_found)}%)",
-    ]
-    if totals.branches_found:
-        parts.append(
-            f"branches {totals.branches_hit}/{totals.branches_found} "
-            f"({percent(totals.branches_hit, totals.branches_found)}%)"
-        )
-    return f"LCOV written to {_shown(output)}: " + ", ".join(parts)
-
-
-def _shown(path: Path) -> str:
-    """`path` as the user would type it from here."""
-    try:
-        return os.path.relpath(path)
-    except ValueError:
-        return str(path)
+        if self.settings.table and self.report is not None:
+            terminalreporter.section("LCOV coverage")
+            for line in table(self.report.files, self.report.totals):
+                terminalreporter.write_line(line)
+        for line, markup in self.messages:
+            terminalreporter.write_line(line, **markup)

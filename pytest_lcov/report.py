@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
 import coverage
+from coverage.results import format_lines
 
 from pytest_lcov.collect import (
     Hits,
@@ -23,31 +25,57 @@ from pytest_lcov.settings import Settings
 from pytest_lcov.tracefile import format_descriptions, format_section, unique_test_names, write_section
 
 
-def write_report(cov: coverage.Coverage, settings: Settings, rootdir: Path) -> Totals:
-    """Write the tracefile `settings` asks for; return what it holds in total.
+@dataclass
+class FileSummary:
+    """One row of the terminal table: a file's totals and its missed lines."""
+
+    path: str
+    totals: Totals
+    missing: str
+
+
+@dataclass
+class Report:
+    """What was written: the totals, and per-file rows when a table was asked for."""
+
+    totals: Totals = field(default_factory=Totals)
+    files: list[FileSummary] = field(default_factory=list)
+    keep_files: bool = False
+
+    def add(self, record: FileRecord) -> None:
+        totals = record.totals()
+        self.totals += totals
+        if self.keep_files:
+            missed = [line for line, count in record.lines.items() if not count]
+            self.files.append(FileSummary(record.path, totals, format_lines(record.lines, missed)))
+
+
+def write_report(cov: coverage.Coverage, settings: Settings, rootdir: Path) -> Report:
+    """Write the tracefile `settings` asks for; return what it holds.
 
     Records stream from analysis to disk one file at a time, so memory grows
     with the largest file, not with the code base.
     """
     paths = PathStyle(rootdir, settings.absolute_paths, settings.path_prefix)
+    report = Report(keep_files=settings.table)
     with atomic_output(settings.output) as out:
         if settings.needs_contexts:
-            return _write_by_test(cov, settings, paths, out)
-        totals = Totals()
+            _write_by_test(cov, settings, paths, out, report)
+            return report
 
         def counted(records: Iterator[FileRecord]) -> Iterator[FileRecord]:
-            nonlocal totals
             for record in records:
-                totals += record.totals()
+                report.add(record)
                 yield record
 
-        write_section(
-            out, settings.test_name, counted(file_records(cov, paths, settings.checksums)), settings.dialect
-        )
-        return totals
+        records = counted(file_records(cov, paths, settings.checksums))
+        write_section(out, settings.test_name, records, settings.dialect)
+    return report
 
 
-def _write_by_test(cov: coverage.Coverage, settings: Settings, paths: PathStyle, out: TextIO) -> Totals:
+def _write_by_test(
+    cov: coverage.Coverage, settings: Settings, paths: PathStyle, out: TextIO, report: Report
+) -> None:
     """Per-test data: per file, the run's section and one section per test that reached it.
 
     This is the layout lcov itself writes (a ``TN:`` line before each file's
@@ -60,7 +88,6 @@ def _write_by_test(cov: coverage.Coverage, settings: Settings, paths: PathStyle,
     labels = {c: c.removeprefix(test_prefix) for c in data.measured_contexts() if c != run_context}
     names = unique_test_names(labels.values(), reserved=[settings.test_name])
     test_names = {context: names[label] for context, label in labels.items()}
-    totals = Totals()
     for reporter, analysis in analysed_files(cov):
         shape = file_shape(reporter, analysis, paths.name(reporter.filename), settings.checksums)
         by_context = context_hits(data, reporter, analysis.has_arcs)
@@ -70,7 +97,7 @@ def _write_by_test(cov: coverage.Coverage, settings: Settings, paths: PathStyle,
             (test_names[c], build_record(shape, hits, only_reached=True)) for c, hits in by_context.items()
         )
         merged = merge_records([run_record, *(record for _, record in tests)])
-        totals += merged.totals()
+        report.add(merged)
         if settings.per_test:
             out.write(format_section(settings.test_name, run_record, settings.dialect))
             for name, record in tests:
@@ -84,4 +111,3 @@ def _write_by_test(cov: coverage.Coverage, settings: Settings, paths: PathStyle,
         descriptions += sorted((name, label) for label, name in names.items())
         with atomic_output(settings.description_file) as desc:
             desc.write(format_descriptions(descriptions))
-    return totals

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +48,15 @@ OPTIONS = (
     Option("lcov_checksums", "write an MD5 checksum of each line's source (DA:n,count,md5)", "bool"),
     Option("lcov_per_test", "one TN: section per test, and a description file for genhtml", "bool"),
     Option("lcov_counts", f"what DA/FNDA/BRDA counts mean: {' or '.join(COUNTS)} (default run)"),
+    Option("lcov_html", "also write genhtml's HTML report into this folder"),
+    Option("lcov_html_required", "fail the run when the HTML report cannot be made", "bool"),
+    Option("lcov_genhtml", "the genhtml command to run (default: genhtml on PATH)"),
+    Option("lcov_fail_under_lines", "fail the run when line coverage is under this percent"),
+    Option("lcov_fail_under_functions", "fail the run when function coverage is under this percent"),
+    Option("lcov_fail_under_branches", "fail the run when branch coverage is under this percent"),
+    Option("lcov_table", "print a per-file table with the missing lines in the terminal summary", "bool"),
 )
+GATES = ("lines", "functions", "branches")
 
 
 def SettingError(message: str) -> pytest.UsageError:
@@ -71,6 +79,11 @@ class Settings:
     checksums: bool
     per_test: bool = False
     counts: str = "run"
+    html: Path | None = None
+    html_required: bool = False
+    genhtml: str = "genhtml"
+    fail_under: dict[str, float] = field(default_factory=dict)
+    table: bool = False
 
     @property
     def needs_contexts(self) -> bool:
@@ -185,6 +198,12 @@ def resolve(config: pytest.Config) -> Settings:
         raise SettingError(
             "pytest-lcov: lcov_per_test counts tests by nature: lcov_counts must be 'tests' or unset"
         )
+    html_text = _value(config, "lcov_html")
+    html = None
+    if html_text:
+        html = Path(str(html_text)).expanduser()
+        if not html.is_absolute():
+            html = (Path.cwd() if config.known_args_namespace.lcov_html else rootdir) / html
     return Settings(
         enabled=enabled,
         output=output,
@@ -197,4 +216,27 @@ def resolve(config: pytest.Config) -> Settings:
         checksums=bool(_value(config, "lcov_checksums")),
         per_test=per_test,
         counts="tests" if per_test else _choice(config, "lcov_counts", COUNTS, "run"),
+        html=html,
+        html_required=bool(_value(config, "lcov_html_required")),
+        genhtml=str(_value(config, "lcov_genhtml") or "genhtml"),
+        fail_under=_thresholds(config),
+        table=bool(_value(config, "lcov_table")),
     )
+
+
+def _thresholds(config: pytest.Config) -> dict[str, float]:
+    """The coverage gates asked for, each a percent from 0 to 100."""
+    gates = {}
+    for metric in GATES:
+        key = f"lcov_fail_under_{metric}"
+        value = _value(config, key)
+        if value is None or value == "":
+            continue
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise SettingError(f"pytest-lcov: {key} = {value!r} is not a number") from None
+        if not 0 <= number <= 100:
+            raise SettingError(f"pytest-lcov: {key} = {value!r} is not a percent from 0 to 100")
+        gates[metric] = number
+    return gates
