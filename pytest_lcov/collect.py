@@ -13,7 +13,7 @@ import base64
 import hashlib
 import os
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from coverage import Coverage, CoverageData
@@ -76,6 +76,23 @@ class FileShape:
     checksums: dict[int, str]
 
 
+@dataclass
+class ChangedFiles:
+    """Measured files modified after `since`: their line data may not fit their source."""
+
+    since: float | None = None
+    names: list[str] = field(default_factory=list)
+
+    def check(self, filename: str, shown: str) -> None:
+        if self.since is None:
+            return
+        try:
+            if os.stat(filename).st_mtime > self.since:
+                self.names.append(shown)
+        except OSError:
+            pass
+
+
 def analysed_files(cov: Coverage) -> Iterator[tuple[FileReporter, Analysis]]:
     """Each measured file with coverage.py's analysis, one at a time.
 
@@ -91,9 +108,13 @@ def analysed_files(cov: Coverage) -> Iterator[tuple[FileReporter, Analysis]]:
         yield reporter, analysis
 
 
-def file_records(cov: Coverage, paths: PathStyle, checksums: bool = False) -> Iterator[FileRecord]:
+def file_records(
+    cov: Coverage, paths: PathStyle, checksums: bool = False, changed: ChangedFiles | None = None
+) -> Iterator[FileRecord]:
     """Yield one whole-run record per measured file, analysing each file once."""
+    changed = changed or ChangedFiles()
     for reporter, analysis in analysed_files(cov):
+        changed.check(reporter.filename, paths.name(reporter.filename))
         shape = file_shape(reporter, analysis, paths.name(reporter.filename), checksums)
         yield build_record(shape, run_hits(analysis))
 

@@ -12,6 +12,7 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import coverage
@@ -56,6 +57,7 @@ class Measurement:
         self.notices = notices or []
         self.data_dir = data_dir
         self.running = False
+        self.started = time.time()
 
     @classmethod
     def begin(cls, settings: Settings, rootdir: Path, trace: bool = True) -> Measurement:

@@ -7,6 +7,7 @@ LcovReport object, whose methods are the session hooks that write the file.
 from __future__ import annotations
 
 import os
+import traceback
 from collections.abc import Generator
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,16 @@ def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
     report = LcovReport(settings, measurement, early_config)
     early_config.stash[lcov_report_key] = report
     early_config.pluginmanager.register(report, "lcov-report")
+
+
+def report_failure(exc: Exception, output: Path) -> str:
+    """One line that says why no tracefile was written."""
+    if isinstance(exc, coverage.CoverageException):
+        return f"pytest-lcov: no tracefile written: {exc}"
+    if isinstance(exc, OSError):
+        where = exc.filename or output
+        return f"pytest-lcov: no tracefile written: cannot write {where}: {exc.strerror or exc}"
+    return f"pytest-lcov: no tracefile written: internal error {exc!r} (-v shows the traceback)"
 
 
 def runs_xdist_workers(config: pytest.Config) -> bool:
@@ -112,14 +123,19 @@ class LcovReport:
             self._say(notice, yellow=True)
         try:
             self.measurement.add_data(self.worker_data)
-            self.report = write_report(cov, self.settings, self.rootdir)
-        except coverage.CoverageException as exc:
-            self._fail(session, f"pytest-lcov: no tracefile written: {exc}", pytest.ExitCode.INTERNAL_ERROR)
+            self.report = write_report(cov, self.settings, self.rootdir, self.measurement.started)
+        except Exception as exc:  # the report must never take the test run down
+            # The run keeps the exit status its tests earned; a good file
+            # written earlier stays as it was (writes are atomic).
+            self._say(report_failure(exc, self.settings.output), red=True, bold=True)
+            if self.config.option.verbose > 0:
+                self._say("".join(traceback.format_exception(exc)).rstrip())
             return
-        except OSError as exc:
-            message = f"pytest-lcov: cannot write {self.settings.output}: {exc.strerror or exc}"
-            self._fail(session, message, pytest.ExitCode.INTERNAL_ERROR)
-            return
+        for name in self.report.changed.names:
+            self._say(
+                f"pytest-lcov: {name} changed during the run: its report may not match the code that ran",
+                yellow=True,
+            )
         self._say(summary_line(self.settings.output, self.report.totals))
         if self.settings.per_test:
             self._say(f"LCOV test descriptions in {shown(self.settings.description_file)}")

@@ -11,6 +11,7 @@ import coverage
 from coverage.results import format_lines
 
 from pytest_lcov.collect import (
+    ChangedFiles,
     Hits,
     PathStyle,
     analysed_files,
@@ -41,6 +42,7 @@ class Report:
     totals: Totals = field(default_factory=Totals)
     files: list[FileSummary] = field(default_factory=list)
     keep_files: bool = False
+    changed: ChangedFiles = field(default_factory=ChangedFiles)
 
     def add(self, record: FileRecord) -> None:
         totals = record.totals()
@@ -50,14 +52,17 @@ class Report:
             self.files.append(FileSummary(record.path, totals, format_lines(record.lines, missed)))
 
 
-def write_report(cov: coverage.Coverage, settings: Settings, rootdir: Path) -> Report:
+def write_report(
+    cov: coverage.Coverage, settings: Settings, rootdir: Path, measured_since: float | None = None
+) -> Report:
     """Write the tracefile `settings` asks for; return what it holds.
 
     Records stream from analysis to disk one file at a time, so memory grows
-    with the largest file, not with the code base.
+    with the largest file, not with the code base.  Files modified after
+    `measured_since` are listed in the report's `changed`.
     """
     paths = PathStyle(rootdir, settings.absolute_paths, settings.path_prefix)
-    report = Report(keep_files=settings.table)
+    report = Report(keep_files=settings.table, changed=ChangedFiles(measured_since))
     with atomic_output(settings.output) as out:
         if settings.needs_contexts:
             _write_by_test(cov, settings, paths, out, report)
@@ -68,7 +73,7 @@ def write_report(cov: coverage.Coverage, settings: Settings, rootdir: Path) -> R
                 report.add(record)
                 yield record
 
-        records = counted(file_records(cov, paths, settings.checksums))
+        records = counted(file_records(cov, paths, settings.checksums, report.changed))
         write_section(out, settings.test_name, records, settings.dialect)
     return report
 
@@ -89,6 +94,7 @@ def _write_by_test(
     names = unique_test_names(labels.values(), reserved=[settings.test_name])
     test_names = {context: names[label] for context, label in labels.items()}
     for reporter, analysis in analysed_files(cov):
+        report.changed.check(reporter.filename, paths.name(reporter.filename))
         shape = file_shape(reporter, analysis, paths.name(reporter.filename), settings.checksums)
         by_context = context_hits(data, reporter, analysis.has_arcs)
         outside = by_context.pop(run_context, Hits(frozenset(), frozenset() if analysis.has_arcs else None))
