@@ -114,7 +114,15 @@ def test_a_symlinked_source_folder(pytester: pytest.Pytester) -> None:
     real.joinpath("linked.py").write_text("def g():\n    return 2\n")
     pytester.path.joinpath("src").symlink_to(real, target_is_directory=True)
     pytester.makepyfile(
-        test_link="import sys\nsys.path.insert(0, 'src')\nimport linked\n\n\ndef test_g():\n    assert linked.g() == 2\n"
+        test_link="""
+            import sys
+
+            sys.path.insert(0, "src")
+            import linked
+
+            def test_g():
+                assert linked.g() == 2
+        """
     )
     result = run_pytest(pytester, "--lcov", "--lcov-source=src")
     assert result.ret == 0
