@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from pytest_lcov.model import FileRecord
+from pytest_lcov.model import FileRecord, Totals
 from pytest_lcov.tracefile import parse
 
 
@@ -23,3 +27,40 @@ def read_records(path: Path) -> dict[str, FileRecord]:
 def summary_line(result: pytest.RunResult) -> str:
     [line] = [line for line in result.outlines if line.startswith("LCOV written to ")]
     return line
+
+
+def coverage_json_files(folder: Path) -> dict[str, Any]:
+    """Per-file data of `coverage json` for the `.coverage` file in `folder`."""
+    result = subprocess.run(
+        [sys.executable, "-m", "coverage", "json", "-o", "cov.json"],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    files: dict[str, Any] = json.loads((folder / "cov.json").read_text())["files"]
+    return files
+
+
+def expected_totals(data: dict[str, Any]) -> tuple[Totals, int]:
+    """The line and branch totals one file of `coverage json` implies for LCOV.
+
+    Each branch line that ran but never left normally (every run raised) adds
+    LCOV's exception branch, taken; returns the totals and that count.
+    """
+    executed_lines = set(data["executed_lines"])
+    branch_lines = {src for src, _ in data["executed_branches"] + data["missing_branches"]}
+    left_normally = {src for src, _ in data["executed_branches"]}
+    raised = len((branch_lines & executed_lines) - left_normally)
+    summary = data["summary"]
+    totals = Totals(
+        lines_found=summary["num_statements"],
+        lines_hit=summary["covered_lines"],
+        branches_found=summary.get("num_branches", 0) + raised,
+        branches_hit=summary.get("covered_branches", 0) + raised,
+    )
+    return totals, raised
+
+
+def lines_and_branches(totals: Totals) -> tuple[int, int, int, int]:
+    return (totals.lines_found, totals.lines_hit, totals.branches_found, totals.branches_hit)

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from pytest_lcov.model import FileRecord, Totals, percent
-from tests.helpers import read_records, run_pytest, summary_line
+from tests.helpers import (
+    coverage_json_files,
+    expected_totals,
+    lines_and_branches,
+    read_records,
+    run_pytest,
+    summary_line,
+)
 from tests.lcov_tools import LcovTools, require
 from tests.sample_project import write_sample_project
 
@@ -77,40 +82,21 @@ def test_line_only_run_omits_one_line_functions(sample: pytest.Pytester) -> None
     assert not any(r.branches for r in records.values())
 
 
-def coverage_json(sample: pytest.Pytester) -> dict[str, Any]:
-    """coverage.py's own per-file analysis of the same tests, run independently."""
-    result = sample.run(
-        sys.executable, "-m", "coverage", "run", "--branch", "-m", "pytest", "-p", "no:lcov", "-q"
-    )
-    assert result.ret == 0, result.stdout.str()
-    assert sample.run(sys.executable, "-m", "coverage", "json", "-o", "cov.json").ret == 0
-    files: dict[str, Any] = json.loads((sample.path / "cov.json").read_text())["files"]
-    return files
-
-
 def test_totals_equal_coverage_py_own_analysis(sample: pytest.Pytester) -> None:
     result = run_pytest(sample, "--lcov", "--lcov-branch")
     records = read_records(sample.path / "lcov.info")
-    reference = coverage_json(sample)
+    # coverage.py's own analysis of the same tests, run independently.
+    run = sample.run(
+        sys.executable, "-m", "coverage", "run", "--branch", "-m", "pytest", "-p", "no:lcov", "-q"
+    )
+    assert run.ret == 0, run.stdout.str()
+    reference = coverage_json_files(sample.path)
     assert sorted(records) == sorted(reference)
     raised_lines = 0
     for path, data in reference.items():
-        summary = data["summary"]
-        executed_lines = set(data["executed_lines"])
-        branch_lines = {src for src, _ in data["executed_branches"] + data["missing_branches"]}
-        left_normally = {src for src, _ in data["executed_branches"]}
-        # Each branch line that ran but never left normally adds LCOV's exception branch.
-        raised = len((branch_lines & executed_lines) - left_normally)
+        expected, raised = expected_totals(data)
         raised_lines += raised
-        totals = records[path].totals()
-        assert (totals.lines_found, totals.lines_hit) == (
-            summary["num_statements"],
-            summary["covered_lines"],
-        ), path
-        assert (totals.branches_found, totals.branches_hit) == (
-            summary["num_branches"] + raised,
-            summary["covered_branches"] + raised,
-        ), path
+        assert lines_and_branches(records[path].totals()) == lines_and_branches(expected), path
     assert raised_lines == 1  # flow.py line 48 only
     assert "BRDA:48,1,0,1" in (sample.path / "lcov.info").read_text()
     assert summary_line(result).startswith("LCOV written to lcov.info: lines ")
