@@ -114,6 +114,71 @@ def _add_taken(a: int | None, b: int | None) -> int | None:
     return a + b
 
 
+class RecordSum:
+    """A running ``lcov -a`` sum of records of one source file, added one at a time.
+
+    Adding costs the size of the record added, not of the sum so far, so a file
+    reached by thousands of per-test sections still merges in linear time; and
+    a conflict is raised by the very `add` that brings it, so a caller knows
+    which input it came from.  After a MergeConflict the sum is part-added:
+    discard it.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._lines: dict[int, int] = {}
+        self._checksums: dict[int, str] = {}
+        self._functions: dict[str, FunctionRecord] = {}
+        self._branches: dict[tuple[int, int, int, bool], BranchRecord] = {}
+
+    def add(self, record: FileRecord) -> None:
+        """Add `record`'s counts; MergeConflict if it describes another source."""
+        if record.path != self.path:
+            raise MergeConflict(f"cannot merge records of {self.path!r} and {record.path!r}")
+        for line, count in record.lines.items():
+            self._lines[line] = self._lines.get(line, 0) + count
+        for line, checksum in record.checksums.items():
+            known = self._checksums.setdefault(line, checksum)
+            if known != checksum:
+                raise MergeConflict(f"{record.path}: line {line} has two checksums: the sources differ")
+        for fn in record.functions:
+            self._add_function(fn)
+        for br in record.branches:
+            key = (br.line, br.block, br.branch, br.exception)
+            known_branch = self._branches.get(key)
+            if known_branch is None:
+                self._branches[key] = br
+            else:
+                self._branches[key] = replace(known_branch, taken=_add_taken(known_branch.taken, br.taken))
+
+    def _add_function(self, fn: FunctionRecord) -> None:
+        # Matched by name, as lcov does; an unknown end line matches any.
+        seen = self._functions.get(fn.name)
+        if seen is None:
+            self._functions[fn.name] = fn
+            return
+        if seen.start != fn.start or (seen.end and fn.end and seen.end != fn.end):
+            raise MergeConflict(
+                f"{self.path}: function {fn.name!r} is at {_span(seen)} in one record and at "
+                f"{_span(fn)} in another: the sources differ"
+            )
+        self._functions[fn.name] = FunctionRecord(fn.name, fn.start, seen.end or fn.end, seen.hits + fn.hits)
+
+    def result(self) -> FileRecord:
+        """The sum as one record, in the order the writer and lcov use."""
+        return FileRecord(
+            self.path,
+            lines=dict(sorted(self._lines.items())),
+            functions=sorted(self._functions.values(), key=lambda f: (f.start, f.name)),
+            branches=sorted(self._branches.values(), key=lambda b: (b.line, b.exception, b.block, b.branch)),
+            checksums=dict(self._checksums),
+        )
+
+
+def _span(fn: FunctionRecord) -> str:
+    return f"lines {fn.start}-{fn.end}" if fn.end else f"line {fn.start}"
+
+
 def merge_records(records: Iterable[FileRecord]) -> FileRecord:
     """Add records of one source file as ``lcov -a`` does.
 
@@ -122,41 +187,11 @@ def merge_records(records: Iterable[FileRecord]) -> FileRecord:
     line differs between records, or a line whose checksum differs, means the
     records describe different sources: MergeConflict says which.
     """
-    merged: FileRecord | None = None
-    functions: dict[str, FunctionRecord] = {}
-    branches: dict[tuple[int, int, int, bool], BranchRecord] = {}
+    total: RecordSum | None = None
     for record in records:
-        if merged is None:
-            merged = FileRecord(record.path)
-        elif record.path != merged.path:
-            raise MergeConflict(f"cannot merge records of {merged.path!r} and {record.path!r}")
-        for line, count in record.lines.items():
-            merged.lines[line] = merged.lines.get(line, 0) + count
-        for line, checksum in record.checksums.items():
-            known = merged.checksums.setdefault(line, checksum)
-            if known != checksum:
-                raise MergeConflict(f"{record.path}: line {line} has two checksums: the sources differ")
-        for fn in record.functions:
-            seen = functions.get(fn.name)
-            if seen is None:
-                functions[fn.name] = fn
-                continue
-            if seen.start != fn.start or (seen.end and fn.end and seen.end != fn.end):
-                raise MergeConflict(
-                    f"{record.path}: function {fn.name!r} spans lines {seen.start}-{seen.end} in one "
-                    f"record and {fn.start}-{fn.end} in another: the sources differ"
-                )
-            functions[fn.name] = FunctionRecord(fn.name, fn.start, seen.end or fn.end, seen.hits + fn.hits)
-        for br in record.branches:
-            key = (br.line, br.block, br.branch, br.exception)
-            known_branch = branches.get(key)
-            if known_branch is None:
-                branches[key] = br
-            else:
-                branches[key] = replace(known_branch, taken=_add_taken(known_branch.taken, br.taken))
-    if merged is None:
+        if total is None:
+            total = RecordSum(record.path)
+        total.add(record)
+    if total is None:
         raise ValueError("merge_records needs at least one record")
-    merged.functions = sorted(functions.values(), key=lambda f: (f.start, f.name))
-    merged.branches = sorted(branches.values(), key=lambda b: (b.line, b.exception, b.block, b.branch))
-    merged.lines = dict(sorted(merged.lines.items()))
-    return merged
+    return total.result()

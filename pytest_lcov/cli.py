@@ -1,0 +1,176 @@
+"""The ``pytest-lcov`` command: merge tracefiles, or convert a coverage.py data file.
+
+``merge`` is for CI jobs that split one test suite into shards or Python
+versions: it adds their tracefiles as ``lcov -a`` does, on machines without
+lcov.  ``convert`` is for runs measured by ``coverage run`` (or pytest-cov):
+it writes the very LCOV that ``pytest --lcov`` would have written.
+
+A refusal is one line on stderr and exit code 2, never a traceback, and it
+leaves the output file as it was: every input is read before the output is
+opened, and the output is written beside its target and renamed over it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import re
+import sqlite3
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pytest_lcov.files import atomic_output
+from pytest_lcov.merge import TracefileMerge
+from pytest_lcov.model import MergeConflict, Totals, percent
+from pytest_lcov.tracefile import DIALECTS, LcovParseError, safe_test_name
+
+if TYPE_CHECKING:
+    from pytest_lcov.settings import Settings
+
+EXIT_REFUSED = 2
+PATH_STYLES = ("relative", "absolute")
+
+
+class Refused(Exception):
+    """Why the command stops, worded for the user as one line."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``pytest-lcov COMMAND ...``; return the exit code."""
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "merge":
+            _merge(args.inputs, Path(args.output), args.format)
+        else:
+            _convert(args)
+    except Refused as exc:
+        print(f"pytest-lcov {args.command}: {exc}", file=sys.stderr)
+        return EXIT_REFUSED
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pytest-lcov", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    merge = commands.add_parser("merge", help="add LCOV tracefiles together as `lcov -a` does")
+    merge.add_argument("inputs", nargs="+", type=Path, metavar="TRACEFILE")
+    merge.add_argument("-o", "--output", required=True, metavar="OUT", help="the merged tracefile")
+    _add_format(merge)
+    convert = commands.add_parser("convert", help="write a coverage.py data file as the plugin's LCOV")
+    convert.add_argument("datafile", nargs="?", default=".coverage", type=Path, metavar="DATAFILE")
+    convert.add_argument("-o", "--output", default="lcov.info", metavar="OUT", help="default: lcov.info")
+    _add_format(convert)
+    convert.add_argument("--test-name", help="the TN: name (default: the rootdir project's name)")
+    convert.add_argument(
+        "--paths", choices=PATH_STYLES, default="relative", help="SF: paths (default: relative to --rootdir)"
+    )
+    convert.add_argument("--path-prefix", default="", help="text put before every relative SF: path")
+    convert.add_argument("--checksums", action="store_true", help="add each line's MD5 (DA:n,count,md5)")
+    convert.add_argument("--rootdir", type=Path, default=Path.cwd(), help="SF: paths are relative to it")
+    return parser
+
+
+def _add_format(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--format", choices=DIALECTS, default="compat", help="LCOV dialect (default compat)")
+
+
+def _merge(inputs: list[Path], output: Path, dialect: str) -> None:
+    for path in inputs:  # before reading any: a typo should not wait for big files to be read
+        _require_file(path, "")
+    merge = TracefileMerge()
+    for path in inputs:
+        try:
+            merge.add_file(path)
+        except OSError as exc:
+            raise Refused(f"cannot read {path}: {exc.strerror or exc}") from None
+        except (LcovParseError, MergeConflict) as exc:
+            raise Refused(str(exc)) from None
+    try:
+        with atomic_output(output) as out:
+            totals = merge.write(out, dialect)
+    except OSError as exc:
+        raise Refused(f"cannot write {output}: {exc.strerror or exc}") from None
+    print(f"pytest-lcov merge: {len(inputs)} tracefiles into {_written(output, totals)}")
+
+
+def _require_file(path: Path, hint: str) -> None:
+    if not path.is_file():
+        raise Refused(f"{path}: {'not a file' if path.exists() else 'no such file'}{hint}")
+
+
+def _written(output: Path, totals: Totals) -> str:
+    """Where the file went and what it holds, as the plugin's summary line says it."""
+    metrics = [
+        ("lines", totals.lines_hit, totals.lines_found),
+        ("functions", totals.functions_hit, totals.functions_found),
+        ("branches", totals.branches_hit, totals.branches_found),
+    ]
+    shown = [f"{name} {hit}/{found} ({percent(hit, found)}%)" for name, hit, found in metrics if found]
+    return f"{output}: " + (", ".join(shown) or "nothing measured")
+
+
+def _convert(args: argparse.Namespace) -> None:
+    # Imported here: `merge` must not pay for pytest and coverage.py.
+    import coverage
+
+    from pytest_lcov.report import write_report
+
+    datafile: Path = args.datafile
+    rootdir: Path = args.rootdir.resolve()
+    if not rootdir.is_dir():
+        raise Refused(f"--rootdir {args.rootdir}: not a folder")
+    settings = _convert_settings(args, rootdir)
+    _check_data_file(datafile)
+    try:
+        cov = coverage.Coverage(data_file=str(datafile), config_file=True)
+        cov.load()
+        settings = dataclasses.replace(settings, branch=cov.get_data().has_arcs())
+        totals = write_report(cov, settings, rootdir).totals
+    except coverage.exceptions.CoverageException as exc:
+        raise Refused(f"{datafile}: {exc}") from None
+    except OSError as exc:
+        raise Refused(f"cannot write {args.output}: {exc.strerror or exc}") from None
+    print(f"LCOV written to {_written(Path(args.output), totals)}")
+
+
+def _convert_settings(args: argparse.Namespace, rootdir: Path) -> Settings:
+    """The plugin's settings for what the command line asks, checked as the plugin checks them."""
+    from pytest_lcov.settings import Settings, project_name
+
+    test_name = args.test_name or safe_test_name(project_name(rootdir))
+    if test_name != safe_test_name(test_name):
+        raise Refused(
+            f"--test-name {test_name!r}: LCOV test names may hold only letters, digits and _ "
+            f"(try {safe_test_name(test_name)!r})"
+        )
+    if re.search(r"[\x00-\x1f]", args.path_prefix):
+        raise Refused("--path-prefix holds a control character")
+    return Settings(
+        enabled=True,
+        output=Path(args.output),
+        source=(),
+        branch=False,  # set from the data once it is read
+        dialect=args.format,
+        test_name=test_name,
+        absolute_paths=args.paths == "absolute",
+        path_prefix=args.path_prefix,
+        checksums=args.checksums,
+    )
+
+
+def _check_data_file(path: Path) -> None:
+    """Refuse anything but a coverage.py SQLite data file, without writing to it.
+
+    coverage.py's ``Coverage.load`` takes a database without its tables for
+    a new data file and writes its schema into it: checked read-only first,
+    a foreign database (or an empty file) is left as it was.
+    """
+    _require_file(path, " (write one with `coverage run -m pytest`)")
+    uri = f"{path.resolve().as_uri()}?mode=ro&immutable=1"
+    try:
+        with contextlib.closing(sqlite3.connect(uri, uri=True)) as db:
+            db.execute("select version from coverage_schema").fetchone()
+    except sqlite3.Error as exc:
+        raise Refused(f"{path}: not a readable coverage.py data file ({exc})") from None

@@ -1,0 +1,142 @@
+"""Adding LCOV tracefiles together as ``lcov -a`` does, without needing lcov.
+
+CI jobs that split a test suite (by Python version, by shard) each write a
+tracefile; uploaders and genhtml want one.  This module is pure: tracefile
+text in, tracefile text out, no coverage.py, so it runs wherever the files are.
+
+What ``lcov -a`` (1.16 and 2.x alike) does, and so what this does:
+
+* records of one source file under one test name add up: line, function and
+  branch counts are added, functions matched by name, branches by
+  (line, block, branch), a ``-`` branch adds as nothing;
+* each test name keeps its own section: per source file, one ``TN:`` + ``SF:``
+  section per test name, files and test names in sorted order;
+* test names read as lcov reads them: up to the first comma, every byte that
+  is not a letter, digit or ``_`` turned into ``_``;
+* a section with no line data is dropped, and an input with no line data at
+  all is refused.
+
+Two inputs that disagree about a source (a function at other lines, a line
+with another checksum) are refused rather than added into nonsense.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO, TextIO
+
+from pytest_lcov.model import FileRecord, MergeConflict, RecordSum, Totals
+from pytest_lcov.tracefile import LcovParseError, ParsedRecord, format_record, iter_parse
+
+
+def lcov_test_name(raw: str) -> str:
+    """The name lcov files a ``TN:`` value under.
+
+    lcov reads up to the first comma and replaces each non-word byte of the
+    UTF-8 text (Perl's ``\\W`` on bytes) with ``_``; an empty name stays empty.
+    """
+    name = raw.split(",", 1)[0].encode("utf-8")
+    return re.sub(rb"\W", b"_", name).decode("ascii")
+
+
+class _NumberedLines:
+    """A tracefile's lines, decoded one at a time, remembering where we are.
+
+    Reading bytes and decoding each line gives a bad byte its line number;
+    `section_line` is the line of the last ``SF:``, which names the section
+    a conflict came from.
+    """
+
+    def __init__(self, handle: BinaryIO, source: str) -> None:
+        self._handle = handle
+        self.source = source
+        self.lineno = 0
+        self.section_line = 0
+
+    def __iter__(self) -> Iterator[str]:
+        for raw in self._handle:
+            self.lineno += 1
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                reason = f"not UTF-8 text (byte {exc.start + 1} of the line)"
+                raise LcovParseError(self.lineno, reason, self.source) from None
+            if line.startswith("SF:"):
+                self.section_line = self.lineno
+            yield line
+
+
+@dataclass
+class _FileSums:
+    """One source file's sums: all sections together, and each test's own."""
+
+    total: RecordSum
+    first_seen: str
+    tests: dict[str, RecordSum] = field(default_factory=dict)
+
+
+class TracefileMerge:
+    """Tracefiles added one by one, then written out as one.
+
+    The inputs are read line by line; only the sums are held, as lcov does.
+    """
+
+    def __init__(self) -> None:
+        self._files: dict[str, _FileSums] = {}
+
+    def add_file(self, path: Path) -> None:
+        """Add one tracefile.
+
+        Raises OSError if it cannot be read, LcovParseError (``file:line:
+        reason``) if it is not LCOV, MergeConflict if it contradicts an
+        earlier input.  On an error the merge holds part of the file: discard it.
+        """
+        with path.open("rb") as handle:
+            lines = _NumberedLines(handle, str(path))
+            has_lines = False
+            for parsed in iter_parse(lines, lines.source):
+                has_lines = has_lines or bool(parsed.record.lines)
+                self._add(parsed, f"{lines.source}:{lines.section_line}")
+        if not has_lines:
+            reason = "no SF section with DA lines: empty, or not a tracefile"
+            raise LcovParseError(max(lines.lineno, 1), reason, lines.source)
+
+    def _add(self, parsed: ParsedRecord, where: str) -> None:
+        record = parsed.record
+        sums = self._files.get(record.path)
+        if sums is None:
+            sums = self._files[record.path] = _FileSums(RecordSum(record.path), where)
+        test_sum = sums.tests.setdefault(lcov_test_name(parsed.test_name), RecordSum(record.path))
+        try:
+            # The file's total catches conflicts between sections of different tests too.
+            sums.total.add(record)
+            test_sum.add(record)
+        except MergeConflict as exc:
+            raise MergeConflict(f"{where}: {exc} (first read at {sums.first_seen})") from None
+
+    def sections(self, path: str) -> Iterator[tuple[str, FileRecord]]:
+        """One file's (test name, record) pairs in lcov's order, sections without lines dropped."""
+        tests = self._files[path].tests
+        for name in sorted(tests):
+            record = tests[name].result()
+            if record.lines:
+                yield name, record
+
+    def write(self, out: TextIO, dialect: str = "compat") -> Totals:
+        """Write the merged tracefile; return its totals as ``lcov --summary`` counts them.
+
+        A file's totals are those of its sections added together: a line is
+        hit when any test hit it.
+        """
+        totals = Totals()
+        for path in sorted(self._files):
+            file_sum = RecordSum(path)
+            for name, record in self.sections(path):
+                file_sum.add(record)
+                out.write(f"TN:{name}\n")
+                out.write(format_record(record, dialect))
+            totals += file_sum.result().totals()
+        return totals

@@ -1,0 +1,497 @@
+"""`pytest-lcov merge` against the real `lcov -a` of lcov 1.16 and 2.3.1.
+
+Inputs are either written by real pytest runs of the sample project (one
+tracefile per shard, as a CI job split in parts writes them) or small
+tracefiles whose merge is worked out by hand below.  Every merge is compared
+with lcov's own: section by section (DA counts, FN hits, BRDA taken) and by
+the numbers `lcov --summary` prints.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from pytest_lcov.merge import lcov_test_name
+from pytest_lcov.tracefile import parse
+from tests.helpers import run_pytest
+from tests.lcov_tools import LcovTools
+from tests.sample_project import write_sample_project
+
+SAMPLE_TESTS = ("test_decorators", "test_shapes", "test_flow", "test_legacy_and_spaced")
+
+
+def run_cli(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """`python -m pytest_lcov ...` in a fresh interpreter, as a CI step runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "pytest_lcov", *map(str, args)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def assert_refused(cwd: Path, args: Sequence[str | Path], *expected: str) -> str:
+    """Run the command to a new and to an existing output; both must be refused cleanly.
+
+    Refused means: exit code 2, one line on stderr holding each `expected`
+    text and no traceback, the new output not created, the existing one
+    untouched, and no temporary file left beside them.  Returns the line.
+    """
+    keep = cwd / "keep.info"
+    keep.write_text("TN:kept\n", encoding="utf-8")
+    before = sorted(path.name for path in cwd.iterdir())
+    messages = []
+    for output in ("new.info", "keep.info"):
+        result = run_cli(*args, "-o", output, cwd=cwd)
+        assert result.returncode == 2, result.stdout + result.stderr
+        assert "Traceback" not in result.stderr
+        assert result.stdout == ""
+        assert len(result.stderr.splitlines()) == 1, result.stderr
+        messages.append(result.stderr.strip())
+    message = messages[0]
+    for text in expected:
+        assert text in message
+    assert not (cwd / "new.info").exists()
+    assert keep.read_text(encoding="utf-8") == "TN:kept\n"
+    assert sorted(path.name for path in cwd.iterdir()) == before
+    return message
+
+
+def merge(cwd: Path, inputs: Sequence[Path], output: Path, *extra: str) -> str:
+    """Our merge; returns the summary line it printed."""
+    result = run_cli("merge", *inputs, "-o", output, *extra, cwd=cwd)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    return result.stdout
+
+
+def lcov_add(lcov: LcovTools, inputs: Sequence[Path], output: Path, cwd: Path) -> None:
+    """lcov's own merge, keeping branches (1.16 drops them without the rc option)."""
+    branch = ["--rc", "lcov_branch_coverage=1"] if lcov.major == 1 else ["--branch-coverage"]
+    adds = [arg for path in inputs for arg in ("-a", str(path))]
+    result = lcov.run("lcov", *branch, *adds, "-o", output, cwd=cwd)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def summary_numbers(lcov: LcovTools, tracefile: Path, cwd: Path) -> dict[str, tuple[int, int]]:
+    """`lcov --summary`'s (hit, found) per metric: `lines......: 75.0% (6 of 8 lines)`."""
+    branch = ["--rc", "lcov_branch_coverage=1"] if lcov.major == 1 else ["--branch-coverage"]
+    result = lcov.run("lcov", "--summary", tracefile, *branch, cwd=cwd)
+    assert result.returncode == 0, result.stdout + result.stderr
+    found = re.finditer(r"^\s+(lines|functions|branches)\.+: .*\((\d+) of (\d+)", result.stdout, re.M)
+    return {m[1]: (int(m[2]), int(m[3])) for m in found}
+
+
+def printed_numbers(summary_line: str) -> dict[str, tuple[int, int]]:
+    """Our summary line's (hit, found) per metric: `lines 6/8 (75.0%)`."""
+    return {
+        m[1]: (int(m[2]), int(m[3]))
+        for m in re.finditer(r"(lines|functions|branches) (\d+)/(\d+)", summary_line)
+    }
+
+
+BranchKey = tuple[int, int, int, bool]
+
+
+@dataclass(frozen=True)
+class Counts:
+    """What one (test name, SF) section says, in the form every reader agrees on."""
+
+    lines: dict[int, int]
+    functions: dict[str, int]
+    branches: dict[BranchKey, int | None]
+
+
+def counts_by_section(tracefile: Path) -> dict[tuple[str, str], Counts]:
+    """Each section's counts by (test name, SF path); lcov writes one section per pair."""
+    sections: dict[tuple[str, str], Counts] = {}
+    for parsed in parse(tracefile.read_text(encoding="utf-8"), str(tracefile)):
+        key = (parsed.test_name, parsed.record.path)
+        assert key not in sections, f"two sections for {key}"
+        record = parsed.record
+        sections[key] = Counts(
+            dict(record.lines),
+            {fn.name: fn.hits for fn in record.functions},
+            {(b.line, b.block, b.branch, b.exception): b.taken for b in record.branches},
+        )
+    return sections
+
+
+def assert_same_sections(ours: Path, theirs: Path, major: int) -> None:
+    mine, lcovs = counts_by_section(ours), counts_by_section(theirs)
+    assert mine.keys() == lcovs.keys()
+    for key, counts in mine.items():
+        other = lcovs[key]
+        assert counts.lines == other.lines, key
+        assert counts.branches == other.branches, key
+        if major == 1:
+            # lcov 1.16 keeps FN lines per file, not per test: each test's
+            # section lists every function of the file, with no FNDA (read as
+            # 0) for the ones that test's sections never named.
+            assert counts.functions == {name: other.functions[name] for name in counts.functions}, key
+            assert all(
+                other.functions[name] == 0 for name in other.functions.keys() - counts.functions.keys()
+            )
+        else:
+            assert counts.functions == other.functions, key
+
+
+def assert_merge_equals_lcov(lcov: LcovTools, inputs: Sequence[Path], cwd: Path, *extra: str) -> Path:
+    """Our merge and `lcov -a` of the same inputs: same sections, same `lcov --summary`."""
+    ours = cwd / f"ours{lcov.major}.info"
+    theirs = cwd / f"lcov{lcov.major}.info"
+    printed = merge(cwd, inputs, ours, *extra)
+    lcov_add(lcov, inputs, theirs, cwd)
+    assert_same_sections(ours, theirs, lcov.major)
+    numbers = summary_numbers(lcov, ours, cwd)
+    assert numbers == summary_numbers(lcov, theirs, cwd)
+    assert printed_numbers(printed) == numbers
+    return ours
+
+
+# Worked out by hand.  src/m.py, test t1: A + B + B's second t1 section.
+#   DA 1: 1+1=2, 2: 1+0=1, 3: 1+0=1, 4: 0+0+5=5, 6: 0+1=1, 7: 0+1=1
+#   FNDA f: 1+0=1, h: 0+1=1
+#   BRDA 3: 1+-=1 and 0+-=0; 7: -+2=2 and -+0=0  ('-' adds as nothing)
+# src/m.py, test shard-1 (A) and shard_1 (B): lcov reads both names as
+# shard_1, so they are one section: f from A, h from B, line 7's '-'+'-'='-'.
+# src/other.py: only in B, under the empty test name, copied as it is.
+# Files in path order, each file's tests in name order.  Totals, a line hit
+# if any test hit it: lines 6/8, functions 2/3, branches 2/4.
+A_INFO = """\
+TN:t1
+SF:src/m.py
+FN:2,f
+FN:6,h
+FNDA:1,f
+FNDA:0,h
+FNF:2
+FNH:1
+BRDA:3,0,0,1
+BRDA:3,0,1,0
+BRDA:7,0,0,-
+BRDA:7,0,1,-
+BRF:4
+BRH:1
+DA:1,1
+DA:2,1
+DA:3,1
+DA:4,0
+DA:6,0
+DA:7,0
+LF:6
+LH:3
+end_of_record
+TN:shard-1
+SF:src/m.py
+FN:2,f
+FNDA:2,f
+FNF:1
+FNH:1
+BRDA:7,0,0,-
+BRDA:7,0,1,-
+BRF:2
+BRH:0
+DA:2,2
+DA:3,2
+LF:2
+LH:2
+end_of_record
+"""
+B_INFO = """\
+TN:t1
+SF:src/m.py
+FN:2,f
+FN:6,h
+FNDA:0,f
+FNDA:1,h
+BRDA:3,0,0,-
+BRDA:3,0,1,-
+BRDA:7,0,0,2
+BRDA:7,0,1,0
+DA:1,1
+DA:2,0
+DA:3,0
+DA:4,0
+DA:6,1
+DA:7,1
+end_of_record
+TN:shard_1
+SF:src/m.py
+FN:6,h
+FNDA:1,h
+BRDA:7,0,0,-
+BRDA:7,0,1,-
+DA:6,1
+DA:7,0
+end_of_record
+TN:
+SF:src/other.py
+FN:1,k
+FNDA:0,k
+DA:1,0
+DA:2,0
+end_of_record
+TN:t1
+SF:src/m.py
+DA:4,5
+end_of_record
+"""
+MERGED = """\
+TN:shard_1
+SF:src/m.py
+FN:2,f
+FN:6,h
+FNDA:2,f
+FNDA:1,h
+FNF:2
+FNH:2
+BRDA:7,0,0,-
+BRDA:7,0,1,-
+BRF:2
+BRH:0
+DA:2,2
+DA:3,2
+DA:6,1
+DA:7,0
+LF:4
+LH:3
+end_of_record
+TN:t1
+SF:src/m.py
+FN:2,f
+FN:6,h
+FNDA:1,f
+FNDA:1,h
+FNF:2
+FNH:2
+BRDA:3,0,0,1
+BRDA:3,0,1,0
+BRDA:7,0,0,2
+BRDA:7,0,1,0
+BRF:4
+BRH:2
+DA:1,2
+DA:2,1
+DA:3,1
+DA:4,5
+DA:6,1
+DA:7,1
+LF:6
+LH:6
+end_of_record
+TN:
+SF:src/other.py
+FN:1,k
+FNDA:0,k
+FNF:1
+FNH:0
+DA:1,0
+DA:2,0
+LF:2
+LH:0
+end_of_record
+"""
+
+
+@pytest.fixture
+def handwritten(tmp_path: Path) -> list[Path]:
+    (tmp_path / "A.info").write_text(A_INFO, encoding="utf-8")
+    (tmp_path / "B.info").write_text(B_INFO, encoding="utf-8")
+    return [tmp_path / "A.info", tmp_path / "B.info"]
+
+
+def test_test_names_read_as_lcov_reads_them() -> None:
+    assert lcov_test_name("shard-1") == "shard_1"
+    assert lcov_test_name("tést") == "t__st"  # each byte of é, as Perl's \W on bytes
+    assert lcov_test_name("name,diff") == "name"
+    assert lcov_test_name("") == ""
+
+
+def test_handwritten_merge_is_the_one_worked_out_by_hand(handwritten: list[Path], tmp_path: Path) -> None:
+    printed = merge(tmp_path, handwritten, tmp_path / "out.info")
+    assert (tmp_path / "out.info").read_text(encoding="utf-8") == MERGED
+    assert printed_numbers(printed) == {"lines": (6, 8), "functions": (2, 3), "branches": (2, 4)}
+
+
+def test_handwritten_merge_equals_lcov_add(handwritten: list[Path], tmp_path: Path, lcov: LcovTools) -> None:
+    assert_merge_equals_lcov(lcov, handwritten, tmp_path)
+
+
+def test_input_order_does_not_matter(handwritten: list[Path], tmp_path: Path) -> None:
+    merge(tmp_path, handwritten[::-1], tmp_path / "out.info")
+    assert (tmp_path / "out.info").read_text(encoding="utf-8") == MERGED
+
+
+@pytest.fixture
+def sample(pytester: pytest.Pytester) -> pytest.Pytester:
+    write_sample_project(pytester.path)
+    return pytester
+
+
+def run_shard(sample: pytest.Pytester, output: str, *args: str) -> Path:
+    """One CI shard: a real pytest run of some of the sample's tests, with --lcov."""
+    result = run_pytest(sample, f"--lcov={output}", "--lcov-branch", *args)
+    assert result.ret == 0, result.stdout.str() + result.stderr.str()
+    return sample.path / output
+
+
+def test_shards_merge_as_lcov_adds_them_and_as_one_run_measures(
+    sample: pytest.Pytester, lcov1: LcovTools, lcov2: LcovTools
+) -> None:
+    """Two shards under one test name: their sections add into one per file."""
+    shards = [
+        run_shard(sample, "a.info", "-k", "test_decorators or test_shapes"),
+        run_shard(sample, "b.info", "-k", "test_flow or test_legacy_and_spaced"),
+    ]
+    assert_merge_equals_lcov(lcov1, shards, sample.path)
+    merged = assert_merge_equals_lcov(lcov2, shards, sample.path)
+    whole = run_shard(sample, "whole.info")
+    # The plugin counts 0/1 per run; summed shards count how many ran a line,
+    # but what was hit, and every total, is what one run of all tests finds
+    # (less the empty app/__init__.py, which lcov -a drops too).
+    assert hit_sets(merged) == hit_sets(whole)
+    assert summary_numbers(lcov1, merged, sample.path) == summary_numbers(lcov1, whole, sample.path)
+    assert summary_numbers(lcov2, merged, sample.path) == summary_numbers(lcov2, whole, sample.path)
+
+
+def hit_sets(tracefile: Path) -> dict[tuple[str, str], tuple[set[int], set[str], set[BranchKey]]]:
+    return {
+        key: (
+            {line for line, count in counts.lines.items() if count},
+            {name for name, hits in counts.functions.items() if hits},
+            {branch for branch, taken in counts.branches.items() if taken},
+        )
+        for key, counts in counts_by_section(tracefile).items()
+        if counts.lines
+    }
+
+
+def test_per_test_sections_stay_apart(sample: pytest.Pytester, lcov: LcovTools) -> None:
+    """One shard per test, each under its own TN: name: one section per file and name."""
+    shards = {
+        name: run_shard(sample, f"{name}.info", f"--lcov-test-name={name}", f"tests/test_app.py::{name}")
+        for name in SAMPLE_TESTS
+    }
+    merged = counts_by_section(assert_merge_equals_lcov(lcov, list(shards.values()), sample.path))
+    for name, shard in shards.items():
+        # Each shard's files with lines, under its own name and as it wrote them:
+        # nothing of another test is added in.  (The empty app/__init__.py has
+        # no lines: lcov -a drops it, and so do we.)
+        own = {path: counts for (_, path), counts in counts_by_section(shard).items() if counts.lines}
+        assert {path: counts for (test, path), counts in merged.items() if test == name} == own
+    lcov.genhtml(sample.path / f"ours{lcov.major}.info", sample.path / "html", cwd=sample.path)
+
+
+def test_lcov2_format_merge_equals_lcov2(sample: pytest.Pytester, lcov2: LcovTools) -> None:
+    """lcov 2's own dialect: function end lines, branch descriptions, exception branches."""
+    shards = [
+        run_shard(sample, "a.info", "--lcov-format=lcov2", "-k", "test_flow or test_decorators"),
+        run_shard(sample, "b.info", "--lcov-format=lcov2", "-k", "not test_decorators"),
+    ]
+    merged = assert_merge_equals_lcov(lcov2, shards, sample.path, "--format=lcov2")
+    text = merged.read_text(encoding="utf-8")
+    assert re.search(r"^FN:\d+,\d+,Box\.grow\.step$", text, re.M)
+    assert re.search(r"^BRDA:\d+,e0,every run raised,2$", text, re.M)
+    lcov2.genhtml(merged, sample.path / "html", cwd=sample.path)
+
+
+def test_lcov2_splits_a_block_whose_exception_branch_one_input_lacks(
+    sample: pytest.Pytester, lcov2: LcovTools
+) -> None:
+    """Where lcov 2.3.1 and we part: we keep one block, as one run of all tests has it.
+
+    In the lcov2 dialect a line whose every run raised has its exception
+    branch in the same block as its ways out.  lcov 2.3.1 adds blocks only
+    when they have the same number of branches, so a shard where that line
+    never ran (two ways, both '-') becomes a second block of phantom branches.
+    """
+    shards = [
+        run_shard(sample, "a.info", "--lcov-format=lcov2", "-k", "test_flow"),
+        run_shard(sample, "b.info", "--lcov-format=lcov2", "-k", "not test_flow"),
+    ]
+    whole = run_shard(sample, "whole.info", "--lcov-format=lcov2")
+    merge(sample.path, shards, sample.path / "ours.info", "--format=lcov2")
+    lcov_add(lcov2, shards, sample.path / "theirs.info", sample.path)
+    key = ("sample_app", "app/flow.py")
+    ours = counts_by_section(sample.path / "ours.info")[key].branches
+    theirs = counts_by_section(sample.path / "theirs.info")[key].branches
+    assert ours == counts_by_section(whole)[key].branches
+    raising = {line for line, _, _, exception in ours if exception}
+    assert raising
+    phantom = {branch: taken for branch, taken in theirs.items() if branch not in ours}
+    assert {(line, block) for line, block, _, _ in phantom} == {(line, 1) for line in raising}
+    assert set(phantom.values()) == {None}
+    assert {branch: theirs[branch] for branch in ours} == ours
+
+
+def test_compat_output_of_mixed_dialects_reads_as_one_run(sample: pytest.Pytester, lcov1: LcovTools) -> None:
+    shards = [
+        run_shard(sample, "a.info", "--lcov-format=lcov2", "-k", "test_flow"),
+        run_shard(sample, "b.info", "-k", "not test_flow"),
+    ]
+    merge(sample.path, shards, sample.path / "out.info")
+    whole = run_shard(sample, "whole.info")
+    assert hit_sets(sample.path / "out.info") == hit_sets(whole)
+    assert summary_numbers(lcov1, sample.path / "out.info", sample.path) == summary_numbers(
+        lcov1, whole, sample.path
+    )
+
+
+# Refusals: each bad input alone or after a good one.
+GOOD = "TN:\nSF:m.py\nFN:2,f\nFNDA:1,f\nDA:1,1\nDA:2,1\nend_of_record\n"
+BAD_INPUTS = {
+    "garbage": ("hello world\n", ["bad.info:1:", "not an LCOV record"]),
+    "bad-count": ("TN:\nSF:m.py\nDA:1,x\nend_of_record\n", ["bad.info:3:", "DA count is not a whole number"]),
+    "truncated": (GOOD[:42], ["bad.info:7:", "missing end_of_record"]),
+    "not-utf8": ("TN:\nSF:caf\udce9.py\n", ["bad.info:2:", "not UTF-8"]),
+    "empty": ("", ["bad.info:1:", "no SF section"]),
+    "moved-function": (GOOD.replace("FN:2,f", "FN:3,f"), ["bad.info:2:", "function 'f'", "good.info:2"]),
+    "other-checksum": (
+        GOOD.replace("DA:1,1", "DA:1,1,abc") + GOOD.replace("DA:1,1", "DA:1,1,xyz"),
+        ["bad.info:9:", "line 1 has two checksums"],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", BAD_INPUTS, ids=list(BAD_INPUTS))
+def test_bad_input_is_refused_in_one_line(tmp_path: Path, case: str) -> None:
+    text, expected = BAD_INPUTS[case]
+    (tmp_path / "good.info").write_text(GOOD, encoding="utf-8")
+    (tmp_path / "bad.info").write_bytes(text.encode("utf-8", "surrogateescape"))
+    assert_refused(tmp_path, ["merge", "good.info", "bad.info"], *expected)
+
+
+def test_missing_input_is_refused_before_any_is_read(tmp_path: Path) -> None:
+    (tmp_path / "good.info").write_text(GOOD, encoding="utf-8")
+    assert_refused(tmp_path, ["merge", "good.info", "gone.info"], "gone.info: no such file")
+    assert_refused(tmp_path, ["merge", "good.info", "."], ".: not a file")
+
+
+def test_tracefiles_of_two_versions_of_a_source_are_refused(pytester: pytest.Pytester) -> None:
+    """A stale tracefile from before an edit moved a function: adding them would be nonsense."""
+    pytester.makepyfile(mod="def f():\n    return 1\n", test_mod="import mod\n\ndef test_f():\n    mod.f()\n")
+    run_pytest(pytester, "--lcov=old.info")
+    pytester.makepyfile(mod="import os\n\n\ndef f():\n    return 1\n")
+    run_pytest(pytester, "--lcov=edited.info")
+    assert_refused(
+        pytester.path, ["merge", "old.info", "edited.info"], "edited.info:", "mod.py", "function 'f'"
+    )
+
+
+def test_unwritable_output_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "good.info").write_text(GOOD, encoding="utf-8")
+    (tmp_path / "out").mkdir()
+    result = run_cli("merge", "good.info", "-o", "out", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.startswith("pytest-lcov merge: cannot write out:")
+    assert len(result.stderr.splitlines()) == 1
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["good.info", "out"]
