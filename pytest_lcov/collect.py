@@ -12,15 +12,19 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from coverage import Coverage, CoverageData
+from coverage.exceptions import CoverageWarning, NoDataError, NotPython
+from coverage.files import GlobMatcher, prep_patterns
 from coverage.plugin import CodeRegion, FileReporter
 from coverage.report_core import get_analysis_to_report
-from coverage.results import Analysis
+from coverage.results import Analysis, analysis_from_file_reporter
 
+from pytest_lcov.analysis_cache import AnalysisCache, CachedFileReporter
 from pytest_lcov.model import BranchRecord, FileRecord, FunctionRecord
 
 EXCEPTION_DESCRIPTION = "every run raised"
@@ -93,27 +97,88 @@ class ChangedFiles:
             pass
 
 
-def analysed_files(cov: Coverage) -> Iterator[tuple[FileReporter, Analysis]]:
+def analysed_files(
+    cov: Coverage, cache: AnalysisCache | None = None
+) -> Iterator[tuple[FileReporter, Analysis]]:
     """Each measured file with coverage.py's analysis, one at a time.
 
     Files come from coverage.py's own report machinery, so `source`, `omit`,
     `include`, exclusions, `skip_empty` and unimported source files behave
-    exactly as in ``coverage report``.
+    exactly as in ``coverage report``.  With a `cache`, plain Python files get
+    file reporters whose parsing is cached; coverage.py analyses them as ever.
     """
-    cov.get_data()  # flushes the tracer's data into the data object the reporters read
+    data = cov.get_data()  # flushes the tracer's data into the data object the reporters read
     skip_empty = bool(cov.get_option("report:skip_empty"))
-    for reporter, analysis in get_analysis_to_report(cov, None):
+    if cache is None or not _cacheable(cov, data):
+        analyses: Iterable[tuple[FileReporter, Analysis]] = get_analysis_to_report(cov, None)
+    else:
+        analyses = _cached_analyses(cov, data, cache)
+    for reporter, analysis in analyses:
         if skip_empty and analysis.numbers.n_statements == 0:
             continue
         yield reporter, analysis
 
 
+def _cacheable(cov: Coverage, data: CoverageData) -> bool:
+    """Only plain Python files on their measured paths: no file-tracer plugins, no relative names."""
+    if cov.get_option("run:relative_files") or cov.get_option("run:plugins"):
+        return False
+    return not any(data.file_tracer(name) for name in data.measured_files())
+
+
+def _cached_analyses(
+    cov: Coverage, data: CoverageData, cache: AnalysisCache
+) -> Iterator[tuple[FileReporter, Analysis]]:
+    """What `get_analysis_to_report` yields, with cached parsing.
+
+    The same files (measured, minus the report's include/omit patterns), in
+    the same order, with the same error policy (`ignore_errors` warns and
+    skips), analysed by coverage.py's own analysis_from_file_reporter.
+    """
+    names = sorted(data.measured_files())
+    include = cov.get_option("report:include")
+    omit = cov.get_option("report:omit")
+    if isinstance(include, list) and include:
+        matcher = GlobMatcher(prep_patterns(include), "report_include")
+        names = [name for name in names if matcher.match(name)]
+    if isinstance(omit, list) and omit:
+        matcher = GlobMatcher(prep_patterns(omit), "report_omit")
+        names = [name for name in names if not matcher.match(name)]
+    if not names:
+        raise NoDataError("No data to report.")
+    precision_option = cov.get_option("report:precision")
+    precision = precision_option if isinstance(precision_option, int) else 0
+    ignore_errors = bool(cov.get_option("report:ignore_errors"))
+    for name in names:
+        reporter = CachedFileReporter(name, cov, cache)
+        try:
+            analysis = analysis_from_file_reporter(data, precision, reporter, name)
+        except NotPython:
+            if not reporter.should_be_python():
+                continue
+            if not ignore_errors:
+                raise
+            warnings.warn(
+                f"Couldn't parse Python file '{name}' (couldnt-parse)", CoverageWarning, stacklevel=1
+            )
+        except Exception as exc:
+            if not ignore_errors:
+                raise
+            warnings.warn(f"Couldn't parse '{name}': {exc} (couldnt-parse)", CoverageWarning, stacklevel=1)
+        else:
+            yield reporter, analysis
+
+
 def file_records(
-    cov: Coverage, paths: PathStyle, checksums: bool = False, changed: ChangedFiles | None = None
+    cov: Coverage,
+    paths: PathStyle,
+    checksums: bool = False,
+    changed: ChangedFiles | None = None,
+    cache: AnalysisCache | None = None,
 ) -> Iterator[FileRecord]:
     """Yield one whole-run record per measured file, analysing each file once."""
     changed = changed or ChangedFiles()
-    for reporter, analysis in analysed_files(cov):
+    for reporter, analysis in analysed_files(cov, cache):
         changed.check(reporter.filename, paths.name(reporter.filename))
         shape = file_shape(reporter, analysis, paths.name(reporter.filename), checksums)
         yield build_record(shape, run_hits(analysis))

@@ -6,6 +6,7 @@ LcovReport object, whose methods are the session hooks that write the file.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import traceback
 from collections.abc import Generator
@@ -121,9 +122,13 @@ class LcovReport:
             )
         for notice in self.measurement.notices:
             self._say(notice, yellow=True)
+        settings = self.settings
+        cache = getattr(self.config, "cache", None)  # None under -p no:cacheprovider
+        if settings.use_cache and cache is not None:
+            settings = dataclasses.replace(settings, cache_dir=cache.mkdir("pytest-lcov-analysis"))
         try:
             self.measurement.add_data(self.worker_data)
-            self.report = write_report(cov, self.settings, self.rootdir, self.measurement.started)
+            self.report = write_report(cov, settings, self.rootdir, self.measurement.started)
         except Exception as exc:  # the report must never take the test run down
             # The run keeps the exit status its tests earned; a good file
             # written earlier stays as it was (writes are atomic).

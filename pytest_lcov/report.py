@@ -10,6 +10,7 @@ from typing import TextIO
 import coverage
 from coverage.results import format_lines
 
+from pytest_lcov.analysis_cache import AnalysisCache
 from pytest_lcov.collect import (
     ChangedFiles,
     Hits,
@@ -43,6 +44,7 @@ class Report:
     files: list[FileSummary] = field(default_factory=list)
     keep_files: bool = False
     changed: ChangedFiles = field(default_factory=ChangedFiles)
+    cache: AnalysisCache | None = None
 
     def add(self, record: FileRecord) -> None:
         totals = record.totals()
@@ -63,6 +65,8 @@ def write_report(
     """
     paths = PathStyle(rootdir, settings.absolute_paths, settings.path_prefix)
     report = Report(keep_files=settings.table, changed=ChangedFiles(measured_since))
+    if settings.cache_dir is not None:
+        report.cache = AnalysisCache(settings.cache_dir, cov)
     with atomic_output(settings.output) as out:
         if settings.needs_contexts:
             _write_by_test(cov, settings, paths, out, report)
@@ -73,7 +77,7 @@ def write_report(
                 report.add(record)
                 yield record
 
-        records = counted(file_records(cov, paths, settings.checksums, report.changed))
+        records = counted(file_records(cov, paths, settings.checksums, report.changed, report.cache))
         write_section(out, settings.test_name, records, settings.dialect)
     return report
 
@@ -93,7 +97,7 @@ def _write_by_test(
     labels = {c: c.removeprefix(test_prefix) for c in data.measured_contexts() if c != run_context}
     names = unique_test_names(labels.values(), reserved=[settings.test_name])
     test_names = {context: names[label] for context, label in labels.items()}
-    for reporter, analysis in analysed_files(cov):
+    for reporter, analysis in analysed_files(cov, report.cache):
         report.changed.check(reporter.filename, paths.name(reporter.filename))
         shape = file_shape(reporter, analysis, paths.name(reporter.filename), settings.checksums)
         by_context = context_hits(data, reporter, analysis.has_arcs)

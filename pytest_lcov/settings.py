@@ -55,6 +55,7 @@ OPTIONS = (
     Option("lcov_fail_under_functions", "fail the run when function coverage is under this percent"),
     Option("lcov_fail_under_branches", "fail the run when branch coverage is under this percent"),
     Option("lcov_table", "print a per-file table with the missing lines in the terminal summary", "bool"),
+    Option("lcov_no_cache", "do not cache the analysis of unchanged files in pytest's cache folder", "bool"),
 )
 GATES = ("lines", "functions", "branches")
 
@@ -84,6 +85,8 @@ class Settings:
     genhtml: str = "genhtml"
     fail_under: dict[str, float] = field(default_factory=dict)
     table: bool = False
+    use_cache: bool = True
+    cache_dir: Path | None = None
 
     @property
     def needs_contexts(self) -> bool:
@@ -221,6 +224,7 @@ def resolve(config: pytest.Config) -> Settings:
         genhtml=str(_value(config, "lcov_genhtml") or "genhtml"),
         fail_under=_thresholds(config),
         table=bool(_value(config, "lcov_table")),
+        use_cache=not _value(config, "lcov_no_cache"),
     )
 
 
