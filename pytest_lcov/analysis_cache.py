@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import pickle
+import subprocess
 import sys
 import tempfile
 from collections.abc import Iterable
@@ -51,9 +53,20 @@ class AnalysisCache:
     def key(self, source: bytes) -> str:
         return hashlib.sha256(self.salt + source).hexdigest()
 
-    def load(self, key: str) -> tuple[PythonParser, list[CodeRegion]] | None:
+    def path(self, filename: str) -> Path:
+        """Where the entry for `filename`'s current content lives."""
+        key = self.key(Path(filename).read_bytes())
+        return self.folder / key[:2] / key
+
+    def has(self, filename: str) -> bool:
         try:
-            entry = pickle.loads((self.folder / key[:2] / key).read_bytes())
+            return self.path(filename).exists()
+        except OSError:
+            return False
+
+    def load(self, entry_path: Path) -> tuple[PythonParser, list[CodeRegion]] | None:
+        try:
+            entry = pickle.loads(entry_path.read_bytes())
         except Exception:  # absent, truncated, from another version: a miss
             return None
         if not (isinstance(entry, tuple) and len(entry) == 2 and isinstance(entry[0], PythonParser)):
@@ -61,17 +74,17 @@ class AnalysisCache:
         self.hits += 1
         return entry[0], entry[1]
 
-    def store(self, key: str, entry: tuple[PythonParser, list[CodeRegion]]) -> None:
+    def store(self, entry_path: Path, entry: tuple[PythonParser, list[CodeRegion]]) -> None:
         """Write an entry atomically; a cache that cannot be written is only slower."""
         self.misses += 1
-        folder = self.folder / key[:2]
+        folder = entry_path.parent
         with contextlib.suppress(OSError, pickle.PicklingError, RecursionError):
             folder.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
             try:
                 with os.fdopen(fd, "wb") as out:
                     pickle.dump(entry, out, protocol=pickle.HIGHEST_PROTOCOL)
-                os.replace(tmp, folder / key)
+                os.replace(tmp, entry_path)
             except BaseException:
                 with contextlib.suppress(OSError):
                     os.unlink(tmp)
@@ -89,14 +102,14 @@ class CachedFileReporter(PythonFileReporter):
     def _cached(self) -> tuple[PythonParser, list[CodeRegion]]:
         if self._entry is not None:
             return self._entry
-        key = self._cache.key(Path(self.filename).read_bytes())
-        entry = self._cache.load(key)
+        entry_path = self._cache.path(self.filename)
+        entry = self._cache.load(entry_path)
         if entry is None:
             parser: PythonParser = PythonFileReporter.parser.fget(self)  # type: ignore[attr-defined]
             parser.arcs()  # work out arcs and exits now, so they are cached too
             parser.exit_counts()
             entry = (parser, list(super().code_regions()))
-            self._cache.store(key, entry)
+            self._cache.store(entry_path, entry)
         self._entry = entry
         return entry
 
@@ -106,3 +119,63 @@ class CachedFileReporter(PythonFileReporter):
 
     def code_regions(self) -> Iterable[CodeRegion]:
         return self._cached()[1]
+
+
+MIN_FILES_PER_PROCESS = 50
+
+
+def available_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def warm(cache: AnalysisCache, cov: coverage.Coverage, filenames: list[str]) -> None:
+    """Parse the files the cache lacks in parallel processes, when there are many.
+
+    The processes only fill the cache; the report then reads every entry in
+    order, so its output does not depend on how the work was split.  Each
+    process is a fresh interpreter (no inherited tracer, open database or
+    main module to re-run) that builds a Coverage with the exclusion settings
+    making the cache key, so its entries are the ones this configuration reads.
+    """
+    processes = min(available_cpus(), len(filenames) // MIN_FILES_PER_PROCESS)
+    if processes < 2:
+        return
+    missing = [name for name in filenames if not cache.has(name)]
+    processes = min(processes, len(missing) // MIN_FILES_PER_PROCESS)
+    if processes < 2:
+        return
+    options = {name: cov.get_option(name) for name in SETTINGS_THAT_CHANGE_ANALYSIS}
+    # Not measured by coverage's subprocess patch: these are ours, not the tests'.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COVERAGE_PROCESS_")}
+    workers = []
+    for index in range(processes):
+        job = json.dumps(
+            {"folder": str(cache.folder), "options": options, "files": missing[index::processes]}
+        )
+        worker = subprocess.Popen(
+            [sys.executable, "-c", "from pytest_lcov.analysis_cache import warm_worker; warm_worker()"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=env,
+            text=True,
+        )
+        workers.append((worker, job))
+    for worker, job in workers:
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
+            worker.communicate(job, timeout=3600)  # a failed worker only leaves entries missing
+
+
+def warm_worker() -> None:
+    """A warming process: read the job from stdin, parse each file into the cache."""
+    job = json.load(sys.stdin)
+    cov = coverage.Coverage(data_file=None, config_file=False)
+    for name, value in job["options"].items():
+        cov.set_option(name, value)
+    cache = AnalysisCache(Path(job["folder"]), cov)
+    for filename in job["files"]:
+        with contextlib.suppress(Exception):  # the report meets the same error and says it
+            CachedFileReporter(filename, cov, cache).parser  # noqa: B018 - parsing fills the cache

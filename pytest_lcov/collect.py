@@ -24,7 +24,7 @@ from coverage.plugin import CodeRegion, FileReporter
 from coverage.report_core import get_analysis_to_report
 from coverage.results import Analysis, analysis_from_file_reporter
 
-from pytest_lcov.analysis_cache import AnalysisCache, CachedFileReporter
+from pytest_lcov.analysis_cache import AnalysisCache, CachedFileReporter, warm
 from pytest_lcov.model import BranchRecord, FileRecord, FunctionRecord
 
 EXCEPTION_DESCRIPTION = "every run raised"
@@ -146,6 +146,7 @@ def _cached_analyses(
         names = [name for name in names if not matcher.match(name)]
     if not names:
         raise NoDataError("No data to report.")
+    warm(cache, cov, names)
     precision_option = cov.get_option("report:precision")
     precision = precision_option if isinstance(precision_option, int) else 0
     ignore_errors = bool(cov.get_option("report:ignore_errors"))
