@@ -84,6 +84,8 @@ class Measurement:
             data_dir = Path(tempfile.mkdtemp(prefix="pytest-lcov-"))
             cov = _configured_coverage(settings, rootdir, data_file=str(data_dir / ".coverage"))
         notices = [_choose_context_core(cov)] if settings.needs_contexts else []
+        if not settings.needs_contexts:
+            _choose_fast_core(cov)
         concurrency = cov.get_option("run:concurrency")
         if trace and isinstance(concurrency, list) and "multiprocessing" in concurrency:
             notices.append(
@@ -147,6 +149,26 @@ def _configured_coverage(settings: Settings, rootdir: Path, data_file: str | Non
     ):
         cov.set_option("run:source", [str(rootdir)])
     return cov
+
+
+SYSMON_CONCURRENCY = ("thread",)  # what coverage.py's sys.monitoring core measures
+
+
+def _choose_fast_core(cov: coverage.Coverage) -> None:
+    """Use coverage.py's sys.monitoring core where it records the same data faster.
+
+    On CPython 3.12 and 3.13 it measures lines (not yet branches) at a fraction
+    of the C tracer's cost; coverage.py makes it the default only from 3.14.
+    A core chosen in the configuration or in COVERAGE_CORE is left alone.
+    """
+    if not (3, 12) <= sys.version_info[:2] < (3, 14) or os.environ.get("COVERAGE_CORE"):
+        return
+    concurrency = cov.get_option("run:concurrency") or []
+    if cov.get_option("run:core") or cov.get_option("run:branch") or cov.get_option("run:timid"):
+        return
+    if isinstance(concurrency, list) and not set(concurrency) <= set(SYSMON_CONCURRENCY):
+        return
+    cov.set_option("run:core", "sysmon")
 
 
 def _choose_context_core(cov: coverage.Coverage) -> str | None:
