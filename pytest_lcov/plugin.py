@@ -50,7 +50,7 @@ def report_failure(exc: Exception, output: Path) -> str:
         return f"pytest-lcov: no tracefile written: {exc}"
     if isinstance(exc, OSError):
         where = exc.filename or output
-        return f"pytest-lcov: no tracefile written: cannot write {where}: {exc.strerror or exc}"
+        return f"pytest-lcov: no tracefile written: {where}: {exc.strerror or exc}"
     return f"pytest-lcov: no tracefile written: internal error {exc!r} (-v shows the traceback)"
 
 
