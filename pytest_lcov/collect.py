@@ -243,24 +243,24 @@ def _own_statements(region: CodeRegion, statements: set[int]) -> set[int]:
     coverage.py's region lines begin at the first body statement's ``def`` line
     when that statement is a decorated function: its decorators belong here too.
     """
-    body_start = min(region.lines)
-    decorators = range(region.start + 1, body_start)
-    return {line for line in statements if line in region.lines or line in decorators}
+    decorators = range(region.start + 1, min(region.lines))
+    return {line for line in region.lines if line in statements} | {
+        line for line in decorators if line in statements
+    }
 
 
 def _region_end(region: CodeRegion, later: list[CodeRegion]) -> int:
     """The last line of a function, nested functions included.
 
     coverage.py removes nested bodies from a region's lines; the nested
-    regions follow it in the list, named under it.
+    regions come right after it in the list, named under it.
     """
     end = max(region.lines)
     prefix = region.name + "."
     for other in later:
-        if other.name == region.name:
-            break  # a redefinition: what follows belongs to it
-        if other.name.startswith(prefix):
-            end = max(end, max(other.lines))
+        if not other.name.startswith(prefix):
+            break
+        end = max(end, max(other.lines, default=end))
     return end
 
 
