@@ -69,6 +69,11 @@ def _parser() -> argparse.ArgumentParser:
     convert.add_argument("--path-prefix", default="", help="text put before every relative SF: path")
     convert.add_argument("--checksums", action="store_true", help="add each line's MD5 (DA:n,count,md5)")
     convert.add_argument("--rootdir", type=Path, default=Path.cwd(), help="SF: paths are relative to it")
+    convert.add_argument(
+        "--cache-dir",
+        type=Path,
+        help="keep coverage.py's analysis of unchanged files here, as `pytest --lcov` does in .pytest_cache",
+    )
     return parser
 
 
@@ -157,6 +162,7 @@ def _convert_settings(args: argparse.Namespace, rootdir: Path) -> Settings:
         absolute_paths=args.paths == "absolute",
         path_prefix=args.path_prefix,
         checksums=args.checksums,
+        cache_dir=args.cache_dir,
     )
 
 
