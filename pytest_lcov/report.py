@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import gc
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,6 +65,29 @@ def write_report(
     with the largest file, not with the code base.  Files modified after
     `measured_since` are listed in the report's `changed`.
     """
+    with frozen_heap():
+        return _write_report(cov, settings, rootdir, measured_since)
+
+
+@contextlib.contextmanager
+def frozen_heap() -> Iterator[None]:
+    """Keep the garbage collector off everything that exists before the report.
+
+    At the end of a session the heap holds every test, module and fixture;
+    parsing thousands of files triggers full collections that would scan it
+    all again and again (measured: about a third of a large run's time).
+    Objects the report creates are still collected as usual.
+    """
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
+def _write_report(
+    cov: coverage.Coverage, settings: Settings, rootdir: Path, measured_since: float | None
+) -> Report:
     paths = PathStyle(rootdir, settings.absolute_paths, settings.path_prefix)
     report = Report(keep_files=settings.table, changed=ChangedFiles(measured_since))
     if settings.cache_dir is not None:
