@@ -155,18 +155,22 @@ def warm(cache: AnalysisCache, cov: coverage.Coverage, filenames: list[str]) -> 
         job = json.dumps(
             {"folder": str(cache.folder), "options": options, "files": missing[index::processes]}
         )
-        worker = subprocess.Popen(
-            [sys.executable, "-c", "from pytest_lcov.analysis_cache import warm_worker; warm_worker()"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            env=env,
-            text=True,
-        )
-        workers.append((worker, job))
-    for worker, job in workers:
+        with contextlib.suppress(OSError, ValueError):
+            worker = subprocess.Popen(
+                [sys.executable, "-c", "from pytest_lcov.analysis_cache import warm_worker; warm_worker()"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                env=env,
+                text=True,
+            )
+            assert worker.stdin is not None
+            with worker.stdin:  # hand over the whole job, then let it run beside the others
+                worker.stdin.write(job)
+            workers.append(worker)
+    for worker in workers:
         with contextlib.suppress(OSError, subprocess.SubprocessError):
-            worker.communicate(job, timeout=3600)  # a failed worker only leaves entries missing
+            worker.wait(timeout=3600)  # a failed worker only leaves entries missing
 
 
 def warm_worker() -> None:
