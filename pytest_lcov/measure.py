@@ -40,20 +40,17 @@ CONTEXT_CORES = ("ctrace", "pytrace")  # coverage.py's cores that record per-tes
 
 
 class Measurement:
-    """The Coverage object of this run: who owns it, and where children's data goes.
+    """The Coverage object of this run, and where children's data goes.
 
-    `notices` are lines for the user about choices made for them.
+    `running` is true only while a Coverage we started is measuring: a
+    borrowed one (``coverage run``) is never stopped by us.  `notices` are
+    lines for the user about choices made for them.
     """
 
     def __init__(
-        self,
-        cov: coverage.Coverage,
-        owned: bool,
-        notices: list[str] | None = None,
-        data_dir: Path | None = None,
+        self, cov: coverage.Coverage, notices: list[str] | None = None, data_dir: Path | None = None
     ) -> None:
         self.cov = cov
-        self.owned = owned
         self.notices = notices or []
         self.data_dir = data_dir
         self.running = False
@@ -73,7 +70,7 @@ class Measurement:
                     "pytest-lcov: per-test data needs coverage.py's C tracer, but the running "
                     'coverage uses another core: set `core = "ctrace"` in [tool.coverage.run]'
                 )
-            return cls(current, owned=False)
+            return cls(current)
         cov = _configured_coverage(settings, rootdir, data_file=None)
         data_dir = None
         patches = cov.get_option("run:patch")
@@ -92,7 +89,7 @@ class Measurement:
                 "pytest-lcov: concurrency = multiprocessing writes its data files where pytest-lcov "
                 'cannot collect them: use patch = ["subprocess", "fork", "_exit"] to measure children'
             )
-        measurement = cls(cov, owned=True, notices=[n for n in notices if n], data_dir=data_dir)
+        measurement = cls(cov, notices=[n for n in notices if n], data_dir=data_dir)
         if trace:
             cov.start()
             measurement.running = True

@@ -116,7 +116,8 @@ def test_child_processes_are_measured_and_nothing_is_left_behind(
     assert records["child.py"].lines == {1: 1, 4: 1, 5: 1, 6: 1, 7: 0, 10: 1}
     assert {f.name: f.hits for f in records["worker.py"].functions} == {"cube": 1, "square": 1}
     assert sorted(p.name for p in pytester.path.glob(".coverage*")) == stale  # untouched, not combined
-    assert list(private_tmp.iterdir()) == []
+    # multiprocessing keeps its own pymp-* folders here for a moment; ours must be gone.
+    assert not list(private_tmp.glob("pytest-lcov-*"))
 
 
 def test_without_the_patch_children_are_not_measured(pytester: pytest.Pytester) -> None:
