@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
-import re
 import sqlite3
 import sys
 from pathlib import Path
@@ -142,16 +141,13 @@ def _convert(args: argparse.Namespace) -> None:
 
 def _convert_settings(args: argparse.Namespace, rootdir: Path) -> Settings:
     """The plugin's settings for what the command line asks, checked as the plugin checks them."""
-    from pytest_lcov.settings import Settings, project_name
+    from pytest_lcov.settings import Settings, path_prefix_problem, project_name, test_name_problem
 
     test_name = args.test_name or safe_test_name(project_name(rootdir))
-    if test_name != safe_test_name(test_name):
-        raise Refused(
-            f"--test-name {test_name!r}: LCOV test names may hold only letters, digits and _ "
-            f"(try {safe_test_name(test_name)!r})"
-        )
-    if re.search(r"[\x00-\x1f]", args.path_prefix):
-        raise Refused("--path-prefix holds a control character")
+    if problem := test_name_problem(test_name):
+        raise Refused(f"--test-name {test_name!r}: {problem}")
+    if problem := path_prefix_problem(args.path_prefix):
+        raise Refused(f"--path-prefix {problem}")
     return Settings(
         enabled=True,
         output=Path(args.output),

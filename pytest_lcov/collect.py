@@ -180,8 +180,9 @@ def file_records(
     """Yield one whole-run record per measured file, analysing each file once."""
     changed = changed or ChangedFiles()
     for reporter, analysis in analysed_files(cov, cache):
-        changed.check(reporter.filename, paths.name(reporter.filename))
-        shape = file_shape(reporter, analysis, paths.name(reporter.filename), checksums)
+        path = paths.name(reporter.filename)
+        changed.check(reporter.filename, path)
+        shape = file_shape(reporter, analysis, path, checksums)
         yield build_record(shape, run_hits(analysis))
 
 

@@ -123,8 +123,9 @@ def _write_by_test(
     names = unique_test_names(labels.values(), reserved=[settings.test_name])
     test_names = {context: names[label] for context, label in labels.items()}
     for reporter, analysis in analysed_files(cov, report.cache):
-        report.changed.check(reporter.filename, paths.name(reporter.filename))
-        shape = file_shape(reporter, analysis, paths.name(reporter.filename), settings.checksums)
+        path = paths.name(reporter.filename)
+        report.changed.check(reporter.filename, path)
+        shape = file_shape(reporter, analysis, path, settings.checksums)
         by_context = context_hits(data, reporter, analysis.has_arcs)
         outside = by_context.pop(run_context, Hits(frozenset(), frozenset() if analysis.has_arcs else None))
         run_record = build_record(shape, outside)

@@ -160,6 +160,18 @@ def _choice(config: pytest.Config, key: str, choices: tuple[str, ...], default: 
     return value
 
 
+def test_name_problem(name: str) -> str | None:
+    """Why `name` cannot be a TN: name as given, or None when it can."""
+    if name == safe_test_name(name):
+        return None
+    return f"LCOV test names may hold only letters, digits and _ (try {safe_test_name(name)!r})"
+
+
+def path_prefix_problem(prefix: str) -> str | None:
+    """Why `prefix` cannot start SF: paths (a control character would break the record)."""
+    return "holds a control character" if re.search(r"[\x00-\x1f]", prefix) else None
+
+
 def project_name(rootdir: Path) -> str:
     """The [project] name of the rootdir's pyproject.toml, else the rootdir's name."""
     try:
@@ -188,14 +200,11 @@ def resolve(config: pytest.Config) -> Settings:
     if isinstance(source, str):
         source = [source]
     test_name = str(_value(config, "lcov_test_name") or project_name(rootdir))
-    if test_name != safe_test_name(test_name) and _value(config, "lcov_test_name"):
-        raise SettingError(
-            f"pytest-lcov: lcov_test_name = {test_name!r}: LCOV test names may hold only letters, "
-            f"digits and _ (try {safe_test_name(test_name)!r})"
-        )
+    if _value(config, "lcov_test_name") and (problem := test_name_problem(test_name)):
+        raise SettingError(f"pytest-lcov: lcov_test_name = {test_name!r}: {problem}")
     prefix = str(_value(config, "lcov_path_prefix") or "")
-    if re.search(r"[\x00-\x1f]", prefix):
-        raise SettingError("pytest-lcov: lcov_path_prefix holds a control character")
+    if problem := path_prefix_problem(prefix):
+        raise SettingError(f"pytest-lcov: lcov_path_prefix {problem}")
     per_test = bool(_value(config, "lcov_per_test"))
     if per_test and _value(config, "lcov_counts") not in (None, "", "tests"):
         raise SettingError(

@@ -17,6 +17,7 @@ The parser reads both, and anything lcov itself writes that this model holds.
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -112,11 +113,10 @@ def write_section(out: TextIO, test_name: str, records: Iterable[FileRecord], di
 
 def dumps(sections: Iterable[tuple[str, Iterable[FileRecord]]], dialect: str = "compat") -> str:
     """A whole tracefile as text; `sections` pairs test names with records."""
-    parts = []
+    out = io.StringIO()
     for test_name, records in sections:
-        parts.append(f"TN:{safe_test_name(test_name)}\n")
-        parts.extend(format_record(record, dialect) for record in records)
-    return "".join(parts)
+        write_section(out, test_name, records, dialect)
+    return out.getvalue()
 
 
 @dataclass
