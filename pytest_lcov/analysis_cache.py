@@ -1,185 +1,181 @@
-"""A cache of coverage.py's static analysis of source files, keyed on their content.
+"""A store of plain-data analysis results, signed so that nobody else can forge one.
 
-Parsing is almost all of a report's time (tokenizing, building the AST,
-finding statements and possible arcs), and between two runs most files have
-not changed.  The cache stores coverage.py's own parser object for a file,
-after it has worked out statements, exclusions and arcs, together with the
-file's code regions, under a key made of the source text, the coverage.py and
-Python versions and the exclusion settings: any change to one of them is a miss.
-coverage.py still does all the analysis; the cache only spares it re-parsing.
+Parsing is almost all of a report's time, and between two runs most files have
+not changed, so the analysis of each file is kept under a key made of its
+source text and everything else the analysis depends on.  What is kept is
+plain data (JSON), never code or pickles: reading an entry cannot run anything.
 
-Entries are pickles in the project's own pytest cache folder: whoever can
-write there can also write conftest.py, so reading them adds no new trust.
+An entry counts only when it carries a valid HMAC made with a secret key that
+lives in the user's own cache folder (``$XDG_CACHE_HOME/pytest-lcov/key``,
+mode 0600), not in the project: entries planted or edited in the project's
+``.pytest_cache`` (which CI systems restore from shared caches) fail the check
+and are parsed afresh, so they cannot change a single number.  Each entry also
+names the source hash it was made for, so a valid entry moved under another
+name is refused too.
+
+This module knows nothing of coverage.py: it stores and checks JSON values.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import hmac
 import json
 import os
-import pickle
-import subprocess
-import sys
+import secrets
+import stat
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
-import coverage
-from coverage.parser import PythonParser
-from coverage.plugin import CodeRegion
-from coverage.python import PythonFileReporter
-
-CACHE_FORMAT = 1
-SETTINGS_THAT_CHANGE_ANALYSIS = (
-    "report:exclude_lines",
-    "report:exclude_also",
-    "report:partial_branches",
-    "report:partial_also",
-)
+ENTRY_MAGIC = b"pytest-lcov analysis 2\n"
+KEY_BYTES = 32
+MAX_ENTRY_BYTES = 64 * 1024 * 1024  # larger than any real file's analysis
+KEEP_UNUSED = 256  # entries this run did not use that may stay, beyond as many as it used
 
 
-class AnalysisCache:
-    """Cached parsers for the files of one Coverage's configuration."""
+def user_key_file() -> Path | None:
+    """Where this user's secret key lives, outside any project; None without a home."""
+    base = os.environ.get("XDG_CACHE_HOME")
+    try:
+        folder = Path(base) if base and os.path.isabs(base) else Path.home() / ".cache"
+    except RuntimeError:  # no home folder can be found
+        return None
+    return folder / "pytest-lcov" / "key"
 
-    def __init__(self, folder: Path, cov: coverage.Coverage) -> None:
+
+def load_or_create_key(path: Path | None) -> bytes:
+    """This user's secret key; a fresh one for this process when none can be trusted.
+
+    A key file is trusted only when it is a regular file of ours that nobody
+    else can read or write.  A process-only key still serves one run (the
+    parallel parsers' entries) but no later one.
+    """
+    if path is None:
+        return secrets.token_bytes(KEY_BYTES)
+    with contextlib.suppress(OSError):
+        return _read_key(path)
+    with contextlib.suppress(OSError):
+        _create_key(path)
+    with contextlib.suppress(OSError):
+        return _read_key(path)
+    return secrets.token_bytes(KEY_BYTES)
+
+
+def _read_key(path: Path) -> bytes:
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        private = stat.S_ISREG(info.st_mode) and not info.st_mode & 0o077
+        if not private or (hasattr(os, "getuid") and info.st_uid != os.getuid()):
+            raise PermissionError(f"{path}: not a private file of this user")
+        key = handle.read(KEY_BYTES + 1)
+    if len(key) != KEY_BYTES:
+        raise PermissionError(f"{path}: not a key")
+    return key
+
+
+def _create_key(path: Path) -> None:
+    """Write a new key atomically: a reader sees no key or a whole one."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".key-")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(secrets.token_bytes(KEY_BYTES))
+        os.link(tmp, path)  # fails if another process made one first: theirs counts
+    finally:
+        os.unlink(tmp)
+
+
+class AnalysisStore:
+    """Signed JSON entries in one folder, with the names of those this run used."""
+
+    def __init__(self, folder: Path, key: bytes, salt: str) -> None:
         self.folder = folder
-        salt = [str(CACHE_FORMAT), coverage.__version__, sys.version]
-        salt += [repr(cov.get_option(name)) for name in SETTINGS_THAT_CHANGE_ANALYSIS]
-        self.salt = hashlib.sha256("\0".join(salt).encode()).digest()
-        self.hits = 0
-        self.misses = 0
+        self.key = key
+        self.salt = salt
+        self.used: set[str] = set()
 
-    def key(self, source: bytes) -> str:
-        return hashlib.sha256(self.salt + source).hexdigest()
+    def entry_name(self, source_hash: str) -> str:
+        """An entry's name: the source and every setting the analysis depends on."""
+        return hashlib.sha256(f"{self.salt}\0{source_hash}".encode()).hexdigest()
 
-    def path(self, filename: str) -> Path:
-        """Where the entry for `filename`'s current content lives."""
-        key = self.key(Path(filename).read_bytes())
-        return self.folder / key[:2] / key
+    def _path(self, name: str) -> Path:
+        return self.folder / name[:2] / name
 
-    def has(self, filename: str) -> bool:
+    def _signature(self, body: bytes) -> bytes:
+        return hmac.new(self.key, body, hashlib.sha256).hexdigest().encode("ascii")
+
+    def get(self, source_hash: str) -> Any:
+        """The value stored for `source_hash`, or None when absent, unsigned or not ours."""
+        name = self.entry_name(source_hash)
+        path = self._path(name)
         try:
-            return self.path(filename).exists()
+            with path.open("rb") as handle:
+                blob = handle.read(MAX_ENTRY_BYTES + 1)
         except OSError:
-            return False
-
-    def load(self, entry_path: Path) -> tuple[PythonParser, list[CodeRegion]] | None:
+            return None
+        magic, signature, body = _split_entry(blob)
+        if magic != ENTRY_MAGIC or not hmac.compare_digest(signature, self._signature(body)):
+            return None
         try:
-            entry = pickle.loads(entry_path.read_bytes())
-        except Exception:  # absent, truncated, from another version: a miss
+            entry = json.loads(body)
+        except ValueError:
             return None
-        if not (isinstance(entry, tuple) and len(entry) == 2 and isinstance(entry[0], PythonParser)):
+        if not isinstance(entry, dict) or entry.get("name") != name or "value" not in entry:
             return None
-        self.hits += 1
-        return entry[0], entry[1]
+        self.used.add(name)
+        with contextlib.suppress(OSError):
+            os.utime(path)  # last use, for pruning
+        return entry["value"]
 
-    def store(self, entry_path: Path, entry: tuple[PythonParser, list[CodeRegion]]) -> None:
-        """Write an entry atomically; a cache that cannot be written is only slower."""
-        self.misses += 1
-        folder = entry_path.parent
-        with contextlib.suppress(OSError, pickle.PicklingError, RecursionError):
-            folder.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
+    def put(self, source_hash: str, value: Any) -> None:
+        """Store `value` (JSON data) atomically; a store that cannot be written is only slower."""
+        name = self.entry_name(source_hash)
+        body = json.dumps({"name": name, "value": value}, separators=(",", ":")).encode()
+        path = self._path(name)
+        with contextlib.suppress(OSError):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
             try:
                 with os.fdopen(fd, "wb") as out:
-                    pickle.dump(entry, out, protocol=pickle.HIGHEST_PROTOCOL)
-                os.replace(tmp, entry_path)
+                    out.write(ENTRY_MAGIC + self._signature(body) + b"\n" + body)
+                os.replace(tmp, path)
             except BaseException:
                 with contextlib.suppress(OSError):
                     os.unlink(tmp)
                 raise
+            self.used.add(name)
+
+    def prune(self) -> None:
+        """Bound the store: keep what this run used, and only a few others, newest first."""
+        others = [entry for entry in _entries(self.folder) if entry[1].name not in self.used]
+        allowed = len(self.used) + KEEP_UNUSED
+        if len(others) <= allowed:
+            return
+        others.sort(key=lambda entry: entry[0], reverse=True)
+        for _, path in others[allowed:]:
+            with contextlib.suppress(OSError):
+                path.unlink()
 
 
-class CachedFileReporter(PythonFileReporter):
-    """coverage.py's Python file reporter, whose parser comes from the cache when it can."""
-
-    def __init__(self, filename: str, cov: coverage.Coverage, cache: AnalysisCache) -> None:
-        super().__init__(filename, cov)
-        self._cache = cache
-        self._entry: tuple[PythonParser, list[CodeRegion]] | None = None
-
-    def _cached(self) -> tuple[PythonParser, list[CodeRegion]]:
-        if self._entry is not None:
-            return self._entry
-        entry_path = self._cache.path(self.filename)
-        entry = self._cache.load(entry_path)
-        if entry is None:
-            parser: PythonParser = PythonFileReporter.parser.fget(self)  # type: ignore[attr-defined]
-            parser.arcs()  # work out arcs and exits now, so they are cached too
-            parser.exit_counts()
-            entry = (parser, list(super().code_regions()))
-            self._cache.store(entry_path, entry)
-        self._entry = entry
-        return entry
-
-    @property
-    def parser(self) -> PythonParser:
-        return self._cached()[0]
-
-    def code_regions(self) -> Iterable[CodeRegion]:
-        return self._cached()[1]
+def _split_entry(blob: bytes) -> tuple[bytes, bytes, bytes]:
+    magic_end = len(ENTRY_MAGIC)
+    signature_end = blob.find(b"\n", magic_end)
+    if signature_end < 0:
+        return b"", b"", b""
+    return blob[:magic_end], blob[magic_end:signature_end], blob[signature_end + 1 :]
 
 
-MIN_FILES_PER_PROCESS = 50
-
-
-def available_cpus() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
-def warm(cache: AnalysisCache, cov: coverage.Coverage, filenames: list[str]) -> None:
-    """Parse the files the cache lacks in parallel processes, when there are many.
-
-    The processes only fill the cache; the report then reads every entry in
-    order, so its output does not depend on how the work was split.  Each
-    process is a fresh interpreter (no inherited tracer, open database or
-    main module to re-run) that builds a Coverage with the exclusion settings
-    making the cache key, so its entries are the ones this configuration reads.
-    """
-    processes = min(available_cpus(), len(filenames) // MIN_FILES_PER_PROCESS)
-    if processes < 2:
-        return
-    missing = [name for name in filenames if not cache.has(name)]
-    processes = min(processes, len(missing) // MIN_FILES_PER_PROCESS)
-    if processes < 2:
-        return
-    options = {name: cov.get_option(name) for name in SETTINGS_THAT_CHANGE_ANALYSIS}
-    # Not measured by coverage's subprocess patch: these are ours, not the tests'.
-    env = {k: v for k, v in os.environ.items() if not k.startswith("COVERAGE_PROCESS_")}
-    workers = []
-    for index in range(processes):
-        job = json.dumps(
-            {"folder": str(cache.folder), "options": options, "files": missing[index::processes]}
-        )
-        with contextlib.suppress(OSError, ValueError):
-            worker = subprocess.Popen(
-                [sys.executable, "-c", "from pytest_lcov.analysis_cache import warm_worker; warm_worker()"],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                env=env,
-                text=True,
-            )
-            assert worker.stdin is not None
-            with worker.stdin:  # hand over the whole job, then let it run beside the others
-                worker.stdin.write(job)
-            workers.append(worker)
-    for worker in workers:
-        with contextlib.suppress(OSError, subprocess.SubprocessError):
-            worker.wait(timeout=3600)  # a failed worker only leaves entries missing
-
-
-def warm_worker() -> None:
-    """A warming process: read the job from stdin, parse each file into the cache."""
-    job = json.load(sys.stdin)
-    cov = coverage.Coverage(data_file=None, config_file=False)
-    for name, value in job["options"].items():
-        cov.set_option(name, value)
-    cache = AnalysisCache(Path(job["folder"]), cov)
-    for filename in job["files"]:
-        with contextlib.suppress(Exception):  # the report meets the same error and says it
-            CachedFileReporter(filename, cov, cache).parser  # noqa: B018 - parsing fills the cache
+def _entries(folder: Path) -> Iterable[tuple[float, Path]]:
+    """Every entry file (and stale temporary file) with its last-use time."""
+    with contextlib.suppress(OSError):
+        for shard in folder.iterdir():
+            if not shard.is_dir() or shard.is_symlink():
+                continue
+            with contextlib.suppress(OSError):
+                for path in shard.iterdir():
+                    with contextlib.suppress(OSError):
+                        yield path.lstat().st_mtime, path

@@ -12,19 +12,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
-import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from coverage import Coverage, CoverageData
-from coverage.exceptions import CoverageWarning, NoDataError, NotPython
-from coverage.files import GlobMatcher, prep_patterns
 from coverage.plugin import CodeRegion, FileReporter
-from coverage.report_core import get_analysis_to_report
-from coverage.results import Analysis, analysis_from_file_reporter
 
-from pytest_lcov.analysis_cache import AnalysisCache, CachedFileReporter, warm
+from pytest_lcov.analysis import Analysis, SourceReporter, analysed_files
 from pytest_lcov.model import BranchRecord, FileRecord, FunctionRecord
 
 EXCEPTION_DESCRIPTION = "every run raised"
@@ -97,89 +92,16 @@ class ChangedFiles:
             pass
 
 
-def analysed_files(
-    cov: Coverage, cache: AnalysisCache | None = None
-) -> Iterator[tuple[FileReporter, Analysis]]:
-    """Each measured file with coverage.py's analysis, one at a time.
-
-    Files come from coverage.py's own report machinery, so `source`, `omit`,
-    `include`, exclusions, `skip_empty` and unimported source files behave
-    exactly as in ``coverage report``.  With a `cache`, plain Python files get
-    file reporters whose parsing is cached; coverage.py analyses them as ever.
-    """
-    data = cov.get_data()  # flushes the tracer's data into the data object the reporters read
-    skip_empty = bool(cov.get_option("report:skip_empty"))
-    if cache is None or not _cacheable(cov, data):
-        analyses: Iterable[tuple[FileReporter, Analysis]] = get_analysis_to_report(cov, None)
-    else:
-        analyses = _cached_analyses(cov, data, cache)
-    for reporter, analysis in analyses:
-        if skip_empty and analysis.numbers.n_statements == 0:
-            continue
-        yield reporter, analysis
-
-
-def _cacheable(cov: Coverage, data: CoverageData) -> bool:
-    """Only plain Python files on their measured paths: no file-tracer plugins, no relative names."""
-    if cov.get_option("run:relative_files") or cov.get_option("run:plugins"):
-        return False
-    return not any(data.file_tracer(name) for name in data.measured_files())
-
-
-def _cached_analyses(
-    cov: Coverage, data: CoverageData, cache: AnalysisCache
-) -> Iterator[tuple[FileReporter, Analysis]]:
-    """What `get_analysis_to_report` yields, with cached parsing.
-
-    The same files (measured, minus the report's include/omit patterns), in
-    the same order, with the same error policy (`ignore_errors` warns and
-    skips), analysed by coverage.py's own analysis_from_file_reporter.
-    """
-    names = sorted(data.measured_files())
-    include = cov.get_option("report:include")
-    omit = cov.get_option("report:omit")
-    if isinstance(include, list) and include:
-        matcher = GlobMatcher(prep_patterns(include), "report_include")
-        names = [name for name in names if matcher.match(name)]
-    if isinstance(omit, list) and omit:
-        matcher = GlobMatcher(prep_patterns(omit), "report_omit")
-        names = [name for name in names if not matcher.match(name)]
-    if not names:
-        raise NoDataError("No data to report.")
-    warm(cache, cov, names)
-    precision_option = cov.get_option("report:precision")
-    precision = precision_option if isinstance(precision_option, int) else 0
-    ignore_errors = bool(cov.get_option("report:ignore_errors"))
-    for name in names:
-        reporter = CachedFileReporter(name, cov, cache)
-        try:
-            analysis = analysis_from_file_reporter(data, precision, reporter, name)
-        except NotPython:
-            if not reporter.should_be_python():
-                continue
-            if not ignore_errors:
-                raise
-            warnings.warn(
-                f"Couldn't parse Python file '{name}' (couldnt-parse)", CoverageWarning, stacklevel=1
-            )
-        except Exception as exc:
-            if not ignore_errors:
-                raise
-            warnings.warn(f"Couldn't parse '{name}': {exc} (couldnt-parse)", CoverageWarning, stacklevel=1)
-        else:
-            yield reporter, analysis
-
-
 def file_records(
     cov: Coverage,
     paths: PathStyle,
     checksums: bool = False,
     changed: ChangedFiles | None = None,
-    cache: AnalysisCache | None = None,
+    store_folder: Path | None = None,
 ) -> Iterator[FileRecord]:
     """Yield one whole-run record per measured file, analysing each file once."""
     changed = changed or ChangedFiles()
-    for reporter, analysis in analysed_files(cov, cache):
+    for reporter, analysis in analysed_files(cov, store_folder):
         path = paths.name(reporter.filename)
         changed.check(reporter.filename, path)
         shape = file_shape(reporter, analysis, path, checksums)
@@ -199,7 +121,7 @@ def file_shape(reporter: FileReporter, analysis: Analysis, path: str, checksums:
         functions=tuple(function_shapes(reporter, analysis)),
         branch_ways=branch_ways,
         raising_lines=raising,
-        checksums=line_checksums(reporter.filename, statements) if checksums else {},
+        checksums=line_checksums(source_bytes(reporter), statements) if checksums else {},
     )
 
 
@@ -346,16 +268,24 @@ def context_hits(data: CoverageData, reporter: FileReporter, has_arcs: bool) -> 
     return hits
 
 
-def line_checksums(filename: str, lines: Iterable[int]) -> dict[int, str]:
+def source_bytes(reporter: FileReporter) -> bytes:
+    """The bytes the analysis was made from (read again only for other file reporters)."""
+    if isinstance(reporter, SourceReporter):
+        return reporter.source_text.raw
+    return Path(reporter.filename).read_bytes()
+
+
+def line_checksums(raw: bytes, lines: Iterable[int]) -> dict[int, str]:
     """MD5 of each measured line's bytes, as geninfo and ``genhtml --checksum`` compute it.
 
-    geninfo hashes the raw bytes of the line without its newline, so this
-    reads the file as bytes: a latin-1 source hashes as latin-1.
+    geninfo hashes the raw bytes of the line without its line ending (genhtml
+    strips a trailing carriage return before comparing), so this works on
+    bytes: a latin-1 source hashes as latin-1, a CRLF one as its LF lines.
     """
-    raw_lines = Path(filename).read_bytes().split(b"\n")
+    raw_lines = raw.split(b"\n")
     sums = {}
     for line in lines:
-        text = raw_lines[line - 1] if line <= len(raw_lines) else b""
+        text = raw_lines[line - 1].removesuffix(b"\r") if line <= len(raw_lines) else b""
         digest = hashlib.md5(text, usedforsecurity=False).digest()
         sums[line] = base64.b64encode(digest).decode("ascii").rstrip("=")
     return sums

@@ -10,14 +10,12 @@ from pathlib import Path
 from typing import TextIO
 
 import coverage
-from coverage.results import format_lines
 
-from pytest_lcov.analysis_cache import AnalysisCache
+from pytest_lcov.analysis import analysed_files, format_lines
 from pytest_lcov.collect import (
     ChangedFiles,
     Hits,
     PathStyle,
-    analysed_files,
     build_record,
     context_hits,
     file_records,
@@ -46,7 +44,6 @@ class Report:
     files: list[FileSummary] = field(default_factory=list)
     keep_files: bool = False
     changed: ChangedFiles = field(default_factory=ChangedFiles)
-    cache: AnalysisCache | None = None
 
     def add(self, record: FileRecord) -> None:
         totals = record.totals()
@@ -90,8 +87,6 @@ def _write_report(
 ) -> Report:
     paths = PathStyle(rootdir, settings.absolute_paths, settings.path_prefix)
     report = Report(keep_files=settings.table, changed=ChangedFiles(measured_since))
-    if settings.cache_dir is not None:
-        report.cache = AnalysisCache(settings.cache_dir, cov)
     with atomic_output(settings.output) as out:
         if settings.needs_contexts:
             _write_by_test(cov, settings, paths, out, report)
@@ -102,7 +97,7 @@ def _write_report(
                 report.add(record)
                 yield record
 
-        records = counted(file_records(cov, paths, settings.checksums, report.changed, report.cache))
+        records = counted(file_records(cov, paths, settings.checksums, report.changed, settings.cache_dir))
         write_section(out, settings.test_name, records, settings.dialect)
     return report
 
@@ -122,7 +117,7 @@ def _write_by_test(
     labels = {c: c.removeprefix(test_prefix) for c in data.measured_contexts() if c != run_context}
     names = unique_test_names(labels.values(), reserved=[settings.test_name])
     test_names = {context: names[label] for context, label in labels.items()}
-    for reporter, analysis in analysed_files(cov, report.cache):
+    for reporter, analysis in analysed_files(cov, settings.cache_dir):
         path = paths.name(reporter.filename)
         report.changed.check(reporter.filename, path)
         shape = file_shape(reporter, analysis, path, settings.checksums)

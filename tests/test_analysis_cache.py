@@ -1,18 +1,27 @@
-"""The analysis cache: the same report with or without it, and never a stale entry."""
+"""The analysis cache: the same report with or without it, whatever is planted in it."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
+import os
+import pickle
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import coverage
 import pytest
 
-from pytest_lcov import analysis_cache
-from pytest_lcov.analysis_cache import AnalysisCache, CachedFileReporter
+from pytest_lcov import analysis
+from pytest_lcov.analysis import SourceReporter, read_source
+from pytest_lcov.analysis_cache import ENTRY_MAGIC, AnalysisStore, load_or_create_key
 from tests.helpers import read_records
 from tests.sample_project import write_sample_project
+
+ENTRIES = ".pytest_cache/d/pytest-lcov-analysis"
 
 
 def run(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -20,28 +29,155 @@ def run(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
     command = [sys.executable, "-m", "pytest", "--lcov", "--lcov-branch", *args]
     result = subprocess.run(command, cwd=folder, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
     return result
 
 
-IMPORT_ONLY = "import mod\n\n\ndef test_nothing():\n    pass\n"
-
-
 def cache_entries(folder: Path) -> list[Path]:
-    return sorted(p for p in (folder / ".pytest_cache/d/pytest-lcov-analysis").rglob("*") if p.is_file())
+    return sorted(p for p in (folder / ENTRIES).rglob("*") if p.is_file())
+
+
+def many_files_on_two_cpus(pytester: pytest.Pytester) -> None:
+    """A conftest that makes even a small project count as many files on two processors."""
+    conftest = pytester.path / "conftest.py"
+    old = conftest.read_text() if conftest.exists() else ""
+    pytester.makeconftest(
+        old + "import pytest_lcov.analysis as analysis\n"
+        "analysis.MIN_FILES_PER_PROCESS = 1\n"
+        "analysis.available_cpus = lambda: 2\n"
+    )
 
 
 @pytest.mark.parametrize("mode", [[], ["--lcov-per-test"], ["--lcov-format=lcov2", "--lcov-checksums"]])
 def test_cached_report_equals_uncached(pytester: pytest.Pytester, mode: list[str]) -> None:
     write_sample_project(pytester.path)
-    run(pytester.path, "--lcov=uncached.info", "-p", "no:cacheprovider", *mode)
+    run(pytester.path, "--lcov=uncached.info", "--lcov-no-cache", *mode)
     run(pytester.path, "--lcov=cold.info", *mode)
     entries = cache_entries(pytester.path)
     assert len(entries) == 7  # one per measured file
+    stamps = [entry.read_bytes() for entry in entries]
     run(pytester.path, "--lcov=warm.info", *mode)
-    assert cache_entries(pytester.path) == entries  # all hits: nothing new written
+    assert [entry.read_bytes() for entry in cache_entries(pytester.path)] == stamps  # all hits
     uncached = (pytester.path / "uncached.info").read_text()
     assert (pytester.path / "cold.info").read_text() == uncached
     assert (pytester.path / "warm.info").read_text() == uncached
+
+
+def test_entries_are_plain_json(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(mod="def f(x):\n    if x:\n        return 1\n    return 2\n", test_mod=IMPORT_ONLY)
+    run(pytester.path, "--lcov-source=mod")
+    [entry] = cache_entries(pytester.path)
+    magic, signature, body = entry.read_bytes().split(b"\n", 2)
+    assert magic + b"\n" == ENTRY_MAGIC
+    assert len(signature) == 64
+    state = analysis.from_plain(json.loads(body)["value"])  # data, nothing to unpickle
+    assert state["parser"]["statements"] == {1, 2, 3, 4}
+
+
+IMPORT_ONLY = "import mod\n\n\ndef test_nothing():\n    pass\n"
+
+
+class RunsCode:
+    """A pickle that runs a command when loaded."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_a_planted_pickle_runs_nothing_and_changes_nothing(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(mod="def f():\n    return 1\n", test_mod=IMPORT_ONLY)
+    run(pytester.path, "--lcov=first.info")
+    marker = pytester.path / "pwned"
+    payload = pickle.dumps(RunsCode(marker))
+    for entry in cache_entries(pytester.path):
+        entry.write_bytes(payload)
+    # And where the earlier, pickle-based cache kept its entries.
+    old = pytester.path / ".pytest_cache/d/pytest-lcov-analysis/ab/ab"
+    old.parent.mkdir(parents=True, exist_ok=True)
+    old.write_bytes(payload)
+    run(pytester.path, "--lcov=second.info")
+    assert not marker.exists()
+    assert (pytester.path / "second.info").read_text() == (pytester.path / "first.info").read_text()
+
+
+def forge(entry: Path, edit: dict[str, object], key: bytes | None = None) -> None:
+    """Rewrite an entry's parser state; re-sign it with `key` if given (a key we do not hold)."""
+    magic, signature, body = entry.read_bytes().split(b"\n", 2)
+    document = json.loads(body)
+    state = analysis.from_plain(document["value"])
+    state["parser"].update(edit)
+    document["value"] = analysis.to_plain(state)
+    new_body = json.dumps(document).encode()
+    if key is not None:
+        signature = hmac.new(key, new_body, hashlib.sha256).hexdigest().encode()
+    entry.write_bytes(magic + b"\n" + signature + b"\n" + new_body)
+
+
+GATE = ["--lcov-fail-under-lines=100"]
+
+
+@pytest.mark.parametrize("signed_by", ["nobody", "another key"])
+def test_an_edited_entry_cannot_change_the_numbers(pytester: pytest.Pytester, signed_by: str) -> None:
+    pytester.makepyfile(
+        mod="def f():\n    return 1\n\n\ndef g():\n    return 2\n",
+        test_mod="import mod\n\n\ndef test_f():\n    mod.f()\n",
+    )
+    run(pytester.path, "--lcov=first.info", "--lcov-source=mod")
+    [entry] = cache_entries(pytester.path)
+    forge(entry, {"statements": {1, 2, 5}}, key=None if signed_by == "nobody" else b"k" * 32)
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "--lcov=second.info", "--lcov-source=mod", "--lcov-branch", *GATE],
+        cwd=pytester.path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 1, result.stdout  # 4 of 5 lines: the gate is not fooled
+    assert (pytester.path / "second.info").read_text() == (pytester.path / "first.info").read_text()
+
+
+def test_a_valid_entry_moved_to_another_name_is_refused(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        a="def f():\n    return 1\n",
+        b="def f():\n    x = 1\n    y = 2\n    return x + y\n",
+        test_mod="import a, b\n\n\ndef test_nothing():\n    pass\n",
+    )
+    run(pytester.path, "--lcov=first.info", "--lcov-source=a", "--lcov-source=b")
+    first, second = cache_entries(pytester.path)
+    first.write_bytes(second.read_bytes())
+    run(pytester.path, "--lcov=second.info", "--lcov-source=a", "--lcov-source=b")
+    assert (pytester.path / "second.info").read_text() == (pytester.path / "first.info").read_text()
+
+
+def test_the_parse_is_of_the_bytes_read(tmp_path: Path) -> None:
+    """The key and the parse come from one read: content saved afterwards is not parsed."""
+    source = tmp_path / "mod.py"
+    source.write_text("a = 1\nb = 2\n")
+    text = read_source(str(source))
+    source.write_text("a = 1\n\n\n\nb = 2\nc = 3\n")
+    cov = coverage.Coverage(data_file=None, config_file=False)
+    reporter = SourceReporter(str(source), cov, text, state=None)
+    assert reporter.lines() == {1, 2}
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"a = 1\r\nif a:\r\n    b = 2\r\n",
+        b"# -*- coding: latin-1 -*-\nname = '\xe9t\xe9'\n",
+        b"a = 1\n\x0cb = 2",
+        b"\xef\xbb\xbfa = 1\n",
+        b"a = 1\rb = 2\r",
+    ],
+    ids=["crlf", "latin-1", "form-feed-no-final-newline", "bom", "cr"],
+)
+def test_source_text_is_what_coverage_reads(tmp_path: Path, content: bytes) -> None:
+    source = tmp_path / "mod.py"
+    source.write_bytes(content)
+    assert read_source(str(source)).text == coverage.python.get_python_source(str(source))
 
 
 def test_an_edited_file_is_analysed_again(pytester: pytest.Pytester) -> None:
@@ -55,7 +191,7 @@ def test_an_edited_file_is_analysed_again(pytester: pytest.Pytester) -> None:
 def test_exclusion_settings_are_part_of_the_key(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         mod="def f():\n    return 1\n\n\ndef g():\n    return 2\n",
-        test_mod="import mod\n\n\ndef test_nothing():\n    pass\n",
+        test_mod=IMPORT_ONLY,
     )
     run(pytester.path)
     pytester.makepyprojecttoml('[tool.coverage.report]\nexclude_also = ["def g"]\n')
@@ -63,51 +199,80 @@ def test_exclusion_settings_are_part_of_the_key(pytester: pytest.Pytester) -> No
     assert read_records(pytester.path / "lcov.info")["mod.py"].lines == {1: 1, 2: 0}
 
 
-def test_a_corrupt_entry_is_a_miss(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(mod="def f():\n    return 1\n", test_mod="import mod\n\ndef test_f():\n    mod.f()\n")
-    run(pytester.path, "--lcov=first.info")
-    for entry in cache_entries(pytester.path):
-        entry.write_bytes(b"not a pickle")
-    run(pytester.path, "--lcov=second.info")
-    assert (pytester.path / "second.info").read_text() == (pytester.path / "first.info").read_text()
-
-
 def test_no_cache_writes_nothing(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(
-        mod="def f():\n    return 1\n", test_mod="import mod\n\n\ndef test_nothing():\n    pass\n"
-    )
+    pytester.makepyfile(mod="def f():\n    return 1\n", test_mod=IMPORT_ONLY)
     run(pytester.path, "--lcov-no-cache")
-    assert not (pytester.path / ".pytest_cache/d/pytest-lcov-analysis").exists()
+    assert not (pytester.path / ENTRIES).exists()
 
 
-def test_parallel_warming_gives_the_same_report(pytester: pytest.Pytester) -> None:
+def test_parallel_parsing_gives_the_same_report(pytester: pytest.Pytester) -> None:
     write_sample_project(pytester.path)
-    run(pytester.path, "--lcov=uncached.info", "-p", "no:cacheprovider")
-    # Make the sample count as "many files" on two processors.
-    pytester.makeconftest(
-        (pytester.path / "conftest.py").read_text()
-        + "import pytest_lcov.analysis_cache as cache\n"
-        + "cache.MIN_FILES_PER_PROCESS = 1\n"
-        + "cache.available_cpus = lambda: 2\n"
-    )
+    run(pytester.path, "--lcov=serial.info", "--lcov-no-cache")
+    many_files_on_two_cpus(pytester)
     run(pytester.path, "--lcov=parallel.info")
     assert len(cache_entries(pytester.path)) == 7
-    assert (pytester.path / "parallel.info").read_text() == (pytester.path / "uncached.info").read_text()
+    run(pytester.path, "--lcov=parallel-no-cache.info", "--lcov-no-cache")
+    serial = (pytester.path / "serial.info").read_text()
+    assert (pytester.path / "parallel.info").read_text() == serial
+    assert (pytester.path / "parallel-no-cache.info").read_text() == serial
 
 
-def test_warming_processes_fill_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    files = []
-    for index in range(4):
-        source = tmp_path / f"m{index}.py"
-        source.write_text(f"def f(x):\n    if x:\n        return {index}\n    return -1\n")
-        files.append(str(source))
-    cov = coverage.Coverage(data_file=None, config_file=False)
-    cache = AnalysisCache(tmp_path / "cache", cov)
-    monkeypatch.setattr(analysis_cache, "MIN_FILES_PER_PROCESS", 1)
-    monkeypatch.setattr(analysis_cache, "available_cpus", lambda: 2)
-    analysis_cache.warm(cache, cov, files)
-    assert all(cache.has(name) for name in files)
-    assert cache.misses == 0  # this process parsed nothing itself
-    reporter = CachedFileReporter(files[2], cov, cache)
-    assert reporter.lines() == {1, 2, 3, 4}
-    assert cache.hits == 1
+def test_parsing_processes_import_nothing_from_the_project(pytester: pytest.Pytester) -> None:
+    """A project module named like a standard one (random.py) is never run by our processes."""
+    pytester.makepyfile(
+        random="import sys\nopen('imported-by.txt', 'a').write(repr(sys.argv) + '\\n')\n",
+        mod="def f():\n    return 1\n",
+        other="def g():\n    return 2\n",
+        test_mod="import mod, other\n\n\ndef test_nothing():\n    pass\n",
+    )
+    many_files_on_two_cpus(pytester)
+    # -P: the test run itself must not import random.py from the current folder either.
+    command = [sys.executable, "-P", "-m", "pytest", "--lcov", "--lcov-source=."]
+    result = subprocess.run(command, cwd=pytester.path, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert len(cache_entries(pytester.path)) >= 2  # the parsing processes ran
+    marker = pytester.path / "imported-by.txt"
+    assert not marker.exists() or "-c" not in marker.read_text()
+
+
+def test_a_module_in_a_zip_file_is_reported(pytester: pytest.Pytester) -> None:
+    pytester.mkdir("libs")
+    with zipfile.ZipFile(pytester.path / "libs/bundle.zip", "w") as bundle:
+        bundle.writestr("zmod.py", "def f(x):\n    if x:\n        return 1\n    return 2\n")
+    pytester.makepyfile(
+        test_z="import sys\nsys.path.insert(0, 'libs/bundle.zip')\nimport zmod\n\n\ndef test_z():\n"
+        "    assert zmod.f(1) == 1\n"
+    )
+    pytester.makepyprojecttoml('[tool.coverage.run]\nsource = ["."]\n')
+    run(pytester.path, "--lcov=cached.info")
+    run(pytester.path, "--lcov=uncached.info", "--lcov-no-cache")
+    records = read_records(pytester.path / "cached.info")
+    assert records["libs/bundle.zip/zmod.py"].lines == {1: 1, 2: 1, 3: 1, 4: 0}
+    assert (pytester.path / "cached.info").read_text() == (pytester.path / "uncached.info").read_text()
+
+
+def test_the_cache_stays_bounded(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_mod=IMPORT_ONLY)
+    pytester.makeconftest("import pytest_lcov.analysis_cache as store\nstore.KEEP_UNUSED = 1\n")
+    for version in range(5):
+        pytester.makepyfile(mod=f"def f():\n    return {version}\n")
+        run(pytester.path, "--lcov-source=mod")
+    # The entry this run used, and as many others plus one.
+    assert len(cache_entries(pytester.path)) == 3
+
+
+def test_a_key_file_others_can_write_is_not_trusted(tmp_path: Path) -> None:
+    key_file = tmp_path / "key"
+    first = load_or_create_key(key_file)
+    assert load_or_create_key(key_file) == first
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    key_file.chmod(0o666)
+    assert load_or_create_key(key_file) != first  # a key for this process only
+
+
+def test_store_round_trip_and_refusals(tmp_path: Path) -> None:
+    store = AnalysisStore(tmp_path, b"k" * 32, "salt")
+    store.put("abc", {"x": [1, 2]})
+    assert store.get("abc") == {"x": [1, 2]}
+    assert AnalysisStore(tmp_path, b"j" * 32, "salt").get("abc") is None  # another key
+    assert AnalysisStore(tmp_path, b"k" * 32, "other salt").get("abc") is None  # other settings

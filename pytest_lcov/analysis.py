@@ -1,0 +1,435 @@
+"""Choosing the files to report and analysing each one with coverage.py.
+
+This is the one module that reaches past coverage.py's public API (its
+parser's state, its file-choosing rules, its encoding detection), so that a
+new coverage.py release that moves those can break only this file.
+
+Each Python source is read exactly once: the bytes read are the ones hashed
+for the analysis cache, parsed by coverage.py, and checksummed.  A file that
+changes while the report runs can therefore never pair one content's analysis
+with another's key.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import warnings
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import coverage
+from coverage import Coverage, CoverageData
+from coverage.exceptions import CoverageWarning, NoDataError, NoSource, NotPython
+from coverage.files import GlobMatcher, prep_patterns
+from coverage.parser import PythonParser
+from coverage.phystokens import source_encoding
+from coverage.plugin import CodeRegion, FileReporter
+from coverage.python import PythonFileReporter, get_zip_bytes
+from coverage.report_core import get_analysis_to_report
+from coverage.results import Analysis, analysis_from_file_reporter, format_lines
+
+from pytest_lcov.analysis_cache import AnalysisStore, load_or_create_key, user_key_file
+
+__all__ = ["Analysis", "FileReporter", "format_lines"]
+
+STATE_FORMAT = 1
+SETTINGS_THAT_CHANGE_ANALYSIS = (
+    "report:exclude_lines",
+    "report:exclude_also",
+    "report:partial_branches",
+    "report:partial_also",
+)
+# The parser's inputs, rebuilt from the source and settings; everything else it holds is derived state.
+PARSER_INPUTS = frozenset({"text", "filename", "exclude", "_ast_root", "show_tokens", "_first_line_cache"})
+
+
+@dataclass(frozen=True)
+class SourceText:
+    """One read of a source file: its raw bytes and the text coverage.py parses."""
+
+    raw: bytes
+    text: str
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256(self.raw).hexdigest()
+
+
+def read_source(filename: str) -> SourceText:
+    """Read `filename` (or a module inside a zip file) once, decoded as coverage.py decodes it.
+
+    The steps are those of coverage.py's ``get_python_source``, applied to
+    bytes already read, so the text parsed is exactly the text hashed.
+    """
+    if os.path.exists(filename):
+        with open(filename, "rb") as handle:
+            raw = handle.read()
+    else:
+        zipped = get_zip_bytes(filename)
+        if zipped is None:
+            raise NoSource(f"No source for code: '{filename}'.")
+        raw = zipped
+    normalized = raw.replace(b"\r\n", b"\n").replace(b"\r", b"\n").replace(b"\f", b" ")
+    text = normalized.decode(source_encoding(normalized), "replace")
+    if text and not text.endswith("\n"):
+        text += "\n"
+    return SourceText(raw, text)
+
+
+def analysis_salt(cov: Coverage, has_arcs: bool) -> str:
+    """Everything besides the source that a file's analysis depends on."""
+    parts = [f"state {STATE_FORMAT}", coverage.__version__, sys.version, f"arcs {has_arcs}"]
+    parts += [repr(cov.get_option(name)) for name in SETTINGS_THAT_CHANGE_ANALYSIS]
+    return "\0".join(parts)
+
+
+# The parser state as plain JSON data: containers are tagged, so sets, tuples
+# and dicts with tuple keys come back as they were; nothing else is accepted.
+
+
+class NotPlainData(ValueError):
+    """A value that is not made of ints, strings, None, lists, tuples, sets and dicts."""
+
+
+def to_plain(value: Any, depth: int = 0) -> Any:
+    if depth > 20:
+        raise NotPlainData("nested too deeply")
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, list):
+        return [to_plain(item, depth + 1) for item in value]
+    if isinstance(value, tuple):
+        return {"t": [to_plain(item, depth + 1) for item in value]}
+    if isinstance(value, set | frozenset):
+        return {"s": [to_plain(item, depth + 1) for item in value]}
+    if isinstance(value, dict):
+        return {"d": [[to_plain(k, depth + 1), to_plain(v, depth + 1)] for k, v in value.items()]}
+    raise NotPlainData(f"cannot store a {type(value).__name__}")
+
+
+def from_plain(value: Any, depth: int = 0) -> Any:
+    if depth > 20:
+        raise NotPlainData("nested too deeply")
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, list):
+        return [from_plain(item, depth + 1) for item in value]
+    if isinstance(value, dict) and len(value) == 1:
+        [(tag, items)] = value.items()
+        if isinstance(items, list):
+            if tag == "t":
+                return tuple(from_plain(item, depth + 1) for item in items)
+            if tag == "s":
+                return {from_plain(item, depth + 1) for item in items}
+            if tag == "d" and all(isinstance(pair, list) and len(pair) == 2 for pair in items):
+                return {from_plain(k, depth + 1): from_plain(v, depth + 1) for k, v in items}
+    raise NotPlainData("not a stored value")
+
+
+class SourceReporter(PythonFileReporter):
+    """coverage.py's Python file reporter over text read once, its parser state optionally restored."""
+
+    def __init__(
+        self, filename: str, cov: Coverage, source: SourceText, state: dict[str, Any] | None
+    ) -> None:
+        super().__init__(filename, cov)
+        self.source_text = source
+        self._state = state
+        self._regions: list[CodeRegion] | None = None
+
+    def source(self) -> str:
+        return self.source_text.text
+
+    @property
+    def parser(self) -> PythonParser:
+        if self._parser is None:
+            assert self.coverage is not None
+            parser = PythonParser(
+                text=self.source_text.text,
+                filename=self.filename,
+                exclude=self.coverage._exclude_regex("exclude"),
+            )
+            if self._state is None:
+                parser.parse_source()
+            else:
+                for name, value in self._state["parser"].items():
+                    setattr(parser, name, value)
+            self._parser = parser
+        return self._parser
+
+    def code_regions(self) -> Iterable[CodeRegion]:
+        if self._regions is None:
+            if self._state is not None:
+                self._regions = [CodeRegion(*fields) for fields in self._state["regions"]]
+            else:
+                self._regions = list(super().code_regions())
+        return self._regions
+
+    def plain_state(self, has_arcs: bool) -> Any:
+        """This file's analysis as plain data, for the store; None when it has no plain form."""
+        parser = self.parser
+        if has_arcs:
+            parser.arcs()
+        try:
+            return to_plain(
+                {
+                    "parser": {k: v for k, v in vars(parser).items() if k not in PARSER_INPUTS},
+                    "regions": [(r.kind, r.name, r.start, r.lines) for r in self.code_regions()],
+                }
+            )
+        except NotPlainData:
+            return None
+
+
+def restored_state(plain: Any) -> dict[str, Any] | None:
+    """A stored analysis, checked to fit this coverage.py's parser; None if it does not."""
+    try:
+        state = from_plain(plain)
+    except NotPlainData:
+        return None
+    if not isinstance(state, dict) or set(state) != {"parser", "regions"}:
+        return None
+    fresh = vars(PythonParser(text="", filename="<check>"))
+    parser, regions = state["parser"], state["regions"]
+    if not isinstance(parser, dict) or set(parser) != set(fresh) - PARSER_INPUTS:
+        return None
+    for name, value in parser.items():
+        expected = fresh[name]
+        if expected is None or value is None or (isinstance(expected, dict) and isinstance(value, dict)):
+            continue  # unset until analysed; defaultdicts come back as dicts
+        if type(value) is not type(expected):
+            return None
+    if not isinstance(regions, list) or not all(_is_region(fields) for fields in regions):
+        return None
+    return state
+
+
+def _is_region(fields: Any) -> bool:
+    return (
+        isinstance(fields, tuple)
+        and len(fields) == 4
+        and isinstance(fields[0], str)
+        and isinstance(fields[1], str)
+        and isinstance(fields[2], int)
+        and isinstance(fields[3], set)
+        and all(isinstance(line, int) for line in fields[3])
+    )
+
+
+class Analyser:
+    """Analyses the measured files of one Coverage, using a store of earlier analyses if given."""
+
+    def __init__(self, cov: Coverage, store: AnalysisStore | None) -> None:
+        self.cov = cov
+        self.store = store
+
+    def reporter(self, filename: str, has_arcs: bool) -> SourceReporter:
+        """A reporter for `filename` that reads it once and uses a stored analysis of that text."""
+        source = read_source(filename)
+        state = None
+        if self.store is not None:
+            state = restored_state(self.store.get(source.digest))
+        reporter = SourceReporter(filename, self.cov, source, state)
+        if state is None and self.store is not None:
+            with contextlib.suppress(Exception):  # a file that does not parse is reported below
+                plain = reporter.plain_state(has_arcs)
+                if plain is not None:
+                    self.store.put(source.digest, plain)
+        return reporter
+
+
+def analysed_files(cov: Coverage, store_folder: Path | None) -> Iterator[tuple[FileReporter, Analysis]]:
+    """Each measured file with coverage.py's analysis, one at a time, in coverage.py's order.
+
+    Files come from coverage.py's own rules, so `source`, `omit`, `include`,
+    exclusions, `skip_empty` and unimported source files behave exactly as in
+    ``coverage report``.  Plain Python files are read once and analysed by
+    coverage.py's own `analysis_from_file_reporter`; with `store_folder`,
+    unchanged files reuse an earlier, signed analysis.
+    """
+    data = cov.get_data()  # flushes the tracer's data into the data object the reporters read
+    skip_empty = bool(cov.get_option("report:skip_empty"))
+    if _plain_python_only(cov, data):
+        analyses: Iterable[tuple[FileReporter, Analysis]] = _analyses(cov, data, store_folder)
+    else:
+        analyses = get_analysis_to_report(cov, None)
+    for reporter, analysis in analyses:
+        if skip_empty and analysis.numbers.n_statements == 0:
+            continue
+        yield reporter, analysis
+
+
+def _plain_python_only(cov: Coverage, data: CoverageData) -> bool:
+    """No file-tracer plugins and no relative names: every file is a Python file at its measured path."""
+    if cov.get_option("run:relative_files") or cov.get_option("run:plugins"):
+        return False
+    return not any(data.file_tracer(name) for name in data.measured_files())
+
+
+def _analyses(
+    cov: Coverage, data: CoverageData, store_folder: Path | None
+) -> Iterator[tuple[FileReporter, Analysis]]:
+    """What `get_analysis_to_report` yields, from sources read once.
+
+    The same files (measured, minus the report's include/omit patterns), in
+    the same order, with the same error policy (`ignore_errors` warns and
+    skips), analysed by coverage.py's own analysis_from_file_reporter.
+    """
+    names = _reported_names(cov, data)
+    has_arcs = data.has_arcs()
+    precision_option = cov.get_option("report:precision")
+    precision = precision_option if isinstance(precision_option, int) else 0
+    ignore_errors = bool(cov.get_option("report:ignore_errors"))
+    with _store(cov, has_arcs, store_folder, names) as store:
+        analyser = Analyser(cov, store)
+        for name in names:
+            try:
+                reporter = analyser.reporter(name, has_arcs)
+                analysis = analysis_from_file_reporter(data, precision, reporter, name)
+            except NotPython:
+                if not PythonFileReporter(name, cov).should_be_python():
+                    continue
+                if not ignore_errors:
+                    raise
+                warnings.warn(
+                    f"Couldn't parse Python file '{name}' (couldnt-parse)", CoverageWarning, stacklevel=1
+                )
+            except Exception as exc:
+                if not ignore_errors:
+                    raise
+                warnings.warn(
+                    f"Couldn't parse '{name}': {exc} (couldnt-parse)", CoverageWarning, stacklevel=1
+                )
+            else:
+                yield reporter, analysis
+
+
+def _reported_names(cov: Coverage, data: CoverageData) -> list[str]:
+    names = sorted(data.measured_files())
+    include = cov.get_option("report:include")
+    omit = cov.get_option("report:omit")
+    if isinstance(include, list) and include:
+        matcher = GlobMatcher(prep_patterns(include), "report_include")
+        names = [name for name in names if matcher.match(name)]
+    if isinstance(omit, list) and omit:
+        matcher = GlobMatcher(prep_patterns(omit), "report_omit")
+        names = [name for name in names if not matcher.match(name)]
+    if not names:
+        raise NoDataError("No data to report.")
+    return names
+
+
+@contextlib.contextmanager
+def _store(
+    cov: Coverage, has_arcs: bool, folder: Path | None, names: list[str]
+) -> Iterator[AnalysisStore | None]:
+    """The analysis store for this report, with many missing files parsed in parallel first.
+
+    Without a cache folder, a temporary one carries the parallel parsers'
+    results for this report only.
+    """
+    salt = analysis_salt(cov, has_arcs)
+    with contextlib.ExitStack() as stack:
+        if folder is None:
+            if parallel_processes(len(names)) < 2:
+                yield None
+                return
+            folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="pytest-lcov-analysis-")))
+            key = load_or_create_key(None)
+        else:
+            key = load_or_create_key(user_key_file())
+        store = AnalysisStore(folder, key, salt)
+        warm(store, cov, has_arcs, names)
+        yield store
+        store.prune()
+
+
+MIN_FILES_PER_PROCESS = 50
+
+
+def available_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def parallel_processes(files: int) -> int:
+    return min(available_cpus(), files // MIN_FILES_PER_PROCESS)
+
+
+def warm(store: AnalysisStore, cov: Coverage, has_arcs: bool, filenames: list[str]) -> None:
+    """Parse the files the store lacks in parallel processes, when there are many.
+
+    The processes only fill the store; the report then reads each file once
+    and takes an entry only for the very bytes it read, so its output does
+    not depend on how the work was split or on files changing meanwhile.
+    Each process is a fresh interpreter that imports nothing from the
+    project (``-P``: no current folder on ``sys.path``), with no inherited
+    tracer, and builds a Coverage with the settings that make the salt.
+    """
+    processes = parallel_processes(len(filenames))
+    if processes < 2:
+        return
+    missing = [name for name in filenames if not _stored(store, name)]
+    processes = min(processes, len(missing) // MIN_FILES_PER_PROCESS)
+    if processes < 2:
+        return
+    options = {name: cov.get_option(name) for name in SETTINGS_THAT_CHANGE_ANALYSIS}
+    # Not measured by coverage's subprocess patch: these are ours, not the tests'.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COVERAGE_PROCESS_")}
+    workers = []
+    for index in range(processes):
+        job = {
+            "folder": str(store.folder),
+            "key": store.key.hex(),
+            "salt": store.salt,
+            "options": options,
+            "has_arcs": has_arcs,
+            "files": missing[index::processes],
+        }
+        with contextlib.suppress(OSError, ValueError):
+            worker = subprocess.Popen(
+                [sys.executable, "-P", "-c", "from pytest_lcov.analysis import warm_worker; warm_worker()"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                env=env,
+                cwd=tempfile.gettempdir(),
+                text=True,
+            )
+            assert worker.stdin is not None
+            with worker.stdin:  # hand over the whole job, then let it run beside the others
+                worker.stdin.write(json.dumps(job))
+            workers.append(worker)
+    for worker in workers:
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
+            worker.wait(timeout=3600)  # a failed worker only leaves entries missing
+
+
+def _stored(store: AnalysisStore, filename: str) -> bool:
+    try:
+        return store.get(read_source(filename).digest) is not None
+    except Exception:
+        return False
+
+
+def warm_worker() -> None:
+    """A parsing process: read the job from stdin, store each file's analysis."""
+    job = json.load(sys.stdin)
+    cov = Coverage(data_file=None, config_file=False)
+    for name, value in job["options"].items():
+        cov.set_option(name, value)
+    store = AnalysisStore(Path(job["folder"]), bytes.fromhex(job["key"]), job["salt"])
+    analyser = Analyser(cov, store)
+    for filename in job["files"]:
+        with contextlib.suppress(Exception):  # the report meets the same error and says it
+            analyser.reporter(filename, job["has_arcs"])
