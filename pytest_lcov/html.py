@@ -1,16 +1,41 @@
-"""genhtml, the classic LCOV HTML report, run on the tracefile just written."""
+"""genhtml, the classic LCOV HTML report, run on the tracefile just written.
+
+Three promises hold whatever genhtml does.  Nothing of the user's is
+destroyed: the report replaces only a missing or empty folder or an earlier
+genhtml report, so a slip such as ``--lcov-html=src`` is refused.  The swap
+is atomic: genhtml writes into a fresh folder beside the target, and only a
+finished report replaces the old one.  And the report names no folder of
+this machine unless absolute paths were asked for: genhtml runs from the
+rootdir with relative arguments, and what it still makes absolute is
+written back relative afterwards.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 import tempfile
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 INSTALL_HINT = "install lcov (Debian/Ubuntu: apt-get install lcov; macOS: brew install lcov)"
+NO_REPORT = "pytest-lcov: no HTML report: "
+VERSION_TIMEOUT = 30.0
+HTML_TIMEOUT = 600.0
+# What genhtml 1.x and 2.x write into index.html: its <title> prefix and its footer.
+REPORT_SIGNS = (b"<title>LCOV - ", b">LCOV version ")
+SIGN_WINDOW = 65536
+# Files the path rewriting leaves alone: genhtml's images hold no paths.
+BINARY_SUFFIXES = frozenset({".png", ".gif", ".jpg", ".jpeg", ".ico"})
+# Whatever may come right before a path that starts with the rootdir, and right after the bare rootdir.
+PATH_START = rb"(?<![\w.~/-])"
+PATH_END = rb"(?=[\"'<]|\Z)"
 
 
 class HtmlError(Exception):
@@ -25,22 +50,133 @@ class Genhtml:
     major: int
 
 
-def find_genhtml(command: str = "genhtml") -> Genhtml:
-    """Locate genhtml (`command` may carry arguments) and ask its version."""
+def genhtml_command_problem(command: str) -> str | None:
+    """Why `command` (lcov_genhtml) cannot even be tried, or None when it can.
+
+    The plugin calls it at start-up too, so a bad quote stops the run before
+    the tests rather than after them.
+    """
+    try:
+        shlex.split(command)
+    except ValueError as exc:
+        return f"cannot be split into words: {exc}"
+    return "holds a NUL character" if "\x00" in command else None
+
+
+def find_genhtml(command: str = "genhtml", timeout: float | None = VERSION_TIMEOUT) -> Genhtml:
+    """Locate genhtml (`command` may carry arguments) and ask its version.
+
+    The version decides the flags (1.x and 2.x spell branch coverage
+    differently); the question gets `timeout` seconds, as a broken genhtml
+    must not hold the run.
+    """
+    if problem := genhtml_command_problem(command):
+        raise HtmlError(f"{NO_REPORT}lcov_genhtml = {command!r}: {problem}")
     words = shlex.split(command) or ["genhtml"]
     executable = shutil.which(words[0])
     if executable is None:
-        raise HtmlError(f"pytest-lcov: no HTML report: {words[0]!r} not found: {INSTALL_HINT}")
-    try:
-        version = subprocess.run(
-            [executable, *words[1:], "--version"], capture_output=True, text=True, timeout=60
-        ).stdout
-    except (OSError, subprocess.SubprocessError) as exc:
-        raise HtmlError(f"pytest-lcov: no HTML report: cannot run {executable}: {exc}") from None
+        raise HtmlError(f"{NO_REPORT}{words[0]!r} not found: {INSTALL_HINT}")
+    _, version = run_command([executable, *words[1:], "--version"], None, timeout, f"{executable} --version")
     match = re.search(r"LCOV version (\d+)\.", version)
     if match is None:
-        raise HtmlError(f"pytest-lcov: no HTML report: {executable} is not lcov's genhtml")
+        raise HtmlError(f"{NO_REPORT}{executable} is not lcov's genhtml")
     return Genhtml((executable, *words[1:]), int(match[1]))
+
+
+def run_command(args: list[str], cwd: Path | None, timeout: float | None, name: str) -> tuple[int, str]:
+    """Run `args` in a session of its own; return its exit status and output (stdout and stderr).
+
+    On timeout the whole process group (perl and all it started) is killed,
+    so no orphan keeps the pipe open.  Output is decoded with replacement:
+    genhtml echoes source lines, which need not be UTF-8.
+    """
+    try:
+        process = subprocess.Popen(
+            args,
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    except (OSError, ValueError, subprocess.SubprocessError) as exc:
+        raise HtmlError(f"{NO_REPORT}cannot run {args[0]}: {exc}") from None
+    try:
+        output, _ = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _kill_group(process)
+        raise HtmlError(f"{NO_REPORT}{name} timed out after {timeout:g} s") from None
+    except BaseException:  # Ctrl-C while waiting: do not leave genhtml running
+        _kill_group(process)
+        raise
+    return process.returncode, output.decode("utf-8", errors="replace")
+
+
+def _kill_group(process: subprocess.Popen[bytes]) -> None:
+    """Kill `process` and everything in its session, then reap it."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        if hasattr(os, "killpg"):
+            os.killpg(process.pid, signal.SIGKILL)
+        else:  # Windows has no process groups to kill
+            process.kill()
+    try:
+        process.communicate(timeout=5)
+    except subprocess.TimeoutExpired:  # something left the group and holds the pipe
+        if process.stdout is not None:
+            process.stdout.close()
+        process.wait()
+
+
+def html_folder_problem(path: Path, keep: Iterable[Path] = ()) -> str | None:
+    """Why the report may not replace `path` ("is a file, not a folder"), or None when it may.
+
+    Replacing deletes what was there, so it is allowed only for what holds
+    nothing of the user's: no folder yet, an empty one, or an earlier genhtml
+    report that holds none of `keep` (the rootdir, the tracefile).  Symbolic
+    links are followed: the folder they lead to is what would be replaced.
+    """
+    folder = Path(os.path.realpath(path))
+    try:
+        if not folder.exists():
+            above = next(parent for parent in folder.parents if parent.exists())
+            return None if above.is_dir() else f"cannot be made: {above} is a file"
+        if not folder.is_dir():
+            return "is a file, not a folder"
+        if next(folder.iterdir(), None) is not None and not is_genhtml_report(folder):
+            return "is not empty and not an earlier genhtml report: the report would replace what it holds"
+    except OSError as exc:
+        return f"cannot be read: {exc.strerror or exc}"
+    for kept in keep:
+        if _within(Path(os.path.realpath(kept)), folder):
+            return f"holds {kept}, which the report would replace"
+    return None
+
+
+def refuse_html_folder(path: Path, keep: Iterable[Path] = ()) -> None:
+    """Raise HtmlError naming `path` and why, when the report may not replace it."""
+    if problem := html_folder_problem(path, keep):
+        raise HtmlError(f"{NO_REPORT}{path}: {problem}")
+
+
+def _within(inner: Path, outer: Path) -> bool:
+    return inner == outer or outer in inner.parents
+
+
+def is_genhtml_report(folder: Path) -> bool:
+    """Whether genhtml (1.x or 2.x) wrote `folder`: its gcov.css beside an index.html it signed.
+
+    Both releases write gcov.css and put "LCOV - " in index.html's title and
+    "LCOV version" in its footer; one of the two suffices, as either can be
+    changed by genhtml's options.
+    """
+    index = folder / "index.html"
+    if not (index.is_file() and (folder / "gcov.css").is_file()):
+        return False
+    with index.open("rb") as page:
+        head = page.read(SIGN_WINDOW)
+        page.seek(max(page.seek(0, os.SEEK_END) - SIGN_WINDOW, 0))
+        tail = page.read()
+    return any(sign in head or sign in tail for sign in REPORT_SIGNS)
 
 
 def genhtml_arguments(
@@ -86,27 +222,150 @@ def write_html(
     description_file: Path | None = None,
     path_prefix: str = "",
     absolute: bool = False,
+    timeout: float | None = HTML_TIMEOUT,
 ) -> list[str]:
-    """Run genhtml from the rootdir (the SF: paths are relative to it).
+    """Make the report in a fresh folder beside `out_dir`, which it replaces once genhtml succeeded.
 
-    Returns genhtml's ERROR/WARNING lines; raises HtmlError when it fails.
+    genhtml runs from the rootdir (the SF: paths are relative to it) with
+    relative arguments.  Returns genhtml's ERROR/WARNING lines; raises
+    HtmlError when `out_dir` may not be replaced, or genhtml fails or takes
+    longer than `timeout` seconds: the earlier report then stays as it was.
     """
-    out_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="pytest-lcov-html-") as scratch:
-        source = tracefile
-        if path_prefix:
-            source = Path(scratch) / "lcov.info"
-            source.write_text(without_path_prefix(tracefile.read_text(encoding="utf-8"), path_prefix))
+    keep = [rootdir, tracefile, *([description_file] if description_file else [])]
+    refuse_html_folder(out_dir, keep)
+    target = Path(os.path.realpath(out_dir))
+    with _work_folder(target) as work:
+        report = work / "report"
+        source = _stripped_copy(tracefile, work / "tracefile", path_prefix) if path_prefix else tracefile
+        description = None if description_file is None else _relative(description_file, rootdir)
         args = genhtml_arguments(
-            genhtml, source, out_dir, title, description_file, rootdir if absolute else None
+            genhtml,
+            _relative(source, rootdir),
+            _relative(report, rootdir),
+            title,
+            description,
+            rootdir if absolute else None,
         )
-        try:
-            result = subprocess.run(args, cwd=rootdir, capture_output=True, text=True, timeout=3600)
-        except (OSError, subprocess.SubprocessError) as exc:
-            raise HtmlError(f"pytest-lcov: genhtml did not run: {exc}") from None
-    output = (result.stdout + result.stderr).splitlines()
-    complaints = [line.strip() for line in output if re.search(r"\b(ERROR|WARNING)\b", line)]
-    if result.returncode != 0:
-        detail = complaints[0] if complaints else (output[-1].strip() if output else "no output")
-        raise HtmlError(f"pytest-lcov: genhtml failed (exit {result.returncode}): {detail}")
+        complaints = _run_genhtml(args, rootdir, timeout)
+        renames = {_relative(report, rootdir): _relative(target, rootdir)}
+        if path_prefix:
+            renames[_relative(source, rootdir)] = _relative(tracefile, rootdir)
+        rewrite_paths(report, renames, None if absolute else rootdir)
+        _swap_in(report, out_dir, work / "old", keep)
     return complaints
+
+
+@contextlib.contextmanager
+def _work_folder(target: Path) -> Iterator[Path]:
+    """A fresh folder beside `target`, removed whatever happens.
+
+    Beside, so the finished report moves into place by a rename on the same
+    file system; named after the target, so a person who sees it knows why.
+    """
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix=f".{target.name}.pytest-lcov-", dir=target.parent))
+    except OSError as exc:
+        raise HtmlError(f"{NO_REPORT}cannot make a folder beside {target}: {exc.strerror or exc}") from None
+    try:
+        yield work
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _relative(path: Path, rootdir: Path) -> Path:
+    """`path` as genhtml, started in the rootdir, reaches it.
+
+    Relative, because genhtml 2.x copies its arguments into the report's
+    cmd_line file.  Computed between real paths: the kernel resolves ".."
+    from the real working folder, not from the path it was given.
+    """
+    try:
+        return Path(os.path.relpath(os.path.realpath(path), os.path.realpath(rootdir)))
+    except ValueError:  # another drive on Windows
+        return path
+
+
+def _stripped_copy(tracefile: Path, folder: Path, prefix: str) -> Path:
+    """A copy of the tracefile in `folder` without `prefix` on its SF: paths."""
+    copy = folder / tracefile.name
+    try:
+        text = tracefile.read_text(encoding="utf-8")
+        folder.mkdir()
+        copy.write_text(without_path_prefix(text, prefix), encoding="utf-8")
+    except (OSError, UnicodeError) as exc:
+        raise HtmlError(f"{NO_REPORT}cannot copy {tracefile} for genhtml: {exc}") from None
+    return copy
+
+
+def _run_genhtml(args: list[str], rootdir: Path, timeout: float | None) -> list[str]:
+    """Run genhtml; return its ERROR/WARNING lines, or raise HtmlError naming the first when it failed."""
+    returncode, output = run_command(args, rootdir, timeout, "genhtml")
+    lines = output.splitlines()
+    complaints = [line.strip() for line in lines if re.search(r"\b(ERROR|WARNING)\b", line)]
+    if returncode != 0:
+        detail = complaints[0] if complaints else (lines[-1].strip() if lines else "no output")
+        raise HtmlError(f"pytest-lcov: genhtml failed (exit {returncode}): {detail}")
+    return complaints
+
+
+def rewrite_paths(report: Path, renames: dict[Path, Path], rootdir: Path | None) -> None:
+    """Write the paths genhtml put into the report as they should read.
+
+    The temporary folder's names become the final ones (genhtml 2.x's
+    cmd_line file holds its arguments).  With `rootdir` given, the rootdir
+    prefix is taken off: genhtml 2.x joins its working folder to relative
+    SF: paths for the "Click to go to file ..." titles, and no argument
+    changes that.
+    """
+    rewrites = [(re.compile(re.escape(os.fsencode(old))), os.fsencode(new)) for old, new in renames.items()]
+    for spelling in _rootdir_spellings(rootdir) if rootdir is not None else []:
+        rewrites.append((re.compile(PATH_START + re.escape(spelling) + rb"/"), b""))
+        rewrites.append((re.compile(PATH_START + re.escape(spelling) + PATH_END), b"."))
+    for page in report.rglob("*"):
+        if page.is_file() and page.suffix.lower() not in BINARY_SUFFIXES:
+            _rewrite_file(page, rewrites)
+
+
+def _rootdir_spellings(rootdir: Path) -> list[bytes]:
+    """The rootdir as genhtml may write it: real (its working folder) or as given, raw or HTML-escaped.
+
+    Longest first, so a spelling is replaced before a shorter one within it;
+    never "/", whose removal would break every URL.
+    """
+    spellings = set()
+    for text in {os.path.realpath(rootdir), os.path.abspath(rootdir)}:
+        raw = os.fsencode(text)
+        escaped = raw.replace(b"&", b"&amp;").replace(b"<", b"&lt;").replace(b">", b"&gt;")
+        spellings |= {raw, escaped.replace(b'"', b"&quot;")}
+    return sorted((s for s in spellings if s.strip(b"/")), key=len, reverse=True)
+
+
+def _rewrite_file(page: Path, rewrites: list[tuple[re.Pattern[bytes], bytes]]) -> None:
+    data = page.read_bytes()
+    new = data
+    for pattern, replacement in rewrites:
+        new = pattern.sub(replacement, new)
+    if new != data:
+        page.write_bytes(new)
+
+
+def _swap_in(report: Path, out_dir: Path, aside: Path, keep: Iterable[Path]) -> None:
+    """Put the finished report at `out_dir`; an earlier one moves aside first, and back if that fails.
+
+    The folder is checked again: it may have changed while genhtml ran.
+    """
+    refuse_html_folder(out_dir, keep)
+    target = Path(os.path.realpath(out_dir))
+    had_one = os.path.lexists(target)
+    try:
+        if had_one:
+            os.replace(target, aside)
+        try:
+            os.replace(report, target)
+        except OSError:
+            if had_one:
+                os.replace(aside, target)
+            raise
+    except OSError as exc:
+        raise HtmlError(f"{NO_REPORT}cannot put the report into {out_dir}: {exc.strerror or exc}") from None
