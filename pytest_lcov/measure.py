@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -16,8 +17,9 @@ import time
 from pathlib import Path
 
 import coverage
+import pytest
 
-from pytest_lcov.settings import SettingError, Settings
+from pytest_lcov.settings import Settings, setting_error
 
 
 def refuse_pytest_cov(options: argparse.Namespace, pytest_cov_registered: bool) -> None:
@@ -29,7 +31,7 @@ def refuse_pytest_cov(options: argparse.Namespace, pytest_cov_registered: bool) 
     """
     asked = bool(getattr(options, "cov_source", None)) or pytest_cov_registered
     if asked and not getattr(options, "no_cov", False):
-        raise SettingError(
+        raise setting_error(
             "pytest-lcov: --lcov and pytest-cov's --cov would trace this run twice: "
             "drop --cov (pytest-lcov measures with coverage.py itself), "
             "or drop --lcov and use --cov-report=lcov"
@@ -61,20 +63,26 @@ class Measurement:
         """Borrow the running Coverage, or make one configured as coverage.py is.
 
         `trace` False makes one that only combines data measured elsewhere
-        (pytest-xdist workers): the controller runs no tests.
+        (pytest-xdist workers): the controller runs no tests.  Any error in
+        coverage.py's configuration stops the run with one line.
         """
+        try:
+            return cls._begin(settings, rootdir, trace)
+        except pytest.UsageError:
+            raise
+        except Exception as exc:  # a bad regex, an unknown plugin or core, a broken config file
+            message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise setting_error(f"pytest-lcov: coverage.py cannot measure this run: {message}") from None
+
+    @classmethod
+    def _begin(cls, settings: Settings, rootdir: Path, trace: bool) -> Measurement:
         current = coverage.Coverage.current()
         if current is not None:
-            if settings.needs_contexts and sys.gettrace() is None:
-                raise SettingError(
-                    "pytest-lcov: per-test data needs coverage.py's C tracer, but the running "
-                    'coverage uses another core: set `core = "ctrace"` in [tool.coverage.run]'
-                )
-            return cls(current)
+            return cls._borrow(current, settings)
         cov = _configured_coverage(settings, rootdir, data_file=None)
         data_dir = None
         patches = cov.get_option("run:patch")
-        if trace and isinstance(patches, list) and "subprocess" in patches:
+        if isinstance(patches, list) and "subprocess" in patches:
             # Children measured through coverage's subprocess patch write data
             # files: give them a folder of this run's own, so nothing stale
             # from an earlier run can be combined in.
@@ -90,10 +98,48 @@ class Measurement:
                 'cannot collect them: use patch = ["subprocess", "fork", "_exit"] to measure children'
             )
         measurement = cls(cov, notices=[n for n in notices if n], data_dir=data_dir)
+        _check_exclusions(cov)
         if trace:
-            cov.start()
-            measurement.running = True
+            measurement.start()
         return measurement
+
+    @classmethod
+    def _borrow(cls, current: coverage.Coverage, settings: Settings) -> Measurement:
+        """The Coverage that ``coverage run`` started: its configuration decides, so say what it ignores."""
+        if settings.needs_contexts and sys.gettrace() is None:
+            raise setting_error(
+                "pytest-lcov: per-test data needs coverage.py's C tracer, but the running "
+                'coverage uses another core: set `core = "ctrace"` in [tool.coverage.run]'
+            )
+        notices = []
+        if settings.branch and not current.get_option("run:branch"):
+            notices.append(
+                "pytest-lcov: --lcov-branch is ignored under `coverage run`, which measures without "
+                "branches: use `coverage run --branch` or branch = true in [tool.coverage.run]"
+            )
+        if settings.source:
+            notices.append(
+                "pytest-lcov: --lcov-source is ignored under `coverage run`: "
+                "its own source setting decides what is measured"
+            )
+        return cls(current, notices=notices)
+
+    def start(self) -> None:
+        """Start tracing (also after the run began, when xdist decided to run tests here after all)."""
+        self.cov.start()
+        self.running = True
+        self.started = time.time()
+
+    def hand_over_to_workers(self) -> None:
+        """Stop tracing here: xdist workers run the tests, each measured by its own plugin.
+
+        Our subprocess patch must not reach the workers (they would start a
+        second Coverage at interpreter start-up), so its environment goes too.
+        """
+        if self.running:
+            self.cov.stop()
+            self.running = False
+            os.environ.pop("COVERAGE_PROCESS_CONFIG", None)
 
     def switch_test(self, node_id: str | None) -> None:
         """Attribute what runs from now on to the test `node_id` (None: to no test)."""
@@ -131,6 +177,24 @@ class Measurement:
         if self.data_dir is not None:
             shutil.rmtree(self.data_dir, ignore_errors=True)
             self.data_dir = None
+
+
+def _check_exclusions(cov: coverage.Coverage) -> None:
+    """Compile the exclusion patterns now, so a bad one stops the run at start-up, not at the report."""
+    for option in (
+        "report:exclude_lines",
+        "report:exclude_also",
+        "report:partial_branches",
+        "report:partial_also",
+    ):
+        patterns = cov.get_option(option)
+        for pattern in patterns if isinstance(patterns, list) else []:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise setting_error(
+                    f"pytest-lcov: [report] {option.split(':')[1]}: bad pattern {pattern!r}: {exc}"
+                ) from None
 
 
 def _configured_coverage(settings: Settings, rootdir: Path, data_file: str | None) -> coverage.Coverage:

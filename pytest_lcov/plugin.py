@@ -1,14 +1,24 @@
-"""The pytest hooks: options, start-up, and the report at session end.
+"""The pytest hooks: options, start-up checks, and what each process registers.
 
-Shaped like pytest's junitxml plugin: the hooks here set up one stashed
-LcovReport object, whose methods are the session hooks that write the file.
+Shaped like pytest's junitxml plugin: the module's hooks set up stashed
+objects whose methods are the session hooks.  Each process registers only
+what its role needs:
+
+* every process that runs tests: `TestContexts`, when per-test data is asked for;
+* a pytest-xdist worker: `WorkerHandoff`, which sends its data to the controller;
+* the process that writes the report (a plain run, or the xdist controller):
+  `LcovReport`, and in an xdist controller `WorkerData`, whose hook exists
+  only when xdist is loaded.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import contextlib
+import itertools
 import os
+import time
 import traceback
+import warnings
 from collections.abc import Generator
 from pathlib import Path
 from typing import Any
@@ -16,14 +26,18 @@ from typing import Any
 import coverage
 import pytest
 
-from pytest_lcov.html import HtmlError, find_genhtml, write_html
+from pytest_lcov import PytestLcovWarning
+from pytest_lcov.files import DESCRIPTION_LINE, TRACEFILE_LINE, output_problem
+from pytest_lcov.html import HtmlError, find_genhtml, genhtml_command_problem, html_folder_problem, write_html
 from pytest_lcov.measure import Measurement, refuse_pytest_cov
 from pytest_lcov.report import Report, write_report
-from pytest_lcov.settings import Settings, add_options, resolve
+from pytest_lcov.settings import Settings, add_options, resolve, setting_error
 from pytest_lcov.summary import missed_gates, shown, summary_line, table
 
-lcov_report_key = pytest.StashKey["LcovReport"]()
+lcov_run_key = pytest.StashKey["LcovRun"]()
 WORKER_DATA_KEY = "pytest_lcov_data"
+WORKER_ERROR_KEY = "pytest_lcov_error"
+NOT_WRITTEN = "pytest-lcov: no tracefile written"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -31,17 +45,192 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 @pytest.hookimpl(tryfirst=True)
-def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
-    """Start measuring before conftest.py files and the project are imported."""
+def pytest_load_initial_conftests(early_config: pytest.Config, args: list[str]) -> None:
+    """Check the settings, then start measuring before conftest.py files and the project are imported."""
     settings = resolve(early_config)
     if not settings.enabled:
         return
+    refuse_value_taken_from_next_word(args)
     refuse_pytest_cov(early_config.known_args_namespace, early_config.pluginmanager.has_plugin("_cov"))
-    controller = runs_xdist_workers(early_config)
-    measurement = Measurement.begin(settings, early_config.rootpath, trace=not controller)
-    report = LcovReport(settings, measurement, early_config)
-    early_config.stash[lcov_report_key] = report
-    early_config.pluginmanager.register(report, "lcov-report")
+    refuse_unsafe_outputs(settings, early_config.rootpath)
+    distributes = xdist_will_distribute(early_config)
+    measurement = Measurement.begin(settings, early_config.rootpath, trace=not distributes)
+    run = LcovRun(settings, measurement, distributes)
+    early_config.stash[lcov_run_key] = run
+    early_config.pluginmanager.register(run, "lcov-run")
+    if settings.needs_contexts:
+        early_config.pluginmanager.register(TestContexts(measurement), "lcov-contexts")
+
+
+def refuse_value_taken_from_next_word(args: list[str]) -> None:
+    """Stop on ``--lcov WORD``: argparse takes WORD as the output, which would overwrite it.
+
+    ``pytest --lcov tests/test_x.py`` reads as "measure and run this file",
+    but the optional value swallows the path; the report would replace the
+    test file and the whole suite would run.  Only ``--lcov=PATH`` names an output.
+    """
+    for word, following in itertools.pairwise(args):
+        if word == "--":
+            return
+        if word == "--lcov" and not following.startswith("-"):
+            raise setting_error(
+                f"pytest-lcov: `--lcov {following}` would take {following!r} as the report's path: "
+                f"write --lcov={following} to choose the output, or put test paths before --lcov"
+            )
+
+
+def refuse_unsafe_outputs(settings: Settings, rootdir: Path) -> None:
+    """Stop at start-up, before any test runs, when a report would replace something not ours."""
+    problems = [(settings.output, output_problem(settings.output, TRACEFILE_LINE, "a tracefile"))]
+    if settings.per_test:
+        desc = settings.description_file
+        problems.append((desc, output_problem(desc, DESCRIPTION_LINE, "a genhtml description file")))
+    if settings.html is not None:
+        keep = (rootdir, settings.output, settings.description_file)
+        problems.append((settings.html, html_folder_problem(settings.html, keep=keep)))
+        if problem := genhtml_command_problem(settings.genhtml):
+            raise setting_error(f"pytest-lcov: lcov_genhtml = {settings.genhtml!r}: {problem}")
+    for path, problem in problems:
+        if problem is not None:
+            raise setting_error(f"pytest-lcov: refusing to write {shown(path)}: it {problem}")
+
+
+def xdist_will_distribute(config: pytest.Config) -> bool:
+    """Whether pytest-xdist will run the tests in workers rather than in this process.
+
+    xdist settles this only after measuring must have started, so its own
+    rules are followed here: ``-n 0``, ``-n auto`` with ``--pdb`` or with
+    zero CPUs to use, ``--collect-only`` and ``--dist no`` all run in-process.
+    The session start checks the guess against what xdist did.  A pytest
+    that a test starts inside a worker inherits the worker's mark: it is
+    guessed to run in-process, and hands over at session start if not.
+    """
+    if not config.pluginmanager.has_plugin("xdist") or os.environ.get("PYTEST_XDIST_WORKER"):
+        return False  # a worker gets the controller's options but runs the tests itself
+    options = config.known_args_namespace
+    if getattr(options, "collectonly", False):
+        return False
+    numprocesses = getattr(options, "numprocesses", None)
+    if numprocesses in ("auto", "logical"):
+        if getattr(options, "usepdb", False):
+            return False
+        numprocesses = _auto_workers()
+    dist = "load" if getattr(options, "distload", False) else getattr(options, "dist", "no")
+    if numprocesses == 0:
+        return False
+    if numprocesses:
+        return True
+    return dist != "no" and bool(getattr(options, "tx", None))
+
+
+def _auto_workers() -> int:
+    """``-n auto``'s worker count as xdist reads it: the environment first, else some."""
+    with contextlib.suppress(ValueError):
+        return int(os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS", ""))
+    return max(os.cpu_count() or 1, 1)
+
+
+def _is_xdist_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    run = config.stash.get(lcov_run_key, None)
+    if run is not None:
+        run.measurement.close()  # also when the run stopped before the session ended
+        del config.stash[lcov_run_key]
+
+
+class LcovRun:
+    """The measurement of this process; registers, at session start, what this process's role needs."""
+
+    def __init__(self, settings: Settings, measurement: Measurement, distributes: bool) -> None:
+        self.settings = settings
+        self.measurement = measurement
+        self.distributes = distributes
+        self.cache_dir: Path | None = None
+
+    def pytest_configure(self, config: pytest.Config) -> None:
+        cache = getattr(config, "cache", None)  # None under -p no:cacheprovider
+        if self.settings.use_cache and cache is not None and not _is_xdist_worker(config):
+            self.cache_dir = cache.mkdir("pytest-lcov-analysis")
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        # tryfirst: before xdist starts its workers.
+        config = session.config
+        manager = config.pluginmanager
+        if _is_xdist_worker(config):
+            manager.register(WorkerHandoff(self.measurement, config), "lcov-worker")
+            return
+        report = LcovReport(self.settings, self.measurement, config, self.cache_dir)
+        manager.register(report, "lcov-report")
+        controller = manager.has_plugin("dsession")
+        if controller:
+            self.measurement.hand_over_to_workers()
+            manager.register(WorkerData(report), "lcov-worker-data")
+        elif self.distributes:  # xdist decided to run the tests here after all
+            self.measurement.start()
+            report.notices.append(
+                "pytest-lcov: pytest-xdist runs the tests in this process after all, so measuring started "
+                "late: lines run while pytest started up (imports of conftest.py files) count as not run"
+            )
+
+
+class TestContexts:
+    """Attributes each test's set-up, call and teardown to the test, for per-test data."""
+
+    __test__ = False  # not a test class, whatever its name
+
+    def __init__(self, measurement: Measurement) -> None:
+        self.measurement = measurement
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_protocol(self, item: pytest.Item) -> Generator[None, object, object]:
+        self.measurement.switch_test(item.nodeid)
+        try:
+            return (yield)
+        finally:
+            self.measurement.switch_test(None)
+
+
+class WorkerHandoff:
+    """In a pytest-xdist worker: send this worker's data to the controller, which writes the report."""
+
+    def __init__(self, measurement: Measurement, config: pytest.Config) -> None:
+        self.measurement = measurement
+        self.config = config
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self) -> None:
+        # trylast: session-scoped fixtures have been torn down, their lines count.
+        output = self.config.workeroutput  # type: ignore[attr-defined]
+        try:
+            # Bytes travel through execnet, also to a controller on another host.
+            output[WORKER_DATA_KEY] = self.measurement.end().get_data().dumps()
+        except Exception as exc:
+            output[WORKER_ERROR_KEY] = f"{type(exc).__name__}: {exc}"
+
+
+class WorkerData:
+    """In a pytest-xdist controller: gathers each worker's data for the report."""
+
+    def __init__(self, report: LcovReport) -> None:
+        self.report = report
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: object) -> None:
+        """A worker finished or died: keep its data, or say that it is missing."""
+        output = getattr(node, "workeroutput", {})
+        blob = output.get(WORKER_DATA_KEY)
+        if blob is not None:
+            self.report.worker_data.append(blob)
+            return
+        why = output.get(WORKER_ERROR_KEY) or "it did not finish"
+        self.report.notices.append(
+            f"pytest-lcov: no coverage data from worker {node.gateway.id} ({why}): "
+            "lines only its tests ran are missing from the report"
+        )
 
 
 def report_failure(exc: Exception, output: Path) -> str:
@@ -54,100 +243,74 @@ def report_failure(exc: Exception, output: Path) -> str:
     return f"pytest-lcov: no tracefile written: internal error {exc!r} (-v shows the traceback)"
 
 
-def runs_xdist_workers(config: pytest.Config) -> bool:
-    """Whether this process is a pytest-xdist controller: its workers run the tests.
-
-    Read from the options, as xdist itself decides, before any worker starts.
-    A worker gets the same options, but xdist marks it in the environment
-    before its configuration exists (a pytest a test starts inherits the mark:
-    it then traces too, which costs time, not data).
-    """
-    if not config.pluginmanager.has_plugin("xdist") or os.environ.get("PYTEST_XDIST_WORKER"):
-        return False
-    options = config.known_args_namespace
-    return bool(getattr(options, "numprocesses", None) or getattr(options, "tx", None))
-
-
-def _is_xdist_worker(config: pytest.Config) -> bool:
-    return hasattr(config, "workerinput")
-
-
-def pytest_unconfigure(config: pytest.Config) -> None:
-    report = config.stash.get(lcov_report_key, None)
-    if report is not None:
-        report.measurement.close()  # also when the run stopped before the session ended
-        del config.stash[lcov_report_key]
-        config.pluginmanager.unregister(report)
-
-
 class LcovReport:
     """Writes the tracefile at session end and says so in the summary.
 
-    In a pytest-xdist worker it hands its data to the controller instead;
-    in the controller it gathers the workers' data before writing.  Then the
-    HTML report, the gates and the table follow from the written numbers.
+    Then the HTML report, the gates and the table follow from the written
+    numbers.  When the numbers cannot be had, every gate fails: a gate that
+    cannot be checked is never a pass.
     """
 
-    def __init__(self, settings: Settings, measurement: Measurement, config: pytest.Config) -> None:
+    def __init__(
+        self, settings: Settings, measurement: Measurement, config: pytest.Config, cache_dir: Path | None
+    ) -> None:
         self.settings = settings
         self.measurement = measurement
         self.config = config
+        self.cache_dir = cache_dir
         self.rootdir = config.rootpath
         self.report: Report | None = None
         self.messages: list[tuple[str, dict[str, bool]]] = []
+        self.notices: list[str] = list(measurement.notices)
         self.worker_data: list[bytes] = []
-        self.lost_workers: list[str] = []
-
-    def pytest_testnodedown(self, node: Any, error: object) -> None:
-        """A worker finished or died: keep its data, or remember it is missing."""
-        blob = getattr(node, "workeroutput", {}).get(WORKER_DATA_KEY)
-        if blob is None:
-            self.lost_workers.append(str(node.gateway.id))
-        else:
-            self.worker_data.append(blob)
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         # trylast: session-scoped fixtures have been torn down, their lines count.
-        cov = self.measurement.end()
-        if _is_xdist_worker(self.config):
-            # Bytes travel through execnet, also to a controller on another host.
-            self.config.workeroutput[WORKER_DATA_KEY] = cov.get_data().dumps()  # type: ignore[attr-defined]
-            return
-        for worker in self.lost_workers:
-            self._say(
-                f"pytest-lcov: no coverage data from worker {worker} (it did not finish): "
-                "lines only its tests ran are missing from the report",
-                red=True,
-            )
-        for notice in self.measurement.notices:
-            self._say(notice, yellow=True)
         settings = self.settings
-        cache = getattr(self.config, "cache", None)  # None under -p no:cacheprovider
-        if settings.use_cache and cache is not None:
-            settings = dataclasses.replace(settings, cache_dir=cache.mkdir("pytest-lcov-analysis"))
+        cov = self.measurement.end()
+        for notice in self.notices:
+            self._notice(session, notice)
+        if session.exitstatus == pytest.ExitCode.INTERNAL_ERROR:
+            # What ran is unknown: an earlier file stays, and says it is earlier.
+            self._report_failed(session, f"{NOT_WRITTEN}: pytest stopped on an internal error")
+            return
         try:
             self.measurement.add_data(self.worker_data)
-            self.report = write_report(cov, settings, self.rootdir, self.measurement.started)
+            self.report = write_report(cov, settings, self.rootdir, self.measurement.started, self.cache_dir)
         except Exception as exc:  # the report must never take the test run down
-            # The run keeps the exit status its tests earned; a good file
-            # written earlier stays as it was (writes are atomic).
-            self._say(report_failure(exc, self.settings.output), red=True, bold=True)
-            if self.config.option.verbose > 0:
-                self._say("".join(traceback.format_exception(exc)).rstrip())
+            self._report_failed(session, report_failure(exc, settings.output), exc)
             return
         for name in self.report.changed.names:
-            self._say(
+            self._notice(
+                session,
                 f"pytest-lcov: {name} changed during the run: its report may not match the code that ran",
-                yellow=True,
             )
-        self._say(summary_line(self.settings.output, self.report.totals))
-        if self.settings.per_test:
-            self._say(f"LCOV test descriptions in {shown(self.settings.description_file)}")
-        if self.settings.html is not None:
-            self._write_html(session, self.settings.html)
-        for line in missed_gates(self.report.totals, self.settings.fail_under):
-            self._fail(session, line, pytest.ExitCode.TESTS_FAILED)
+        self._say(summary_line(settings.output, self.report.totals))
+        if settings.per_test:
+            self._say(f"LCOV test descriptions in {shown(settings.description_file)}")
+        if settings.html is not None:
+            self._write_html(session, settings.html)
+        for line in missed_gates(self.report.totals, settings.fail_under):
+            self._fail(session, line)
+
+    def _report_failed(self, session: pytest.Session, why: str, exc: Exception | None = None) -> None:
+        """Say why, keep an earlier file but say it is not this run's, and fail every gate."""
+        output = self.settings.output
+        self._say(why, red=True, bold=True)
+        if exc is not None and self.config.option.verbose > 0:
+            self._say("".join(traceback.format_exception(exc)).rstrip())
+        with contextlib.suppress(OSError):
+            if output.is_file():
+                written = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(output.stat().st_mtime))
+                self._say(
+                    f"pytest-lcov: {shown(output)} is from an earlier run ({written}), not from this one",
+                    red=True,
+                )
+        for metric in self.settings.fail_under:
+            self._fail(session, f"pytest-lcov: FAIL {metric} coverage cannot be checked: no tracefile")
+        if self.settings.html is not None and self.settings.html_required:
+            self._fail(session, "pytest-lcov: FAIL no HTML report: no tracefile written")
 
     def _write_html(self, session: pytest.Session, out_dir: Path) -> None:
         settings = self.settings
@@ -162,36 +325,37 @@ class LcovReport:
                 description_file=settings.description_file if settings.per_test else None,
                 path_prefix=settings.path_prefix,
                 absolute=settings.absolute_paths,
+                timeout=settings.genhtml_timeout,
             )
         except HtmlError as exc:
             if settings.html_required:
-                self._fail(session, str(exc), pytest.ExitCode.TESTS_FAILED)
+                self._fail(session, str(exc))
             else:
-                self._say(str(exc), yellow=True)
+                self._notice(session, str(exc))
             return
         for complaint in complaints:
-            self._say(f"pytest-lcov: genhtml: {complaint}", yellow=True)
+            self._notice(session, f"pytest-lcov: genhtml: {complaint}")
         self._say(f"LCOV HTML report in {shown(out_dir / 'index.html')}")
 
     def _say(self, line: str, **markup: bool) -> None:
         self.messages.append((line, markup))
 
-    def _fail(self, session: pytest.Session, line: str, status: pytest.ExitCode) -> None:
-        """Report a failure; the run fails with `status` unless it already failed."""
+    def _notice(self, session: pytest.Session, line: str) -> None:
+        """A yellow line, and a warning of our own class, so ``-W error::...`` can make it fail the run."""
+        self._say(line, yellow=True)
+        try:
+            # Shown under the plugin's name, not a line of its source.
+            warnings.warn_explicit(
+                PytestLcovWarning(line), PytestLcovWarning, "pytest-lcov", 0, "pytest_lcov"
+            )
+        except PytestLcovWarning:
+            self._fail(session, f"{line} (an error by the warning filters)")
+
+    def _fail(self, session: pytest.Session, line: str) -> None:
+        """Report a failure; the run fails unless it already failed."""
         self._say(line, red=True, bold=True)
         if session.exitstatus == pytest.ExitCode.OK:
-            session.exitstatus = status
-
-    @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_protocol(self, item: pytest.Item) -> Generator[None, object, object]:
-        # Set-up, call and teardown all belong to the test.
-        if not self.settings.needs_contexts:
-            return (yield)
-        self.measurement.switch_test(item.nodeid)
-        try:
-            return (yield)
-        finally:
-            self.measurement.switch_test(None)
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         if self.settings.table and self.report is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import gc
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -54,7 +55,11 @@ class Report:
 
 
 def write_report(
-    cov: coverage.Coverage, settings: Settings, rootdir: Path, measured_since: float | None = None
+    cov: coverage.Coverage,
+    settings: Settings,
+    rootdir: Path,
+    measured_since: float | None = None,
+    cache_dir: Path | None = None,
 ) -> Report:
     """Write the tracefile `settings` asks for; return what it holds.
 
@@ -62,6 +67,8 @@ def write_report(
     with the largest file, not with the code base.  Files modified after
     `measured_since` are listed in the report's `changed`.
     """
+    if cache_dir is not None:
+        settings = dataclasses.replace(settings, cache_dir=cache_dir)
     with frozen_heap():
         return _write_report(cov, settings, rootdir, measured_since)
 

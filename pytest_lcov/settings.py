@@ -19,6 +19,7 @@ import pytest
 from pytest_lcov.tracefile import DIALECTS, safe_test_name
 
 DEFAULT_OUTPUT = "lcov.info"
+DEFAULT_GENHTML_TIMEOUT = 600.0
 PATH_STYLES = ("relative", "absolute")
 COUNTS = ("run", "tests")  # ran at all in the run (0/1), or how many tests reached it
 
@@ -39,7 +40,7 @@ class Option:
 OPTIONS = (
     Option("lcov_enabled", "write an LCOV tracefile, as if --lcov were given", "bool"),
     Option("lcov_output", f"where --lcov writes the tracefile (default {DEFAULT_OUTPUT} in the rootdir)"),
-    Option("lcov_source", "package or folder to measure when coverage.py's `source` is unset", "linelist"),
+    Option("lcov_source", "package or folder to measure, instead of coverage.py's `source`", "linelist"),
     Option("lcov_branch", "measure branches (coverage.py's `branch = true`)", "bool"),
     Option("lcov_format", f"LCOV dialect: {' or '.join(DIALECTS)} (default compat)"),
     Option("lcov_test_name", "TN: name of the tracefile's section (default: the project's name)"),
@@ -51,6 +52,10 @@ OPTIONS = (
     Option("lcov_html", "also write genhtml's HTML report into this folder"),
     Option("lcov_html_required", "fail the run when the HTML report cannot be made", "bool"),
     Option("lcov_genhtml", "the genhtml command to run (default: genhtml on PATH)"),
+    Option(
+        "lcov_genhtml_timeout",
+        f"seconds genhtml may run before it is stopped (default {DEFAULT_GENHTML_TIMEOUT:g})",
+    ),
     Option("lcov_fail_under_lines", "fail the run when line coverage is under this percent"),
     Option("lcov_fail_under_functions", "fail the run when function coverage is under this percent"),
     Option("lcov_fail_under_branches", "fail the run when branch coverage is under this percent"),
@@ -60,7 +65,7 @@ OPTIONS = (
 GATES = ("lines", "functions", "branches")
 
 
-def SettingError(message: str) -> pytest.UsageError:
+def setting_error(message: str) -> pytest.UsageError:
     """A setting with a value we cannot use: pytest prints it as one line and stops."""
     return pytest.UsageError(message)
 
@@ -83,6 +88,7 @@ class Settings:
     html: Path | None = None
     html_required: bool = False
     genhtml: str = "genhtml"
+    genhtml_timeout: float = DEFAULT_GENHTML_TIMEOUT
     fail_under: dict[str, float] = field(default_factory=dict)
     table: bool = False
     use_cache: bool = True
@@ -136,15 +142,24 @@ def add_options(parser: pytest.Parser) -> None:
             group.addoption(option.flag, action="store", default=None, metavar="VALUE", help=option.help)
 
 
+INI_TYPES = {option.key: option.ini_type for option in OPTIONS}
+
+
 def _ini(config: pytest.Config, key: str) -> Any:
     """A configuration value; a value of the wrong type names its key."""
     try:
-        return config.getini(key)
-    except (pytest.UsageError, ValueError) as exc:
+        value = config.getini(key)
+    except (pytest.UsageError, ValueError, TypeError) as exc:
         message = str(exc)
         if key not in message:
             message = f"{key}: {message}"
-        raise SettingError(f"pytest-lcov: {message}") from None
+        raise setting_error(f"pytest-lcov: {message}") from None
+    wanted = INI_TYPES.get(key, "string")
+    if wanted == "string" and not isinstance(value, str):
+        raise setting_error(f"pytest-lcov: {key} = {value!r}: expected one text value")
+    if wanted == "linelist" and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+        raise setting_error(f"pytest-lcov: {key} = {value!r}: expected a list of text values")
+    return value
 
 
 def _value(config: pytest.Config, key: str) -> Any:
@@ -156,7 +171,7 @@ def _value(config: pytest.Config, key: str) -> Any:
 def _choice(config: pytest.Config, key: str, choices: tuple[str, ...], default: str) -> str:
     value = _value(config, key) or default
     if not isinstance(value, str) or value not in choices:
-        raise SettingError(f"pytest-lcov: {key} = {value!r} is not one of: {', '.join(choices)}")
+        raise setting_error(f"pytest-lcov: {key} = {value!r} is not one of: {', '.join(choices)}")
     return value
 
 
@@ -183,39 +198,33 @@ def project_name(rootdir: Path) -> str:
 
 
 def resolve(config: pytest.Config) -> Settings:
-    """Read and check every setting; raises SettingError naming the bad key."""
+    """Read and check every setting; raises a UsageError naming the bad key."""
     rootdir = config.rootpath
     cli_lcov = getattr(config.known_args_namespace, "lcov", None)
     no_lcov = bool(getattr(config.known_args_namespace, "no_lcov", False))
     enabled = not no_lcov and (cli_lcov is not None or bool(_ini(config, "lcov_enabled")))
     output_text = cli_lcov if isinstance(cli_lcov, str) else (_ini(config, "lcov_output") or DEFAULT_OUTPUT)
-    if not str(output_text).strip():
-        raise SettingError("pytest-lcov: --lcov / lcov_output: the output path is empty")
-    output = Path(output_text).expanduser()
-    if not output.is_absolute():
-        # The command line is relative to where pytest was started, the
-        # configuration to the rootdir, as pytest does for its own paths.
-        output = (Path.cwd() if isinstance(cli_lcov, str) else rootdir) / output
+    # The command line is relative to where pytest was started, the
+    # configuration to the rootdir, as pytest does for its own paths.
+    output = _path(output_text, "--lcov / lcov_output", Path.cwd() if isinstance(cli_lcov, str) else rootdir)
     source = _value(config, "lcov_source") or []
     if isinstance(source, str):
         source = [source]
     test_name = str(_value(config, "lcov_test_name") or project_name(rootdir))
     if _value(config, "lcov_test_name") and (problem := test_name_problem(test_name)):
-        raise SettingError(f"pytest-lcov: lcov_test_name = {test_name!r}: {problem}")
+        raise setting_error(f"pytest-lcov: lcov_test_name = {test_name!r}: {problem}")
     prefix = str(_value(config, "lcov_path_prefix") or "")
     if problem := path_prefix_problem(prefix):
-        raise SettingError(f"pytest-lcov: lcov_path_prefix {problem}")
+        raise setting_error(f"pytest-lcov: lcov_path_prefix {problem}")
     per_test = bool(_value(config, "lcov_per_test"))
     if per_test and _value(config, "lcov_counts") not in (None, "", "tests"):
-        raise SettingError(
+        raise setting_error(
             "pytest-lcov: lcov_per_test counts tests by nature: lcov_counts must be 'tests' or unset"
         )
     html_text = _value(config, "lcov_html")
     html = None
     if html_text:
-        html = Path(str(html_text)).expanduser()
-        if not html.is_absolute():
-            html = (Path.cwd() if config.known_args_namespace.lcov_html else rootdir) / html
+        html = _path(html_text, "lcov_html", Path.cwd() if config.known_args_namespace.lcov_html else rootdir)
     return Settings(
         enabled=enabled,
         output=output,
@@ -231,10 +240,39 @@ def resolve(config: pytest.Config) -> Settings:
         html=html,
         html_required=bool(_value(config, "lcov_html_required")),
         genhtml=str(_value(config, "lcov_genhtml") or "genhtml"),
+        genhtml_timeout=_seconds(config, "lcov_genhtml_timeout", DEFAULT_GENHTML_TIMEOUT),
         fail_under=_thresholds(config),
         table=bool(_value(config, "lcov_table")),
         use_cache=not _value(config, "lcov_no_cache"),
     )
+
+
+def _path(text: str, key: str, base: Path) -> Path:
+    """A path setting, made absolute against `base`; refuses what cannot be meant as a path."""
+    if not text.strip():
+        raise setting_error(f"pytest-lcov: {key}: the path is empty")
+    if text.strip().lower() in ("true", "false"):
+        raise setting_error(f"pytest-lcov: {key} = {text!r}: expected a path, not a yes/no value")
+    if "\0" in text:
+        raise setting_error(f"pytest-lcov: {key}: the path holds a NUL character")
+    try:
+        path = Path(text).expanduser()
+    except RuntimeError as exc:  # ~user that does not exist, or no home folder
+        raise setting_error(f"pytest-lcov: {key} = {text!r}: {exc}") from None
+    return path if path.is_absolute() else base / path
+
+
+def _seconds(config: pytest.Config, key: str, default: float) -> float:
+    value = _value(config, key)
+    if value is None or value == "":
+        return default
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise setting_error(f"pytest-lcov: {key} = {value!r} is not a number of seconds") from None
+    if not 0 < number < float("inf"):
+        raise setting_error(f"pytest-lcov: {key} = {value!r} must be more than 0 seconds")
+    return number
 
 
 def _thresholds(config: pytest.Config) -> dict[str, float]:
@@ -248,8 +286,8 @@ def _thresholds(config: pytest.Config) -> dict[str, float]:
         try:
             number = float(value)
         except (TypeError, ValueError):
-            raise SettingError(f"pytest-lcov: {key} = {value!r} is not a number") from None
+            raise setting_error(f"pytest-lcov: {key} = {value!r} is not a number") from None
         if not 0 <= number <= 100:
-            raise SettingError(f"pytest-lcov: {key} = {value!r} is not a percent from 0 to 100")
+            raise setting_error(f"pytest-lcov: {key} = {value!r} is not a percent from 0 to 100")
         gates[metric] = number
     return gates

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from pytest_lcov.model import Totals, percent
 from pytest_lcov.report import FileSummary
+from pytest_lcov.tracefile import safe_field
 
 METRICS = {
     "lines": ("lines_hit", "lines_found"),
@@ -63,7 +64,7 @@ def table(files: list[FileSummary], totals: Totals) -> list[str]:
     header = ["File", "Lines", "Cover", "Funcs", "Cover"] + (["Branches", "Cover"] if with_branches else [])
     rows = [header]
     for entry in [*files, FileSummary("TOTAL", totals, "")]:
-        row = [entry.path]
+        row = [safe_field(entry.path)]  # no escape sequence from a file name reaches the terminal
         for metric in ("lines", "functions", "branches") if with_branches else ("lines", "functions"):
             hit, found = _counts(entry.totals, metric)
             row += [f"{hit}/{found}", f"{percent(hit, found)}%" if found else "-"]

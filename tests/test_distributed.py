@@ -132,5 +132,8 @@ def test_multiprocessing_concurrency_gets_a_pointer_to_the_patch(pytester: pytes
     pytester.makepyprojecttoml('[tool.coverage.run]\nconcurrency = ["multiprocessing"]\nsource = ["."]\n')
     result = run_pytest(pytester, "--lcov", "-k", "subprocess")
     assert result.ret == 0
-    notes = [line for line in result.outlines if "concurrency = multiprocessing" in line]
+    notes = [
+        line for line in result.outlines if line.startswith("pytest-lcov: concurrency = multiprocessing")
+    ]
     assert len(notes) == 1 and 'patch = ["subprocess", "fork", "_exit"]' in notes[0]
+    assert "PytestLcovWarning: pytest-lcov: concurrency = multiprocessing" in result.stdout.str()

@@ -199,7 +199,7 @@ def test_a_configured_core_that_cannot_record_tests_is_replaced_with_one_line(
     pytester.makepyprojecttoml('[tool.coverage.run]\ncore = "sysmon"\n')
     result = run_pytest(pytester, "--lcov", "--lcov-per-test", "--lcov-source=mod")
     assert result.ret == 0
-    notices = [line for line in result.outlines if "C tracer" in line]
+    notices = [line for line in result.outlines if line.startswith("pytest-lcov:") and "C tracer" in line]
     assert notices == [
         "pytest-lcov: per-test data needs coverage.py's C tracer: using core = ctrace, not sysmon"
     ]

@@ -146,10 +146,21 @@ def test_a_namespace_package(pytester: pytest.Pytester) -> None:
 def test_output_path_that_is_a_folder(project: pytest.Pytester) -> None:
     project.mkdir("out.info")
     result = run_pytest(project, "--lcov=out.info")
-    assert result.ret == 0
-    [line] = failure_lines(result)
-    assert "out.info is a directory" in line
+    assert result.ret == pytest.ExitCode.USAGE_ERROR  # refused before any test ran
+    assert [line for line in result.errlines if line] == [
+        "ERROR: pytest-lcov: refusing to write out.info: it is a folder"
+    ]
     assert not list(project.path.glob(".out.info.*.tmp"))
+
+
+def test_output_below_a_file_is_refused_at_start_up(project: pytest.Pytester) -> None:
+    project.path.joinpath("reports").write_text("not a folder")
+    result = run_pytest(project, "--lcov=reports/lcov.info")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert [line for line in result.errlines if line] == [
+        "ERROR: pytest-lcov: refusing to write reports/lcov.info: it is below reports, which is not a folder"
+    ]
+    assert project.path.joinpath("reports").read_text() == "not a folder"
 
 
 def test_output_in_a_read_only_folder(project: pytest.Pytester) -> None:
@@ -181,8 +192,9 @@ def test_output_in_a_read_only_folder(project: pytest.Pytester) -> None:
 
 def test_a_read_only_good_file_survives(project: pytest.Pytester) -> None:
     # Works as root too: the write goes to a new file whose rename fails on a
-    # folder we make unwritable by replacing it with a file of the same name.
-    project.path.joinpath("reports").write_text("not a folder")
+    # folder a test makes unwritable by replacing it with a file of the same name
+    # (at start-up the path was fine).
+    project.makepyfile(test_block="def test_block():\n    open('reports', 'w').write('not a folder')\n")
     result = run_pytest(project, "--lcov=reports/lcov.info")
     assert result.ret == 0
     [line] = failure_lines(result)
