@@ -8,6 +8,7 @@ it writes the very LCOV that ``pytest --lcov`` would have written.
 A refusal is one line on stderr and exit code 2, never a traceback, and it
 leaves the output file as it was: every input is read before the output is
 opened, and the output is written beside its target and renamed over it.
+An error nobody foresaw is refused the same way, worded as a bug to report.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import os
 import sqlite3
 import sys
 from pathlib import Path
@@ -23,7 +25,7 @@ from typing import TYPE_CHECKING
 from pytest_lcov.files import atomic_output
 from pytest_lcov.merge import TracefileMerge
 from pytest_lcov.model import MergeConflict, Totals, percent
-from pytest_lcov.tracefile import DIALECTS, LcovParseError, safe_test_name
+from pytest_lcov.tracefile import DIALECTS, LcovParseError, safe_field, safe_test_name
 
 if TYPE_CHECKING:
     from pytest_lcov.settings import Settings
@@ -37,7 +39,11 @@ class Refused(Exception):
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run ``pytest-lcov COMMAND ...``; return the exit code."""
+    """Run ``pytest-lcov COMMAND ...``; return the exit code.
+
+    Usage errors are argparse's (its usage text, exit code 2); every other
+    failure is one line on stderr: in CI logs a traceback buries the reason.
+    """
     args = _parser().parse_args(argv)
     try:
         if args.command == "merge":
@@ -45,9 +51,16 @@ def main(argv: list[str] | None = None) -> int:
         else:
             _convert(args)
     except Refused as exc:
-        print(f"pytest-lcov {args.command}: {exc}", file=sys.stderr)
-        return EXIT_REFUSED
+        return _refuse(args.command, str(exc))
+    except Exception as exc:
+        return _refuse(args.command, f"unexpected error (please report it): {type(exc).__name__}: {exc}")
     return 0
+
+
+def _refuse(command: str, message: str) -> int:
+    """Say why on one line of stderr, whatever line breaks or control characters `message` holds."""
+    print(f"pytest-lcov {command}: {safe_field(' '.join(message.splitlines()))}", file=sys.stderr)
+    return EXIT_REFUSED
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -88,15 +101,67 @@ def _merge(inputs: list[Path], output: Path, dialect: str) -> None:
         try:
             merge.add_file(path)
         except OSError as exc:
-            raise Refused(f"cannot read {path}: {exc.strerror or exc}") from None
+            raise Refused(f"cannot read {path}: {_reason(exc)}") from None
         except (LcovParseError, MergeConflict) as exc:
             raise Refused(str(exc)) from None
     try:
         with atomic_output(output) as out:
             totals = merge.write(out, dialect)
     except OSError as exc:
-        raise Refused(f"cannot write {output}: {exc.strerror or exc}") from None
+        raise Refused(f"cannot write {output}: {_reason(exc)}") from None
     print(f"pytest-lcov merge: {len(inputs)} tracefiles into {_written(output, totals)}")
+    if merge.mcdc_left_out:
+        _note_mcdc_left_out(merge.mcdc_left_out)
+
+
+def _note_mcdc_left_out(count: int) -> None:
+    """Say on stderr that MC/DC data was not merged, so that its loss is never silent (lcov's is)."""
+    print(
+        f"pytest-lcov merge: {count} MCDC records (MC/DC condition coverage) left out, as `lcov -a` "
+        "leaves them out without --mcdc-coverage; `lcov -a --mcdc-coverage` keeps them",
+        file=sys.stderr,
+    )
+
+
+def _reason(exc: OSError) -> str:
+    """What went wrong, without the file name: the caller names the file the user knows.
+
+    With a strerror the file named by the exception (perhaps the temporary
+    output beside the target) is left out; without one, the text is all there is.
+    """
+    return exc.strerror or str(exc) or type(exc).__name__
+
+
+def _os_error(exc: OSError, output: Path) -> str:
+    """Word an OSError of `convert`: a file it could not read, or the output it could not write.
+
+    The report reads the measured sources and writes only the output, through
+    a temporary file beside it: an error naming any other file is a read.
+    One naming no file (a full disk) happened while writing.
+    """
+    filename = exc.filename
+    if isinstance(filename, str | bytes | os.PathLike) and not _is_output(os.fsdecode(filename), output):
+        return f"cannot read {os.fsdecode(filename)}: {_reason(exc)}"
+    return f"cannot write {output}: {_reason(exc)}"
+
+
+def _is_output(filename: str, output: Path) -> bool:
+    """True for `output`, a folder on its way (made if missing), or its temporary file.
+
+    atomic_output writes ``.NAME.xxxxxxxx.tmp`` beside the file the output
+    resolves to, so both the output as given and as resolved are checked.
+    """
+    path = Path(os.path.abspath(filename))
+    for target in {Path(os.path.abspath(output)), Path(os.path.realpath(output))}:
+        if path == target or path in target.parents:
+            return True
+        if (
+            path.parent == target.parent
+            and path.name.startswith(f".{target.name}.")
+            and path.suffix == ".tmp"
+        ):
+            return True
+    return False
 
 
 def _require_file(path: Path, hint: str) -> None:
@@ -135,7 +200,7 @@ def _convert(args: argparse.Namespace) -> None:
     except coverage.exceptions.CoverageException as exc:
         raise Refused(f"{datafile}: {exc}") from None
     except OSError as exc:
-        raise Refused(f"cannot write {args.output}: {exc.strerror or exc}") from None
+        raise Refused(_os_error(exc, Path(args.output))) from None
     print(f"LCOV written to {_written(Path(args.output), totals)}")
 
 

@@ -14,7 +14,15 @@ What ``lcov -a`` (1.16 and 2.x alike) does, and so what this does:
 * test names read as lcov reads them: up to the first comma, every byte that
   is not a letter, digit or ``_`` turned into ``_``;
 * a section with no line data is dropped, and an input with no line data at
-  all is refused.
+  all is refused;
+* lcov 2.2's MC/DC records (``MCDC:``) are read and left out, as ``lcov -a``
+  2.3.1 leaves them out unless given ``--mcdc-coverage``.  coverage.py
+  measures no MC/DC, the compat dialect has no such record, and lcov adds
+  them only under rules of its own (groups by size, expressions by index);
+  the caller is told how many were left out, so that none go missing unseen.
+
+A count summed past 2**64 - 1 is written as 2**64 - 1 (lcov writes a float,
+which no parser reads as a count): the merged file must read back.
 
 Two inputs that disagree about a source (a function at other lines, a line
 with another checksum) are refused rather than added into nonsense.
@@ -24,12 +32,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
 from pytest_lcov.model import FileRecord, MergeConflict, RecordSum, Totals
-from pytest_lcov.tracefile import LcovParseError, ParsedRecord, format_record, iter_parse
+from pytest_lcov.tracefile import MAX_NUMBER, LcovParseError, ParsedRecord, format_record, iter_parse
 
 
 def lcov_test_name(raw: str) -> str:
@@ -47,7 +55,8 @@ class _NumberedLines:
 
     Reading bytes and decoding each line gives a bad byte its line number;
     `section_line` is the line of the last ``SF:``, which names the section
-    a conflict came from.
+    a conflict came from.  A UTF-8 byte order mark before the first line is
+    dropped here, so that an ``SF:`` right after it is seen as one.
     """
 
     def __init__(self, handle: BinaryIO, source: str) -> None:
@@ -64,7 +73,9 @@ class _NumberedLines:
             except UnicodeDecodeError as exc:
                 reason = f"not UTF-8 text (byte {exc.start + 1} of the line)"
                 raise LcovParseError(self.lineno, reason, self.source) from None
-            if line.startswith("SF:"):
+            if self.lineno == 1:
+                line = line.removeprefix("\ufeff")
+            if line.startswith(("SF:", "KF:")):
                 self.section_line = self.lineno
             yield line
 
@@ -86,6 +97,7 @@ class TracefileMerge:
 
     def __init__(self) -> None:
         self._files: dict[str, _FileSums] = {}
+        self.mcdc_left_out = 0
 
     def add_file(self, path: Path) -> None:
         """Add one tracefile.
@@ -105,6 +117,7 @@ class TracefileMerge:
             raise LcovParseError(max(lines.lineno, 1), reason, lines.source)
 
     def _add(self, parsed: ParsedRecord, where: str) -> None:
+        self.mcdc_left_out += len(parsed.mcdc)
         record = parsed.record
         sums = self._files.get(record.path)
         if sums is None:
@@ -137,6 +150,25 @@ class TracefileMerge:
             for name, record in self.sections(path):
                 file_sum.add(record)
                 out.write(f"TN:{name}\n")
-                out.write(format_record(record, dialect))
+                out.write(format_record(_capped(record), dialect))
             totals += file_sum.result().totals()
         return totals
+
+
+def _capped(record: FileRecord) -> FileRecord:
+    """`record` with each count above MAX_NUMBER written as MAX_NUMBER.
+
+    Each input count is at most MAX_NUMBER, but their sum may not be; hit or
+    not stays as it was, and the merged file stays one the parser reads back.
+    """
+    counts = [*record.lines.values(), *(fn.hits for fn in record.functions)]
+    counts += [br.taken for br in record.branches if br.taken is not None]
+    if max(counts, default=0) <= MAX_NUMBER:
+        return record
+    return FileRecord(
+        record.path,
+        lines={line: min(count, MAX_NUMBER) for line, count in record.lines.items()},
+        functions=[replace(fn, hits=min(fn.hits, MAX_NUMBER)) for fn in record.functions],
+        branches=[replace(br, taken=br.taken and min(br.taken, MAX_NUMBER)) for br in record.branches],
+        checksums=record.checksums,
+    )

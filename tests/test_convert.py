@@ -7,6 +7,7 @@ compares the two files byte for byte.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import sys
 from collections.abc import Callable
@@ -157,3 +158,69 @@ def test_bad_options_are_refused(sample: pytest.Pytester) -> None:
     assert_refused(sample.path, ["convert", "--test-name=my-run"], "--test-name 'my-run'", "try 'my_run'")
     assert_refused(sample.path, ["convert", "--path-prefix=a\tb"], "--path-prefix holds a control character")
     assert_refused(sample.path, ["convert", "--rootdir=nowhere"], "--rootdir nowhere: not a folder")
+
+
+# Failures while reading sources: each must name the file read, never blame
+# the output, and never print a traceback.  A small project measured for real.
+@pytest.fixture
+def small(pytester: pytest.Pytester) -> pytest.Pytester:
+    pytester.makepyfile(
+        mod="def f(x):\n    if x:\n        return 1\n    return 2\n",
+        gone="def g():\n    return 3\n",
+        test_mod="import gone\nimport mod\n\n\ndef test_f():\n    assert mod.f(1) + gone.g() == 4\n",
+    )
+    coverage_run(pytester, "--branch")
+    return pytester
+
+
+def convert_refused(project: pytest.Pytester, *args: str) -> str:
+    """Run convert to out.info: exit 2, one line on stderr, no traceback, no output.  Returns the line."""
+    result = run_cli("convert", "-o", "out.info", *args, cwd=project.path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stdout == ""
+    assert "Traceback" not in result.stderr
+    [line] = result.stderr.splitlines()
+    assert not [path.name for path in project.path.iterdir() if path.name.endswith("out.info")]
+    return line
+
+
+CACHE = {"no-cache": [], "cache-dir": ["--cache-dir=analysis-cache"]}
+
+
+@pytest.mark.parametrize("cache", CACHE, ids=list(CACHE))
+def test_a_deleted_source_is_named_not_the_output(small: pytest.Pytester, cache: str) -> None:
+    """With --cache-dir this once said `cannot write out.info: No such file or directory`."""
+    (small.path / "gone.py").unlink()
+    line = convert_refused(small, *CACHE[cache])
+    assert f"{os.sep}gone.py" in line
+    assert "out.info" not in line
+
+
+@pytest.mark.parametrize("cache", CACHE, ids=list(CACHE))
+def test_a_source_that_cannot_be_read_is_named_not_the_output(small: pytest.Pytester, cache: str) -> None:
+    """A folder where the measured file was: it exists, but reading it fails."""
+    (small.path / "gone.py").unlink()
+    (small.path / "gone.py").mkdir()
+    line = convert_refused(small, *CACHE[cache])
+    assert line.startswith("pytest-lcov convert: cannot read ")
+    assert line.endswith(f"{os.sep}gone.py: Is a directory")
+
+
+def test_an_error_nobody_worded_is_one_line_not_a_traceback(small: pytest.Pytester) -> None:
+    """A source edited after the run to declare an encoding Python does not know.
+
+    coverage.py's encoding detection raises a SyntaxError there, which once ended in a traceback.
+    """
+    (small.path / "gone.py").write_text("# -*- coding: bogus -*-\ndef g():\n    return 3\n", encoding="utf-8")
+    line = convert_refused(small)
+    assert line.startswith("pytest-lcov convert: ")
+    assert "bogus" in line
+
+
+def test_the_output_is_named_never_its_temporary_file(small: pytest.Pytester) -> None:
+    """A name that fits, but whose temporary `.NAME.xxxxxxxx.tmp` is too long for the file system."""
+    name = "o" * 250
+    result = run_cli("convert", "-o", name, cwd=small.path)
+    assert result.returncode == 2
+    assert result.stderr == f"pytest-lcov convert: cannot write {name}: File name too long\n"
+    assert not (small.path / name).exists()

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from pytest_lcov.cli import main
 from pytest_lcov.merge import lcov_test_name
 from pytest_lcov.tracefile import parse
 from tests.helpers import run_pytest
@@ -459,6 +460,32 @@ BAD_INPUTS = {
         GOOD.replace("DA:1,1", "DA:1,1,abc") + GOOD.replace("DA:1,1", "DA:1,1,xyz"),
         ["bad.info:9:", "line 1 has two checksums"],
     ),
+    # Python's int() refuses more than 4,300 digits: this once ended in a ValueError traceback.
+    "5000-digit-count": (
+        "TN:\nSF:m.py\nDA:1," + "9" * 5000 + "\nend_of_record\n",
+        ["bad.info:3: DA count '99999", "(5000 characters) is too large (more than 2**64 - 1)"],
+    ),
+    "5000-digit-function-count": (
+        "TN:\nSF:m.py\nFNL:0,2\nFNA:0," + "9" * 5000 + ",f\nDA:1,1\nend_of_record\n",
+        ["bad.info:4: FNA count '99999", "is too large"],
+    ),
+    # Arabic-Indic 1 and 3: once read as DA:1,3.
+    "arabic-indic-digits": (
+        "TN:\nSF:m.py\nDA:\u0661,\u0663\nend_of_record\n",
+        ["bad.info:3: DA line is not a whole number"],
+    ),
+    # A path with a line separator (U+2028) in a conflict: still one line on stderr.
+    "line-separator-in-path": (
+        (GOOD.replace("DA:1,1", "DA:1,1,abc") + GOOD.replace("DA:1,1", "DA:1,1,xyz")).replace(
+            "m.py", "m\u2028.py"
+        ),
+        ["bad.info:9:", "m .py: line 1 has two checksums"],
+    ),
+    # The section named at line 1, right after the byte order mark.
+    "moved-function-after-bom": (
+        "\ufeff" + GOOD.removeprefix("TN:\n").replace("FN:2,f", "FN:3,f"),
+        ["bad.info:1:", "function 'f'", "good.info:2"],
+    ),
 }
 
 
@@ -495,3 +522,183 @@ def test_unwritable_output_is_refused(tmp_path: Path) -> None:
     assert result.stderr.startswith("pytest-lcov merge: cannot write out:")
     assert len(result.stderr.splitlines()) == 1
     assert sorted(path.name for path in tmp_path.iterdir()) == ["good.info", "out"]
+
+
+def test_output_is_named_never_its_temporary_file(tmp_path: Path) -> None:
+    """A name that fits, but whose temporary `.NAME.xxxxxxxx.tmp` is too long for the file system."""
+    (tmp_path / "good.info").write_text(GOOD, encoding="utf-8")
+    name = "o" * 250
+    result = run_cli("merge", "good.info", "-o", name, cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr == f"pytest-lcov merge: cannot write {name}: File name too long\n"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["good.info"]
+
+
+# Records lcov reads and this parser once refused.  Trailing blanks after
+# numbers, '#' comments (`lcov --comment` writes them) and KF: for SF: are
+# read alike by lcov 1.16 and 2.3.1.
+TOLERATED = (
+    "# written by lcov --comment\n"
+    "TN:t\n"
+    "KF:m.py\n"
+    "FN:2,f\n"
+    "FNDA:1,f\n"
+    "BRDA:2,0,0,1 \n"
+    "BRDA:2,0,1,0\t\n"
+    "#inside a section\n"
+    "DA:1,1  \n"
+    "DA:2,1 \n"
+    "LF:2 \n"
+    "end_of_record   \n"
+)
+
+
+def test_comments_kf_and_trailing_blanks_merge_as_lcov_adds_them(tmp_path: Path, lcov: LcovTools) -> None:
+    (tmp_path / "tolerated.info").write_text(TOLERATED, encoding="utf-8")
+    (tmp_path / "good.info").write_text(GOOD.replace("TN:\n", "TN:t\n"), encoding="utf-8")
+    ours = assert_merge_equals_lcov(lcov, [tmp_path / "tolerated.info", tmp_path / "good.info"], tmp_path)
+    assert "DA:1,2\nDA:2,2\n" in ours.read_text(encoding="utf-8")
+
+
+def test_trailing_blanks_after_names_merge_as_lcov_2_adds_them(tmp_path: Path, lcov2: LcovTools) -> None:
+    """lcov 2 strips them from TN, SF and function names; 1.16 keeps them as part of the name."""
+    blanks = "TN:t \nSF:m.py\t\nFN:2,f  \nFNDA:1,f \nDA:1,1\nDA:2,1\nend_of_record\n"
+    (tmp_path / "blanks.info").write_text(blanks, encoding="utf-8")
+    (tmp_path / "good.info").write_text(GOOD.replace("TN:\n", "TN:t\n"), encoding="utf-8")
+    ours = assert_merge_equals_lcov(lcov2, [tmp_path / "blanks.info", tmp_path / "good.info"], tmp_path)
+    assert counts_by_section(ours)[("t", "m.py")].functions == {"f": 2}
+
+
+def test_a_byte_order_mark_is_read_and_not_written(tmp_path: Path) -> None:
+    """lcov 2.3.1 refuses such a file, 1.16 drops its first record: merged, it becomes one both read."""
+    bom = "\ufeff".encode()
+    (tmp_path / "a.info").write_bytes(bom + GOOD.encode())
+    (tmp_path / "b.info").write_bytes(bom + GOOD.removeprefix("TN:\n").encode())
+    merge(tmp_path, [tmp_path / "a.info", tmp_path / "b.info"], tmp_path / "out.info")
+    # GOOD twice, under the empty test name both times: every count doubled.
+    assert (tmp_path / "out.info").read_bytes() == (
+        b"TN:\nSF:m.py\nFN:2,f\nFNDA:2,f\nFNF:1\nFNH:1\nDA:1,2\nDA:2,2\nLF:2\nLH:2\nend_of_record\n"
+    )
+
+
+def test_a_branch_named_by_a_superscript_digit_merges_as_lcov_2_adds_it(
+    tmp_path: Path, lcov2: LcovTools
+) -> None:
+    """Once a ValueError traceback: str.isdigit() called it a number and int() refused it."""
+    text = "TN:\nSF:m.py\nBRDA:1,0,\u00b2,1\nBRDA:1,0,x,0\nDA:1,1\nend_of_record\n"
+    (tmp_path / "a.info").write_text(text, encoding="utf-8")
+    (tmp_path / "b.info").write_text(text, encoding="utf-8")
+    inputs = [tmp_path / "a.info", tmp_path / "b.info"]
+    ours = assert_merge_equals_lcov(lcov2, inputs, tmp_path, "--format=lcov2")
+    assert "BRDA:1,0,\u00b2,2\nBRDA:1,0,x,0\n" in ours.read_text(encoding="utf-8")
+    assert "BRDA:1,0,\u00b2,2\n" in (tmp_path / "lcov2.info").read_text(encoding="utf-8")
+
+
+def test_counts_summed_past_64_bits_are_written_as_the_largest(tmp_path: Path) -> None:
+    """Each input holds the largest count; the sum is written as that count, so the output reads back.
+
+    (`lcov -a` 2.3.1 writes the sum as 3.68934881474191e+19, which no reader takes as a count.)
+    """
+    most = "18446744073709551615"
+    text = (
+        f"TN:\nSF:m.py\nFN:1,f\nFNDA:{most},f\nBRDA:1,0,0,{most}\nBRDA:1,0,1,0\n"
+        f"DA:1,{most}\nDA:2,1\nend_of_record\n"
+    )
+    (tmp_path / "a.info").write_text(text, encoding="utf-8")
+    merge(tmp_path, [tmp_path / "a.info", tmp_path / "a.info"], tmp_path / "out.info")
+    expected = (
+        f"TN:\nSF:m.py\nFN:1,f\nFNDA:{most},f\nFNF:1\nFNH:1\nBRDA:1,0,0,{most}\nBRDA:1,0,1,0\nBRF:2\nBRH:1\n"
+        f"DA:1,{most}\nDA:2,2\nLF:2\nLH:2\nend_of_record\n"
+    )
+    assert (tmp_path / "out.info").read_text(encoding="utf-8") == expected
+    merge(tmp_path, [tmp_path / "out.info", tmp_path / "a.info"], tmp_path / "again.info")
+    assert (tmp_path / "again.info").read_text(encoding="utf-8") == expected.replace("DA:2,2", "DA:2,3")
+
+
+def test_leading_zeros_are_not_digits_of_size(tmp_path: Path, lcov: LcovTools) -> None:
+    (tmp_path / "a.info").write_text("TN:\nSF:m.py\nDA:1," + "0" * 30 + "3\nDA:2,1\nend_of_record\n")
+    ours = assert_merge_equals_lcov(lcov, [tmp_path / "a.info", tmp_path / "a.info"], tmp_path)
+    assert "DA:1,6\n" in ours.read_text(encoding="utf-8")
+
+
+# lcov 2.2+'s MC/DC records.  These sources become inputs in the form lcov
+# 2.3.1 itself writes them: each is put through its `lcov -a --mcdc-coverage`.
+MCDC_A = """\
+TN:
+SF:m.c
+FNL:0,1,5
+FNA:0,1,main
+BRDA:2,0,0,1
+BRDA:2,0,1,0
+MCDC:2,2,t,1,0,a
+MCDC:2,2,f,0,0,a
+MCDC:2,2,t,0,1,b
+MCDC:2,2,f,1,1,b
+DA:1,1
+DA:2,1
+DA:3,0
+end_of_record
+"""
+MCDC_B = """\
+TN:
+SF:m.c
+FNL:0,1,5
+FNA:0,1,main
+BRDA:2,0,0,0
+BRDA:2,0,1,1
+MCDC:2,2,t,0,0,a
+MCDC:2,2,f,2,0,a
+MCDC:2,2,t,0,1,b
+MCDC:2,2,f,0,1,b
+MCDC:3,1,t,1,0,c
+MCDC:3,1,f,0,0,c
+DA:1,1
+DA:2,1
+DA:3,1
+end_of_record
+"""
+
+
+def test_mcdc_records_are_left_out_as_lcov_add_leaves_them_and_said_so(
+    tmp_path: Path, lcov2: LcovTools
+) -> None:
+    """Without --mcdc-coverage `lcov -a` drops MC/DC data silently; we drop it too, and say so."""
+    (tmp_path / "m.c").write_text("int main(){\n if(a&&b)\n  c;\n return 0;\n}\n", encoding="utf-8")
+    inputs = []
+    for name, text in (("a", MCDC_A), ("b", MCDC_B)):
+        (tmp_path / f"{name}.src").write_text(text, encoding="utf-8")
+        output = tmp_path / f"{name}.info"
+        result = lcov2.run(
+            "lcov", "--branch-coverage", "--mcdc-coverage", "-a", f"{name}.src", "-o", output, cwd=tmp_path
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "\nMCF:" in output.read_text(encoding="utf-8")
+        inputs.append(output)
+    result = run_cli("merge", *inputs, "-o", "ours.info", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    # 4 MCDC lines in a, 6 in b: each condition's t and f line.
+    assert result.stderr == (
+        "pytest-lcov merge: 10 MCDC records (MC/DC condition coverage) left out, as `lcov -a` "
+        "leaves them out without --mcdc-coverage; `lcov -a --mcdc-coverage` keeps them\n"
+    )
+    ours, theirs = tmp_path / "ours.info", tmp_path / "theirs.info"
+    lcov_add(lcov2, inputs, theirs, tmp_path)
+    assert "MC" not in theirs.read_text(encoding="utf-8")
+    assert "MC" not in ours.read_text(encoding="utf-8")
+    assert_same_sections(ours, theirs, 2)
+    numbers = summary_numbers(lcov2, ours, tmp_path)
+    assert numbers == summary_numbers(lcov2, theirs, tmp_path)
+    assert (
+        printed_numbers(result.stdout)
+        == numbers
+        == {"lines": (3, 3), "functions": (1, 1), "branches": (2, 2)}
+    )
+
+
+def test_usage_errors_stay_argparse_errors(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["merge", "a.info"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: pytest-lcov merge")
+    assert err.endswith("error: the following arguments are required: -o/--output\n")
