@@ -78,7 +78,11 @@ def read_source(filename: str) -> SourceText:
             raise NoSource(f"No source for code: '{filename}'.")
         raw = zipped
     normalized = raw.replace(b"\r\n", b"\n").replace(b"\r", b"\n").replace(b"\f", b" ")
-    text = normalized.decode(source_encoding(normalized), "replace")
+    try:
+        encoding = source_encoding(normalized)
+    except SyntaxError as exc:  # an unknown coding cookie
+        raise NotPython(f"Couldn't parse '{filename}' as Python source: {exc}") from None
+    text = normalized.decode(encoding, "replace")
     if text and not text.endswith("\n"):
         text += "\n"
     return SourceText(raw, text)

@@ -21,7 +21,7 @@ from typing import TextIO
 
 HEAD_BYTES = 64 * 1024
 TRACEFILE_LINE = re.compile(
-    r"(TN|SF|VER|FN|FNDA|FNF|FNH|FNL|FNA|BRDA|BRF|BRH|DA|LF|LH|MCDC):.*|end_of_record\s*|\s*"
+    r"(TN|SF|KF|VER|FN|FNDA|FNF|FNH|FNL|FNA|BRDA|BRF|BRH|DA|LF|LH|MCDC|MCF|MCH):.*|end_of_record\s*|#.*|\s*"
 )
 DESCRIPTION_LINE = re.compile(r"(TN|TD):.*|\s*")
 
@@ -91,7 +91,7 @@ def refuse_unless_ours(path: Path, pattern: re.Pattern[str], what: str) -> None:
     """Raise NotOurs naming `path` when writing there could destroy something."""
     problem = output_problem(path, pattern, what)
     if problem is not None:
-        raise NotOurs(errno.EEXIST, f"{path} {problem}", str(path))
+        raise NotOurs(errno.EEXIST, f"refusing to replace it: it {problem}", str(path))
 
 
 @contextlib.contextmanager

@@ -19,9 +19,10 @@ METRICS = {
 def shown(path: Path) -> str:
     """`path` as the user would type it from here."""
     try:
-        return os.path.relpath(path)
-    except ValueError:
+        relative = os.path.relpath(path)
+    except ValueError:  # another drive on Windows
         return str(path)
+    return str(path) if relative.startswith(os.pardir) else relative
 
 
 def _counts(totals: Totals, metric: str) -> tuple[int, int]:
