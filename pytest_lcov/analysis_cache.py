@@ -112,10 +112,8 @@ class AnalysisStore:
         """The value stored for `source_hash`, or None when absent, unsigned or not ours."""
         name = self.entry_name(source_hash)
         path = self._path(name)
-        try:
-            with path.open("rb") as handle:
-                blob = handle.read(MAX_ENTRY_BYTES + 1)
-        except OSError:
+        blob = _read_regular_file(path, MAX_ENTRY_BYTES)
+        if blob is None:
             return None
         magic, signature, body = _split_entry(blob)
         if magic != ENTRY_MAGIC or not hmac.compare_digest(signature, self._signature(body)):
@@ -159,6 +157,18 @@ class AnalysisStore:
         for _, path in others[allowed:]:
             with contextlib.suppress(OSError):
                 path.unlink()
+
+
+def _read_regular_file(path: Path, limit: int) -> bytes | None:
+    """The first `limit` bytes of a regular file; None for anything else (a planted pipe would hang)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        return handle.read(limit + 1)
 
 
 def _split_entry(blob: bytes) -> tuple[bytes, bytes, bytes]:

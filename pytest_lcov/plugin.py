@@ -83,6 +83,11 @@ def refuse_unsafe_outputs(settings: Settings, rootdir: Path) -> None:
     """Stop at start-up, before any test runs, when a report would replace something not ours."""
     problems = [(settings.output, output_problem(settings.output, TRACEFILE_LINE, "a tracefile"))]
     if settings.per_test:
+        if settings.output.exists() and not settings.output.is_file():
+            raise setting_error(
+                f"pytest-lcov: per-test data writes a description file beside the tracefile, "
+                f"and {settings.output} is not a file: use --lcov=PATH with a file path"
+            )
         desc = settings.description_file
         problems.append((desc, output_problem(desc, DESCRIPTION_LINE, "a genhtml description file")))
     if settings.html is not None:

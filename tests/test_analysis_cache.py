@@ -261,6 +261,16 @@ def test_the_cache_stays_bounded(pytester: pytest.Pytester) -> None:
     assert len(cache_entries(pytester.path)) == 3
 
 
+def test_a_planted_pipe_is_a_miss_not_a_hang(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(mod="def f():\n    return 1\n", test_mod=IMPORT_ONLY)
+    run(pytester.path, "--lcov=first.info", "--lcov-source=mod")
+    [entry] = cache_entries(pytester.path)
+    entry.unlink()
+    os.mkfifo(entry)
+    run(pytester.path, "--lcov=second.info", "--lcov-source=mod")
+    assert (pytester.path / "second.info").read_text() == (pytester.path / "first.info").read_text()
+
+
 def test_a_key_file_others_can_write_is_not_trusted(tmp_path: Path) -> None:
     key_file = tmp_path / "key"
     first = load_or_create_key(key_file)

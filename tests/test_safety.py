@@ -147,6 +147,12 @@ def test_dev_stdout_is_written_through_not_replaced(project: pytest.Pytester) ->
     assert os.path.islink("/dev/stdout")
 
 
+def test_per_test_data_to_a_device_is_refused(project: pytest.Pytester) -> None:
+    line = one_error(run_pytest(project, "--lcov=/dev/null", "--lcov-per-test"))
+    assert line.startswith("ERROR: pytest-lcov: per-test data writes a description file beside the tracefile")
+    assert not os.path.exists("/dev/null.desc")
+
+
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (Linux)")
 def test_a_full_device_is_a_failed_report_not_a_replaced_device(project: pytest.Pytester) -> None:
     result = run_pytest(project, "--lcov=/dev/full", "--lcov-fail-under-lines=0")
