@@ -13,10 +13,14 @@ import pytest
 from pytest_lcov.model import FileRecord, Totals
 from pytest_lcov.tracefile import parse
 
+# Hypothesis' pytest plugin takes two thirds of a small session's start-up;
+# sessions started by the tests never use it.
+QUIET_PLUGINS = ("-p", "no:hypothesispytest")
+
 
 def run_pytest(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
     """A real pytest in a fresh interpreter, so coverage starts as it would for a user."""
-    return pytester.runpytest_subprocess("-p", "no:cacheprovider", *args)
+    return pytester.runpytest_subprocess(*QUIET_PLUGINS, "-p", "no:cacheprovider", *args)
 
 
 def read_records(path: Path) -> dict[str, FileRecord]:

@@ -18,7 +18,7 @@ import pytest
 from pytest_lcov import analysis
 from pytest_lcov.analysis import SourceReporter, read_source
 from pytest_lcov.analysis_cache import ENTRY_MAGIC, AnalysisStore, load_or_create_key
-from tests.helpers import read_records
+from tests.helpers import QUIET_PLUGINS, read_records
 from tests.sample_project import write_sample_project
 
 ENTRIES = ".pytest_cache/d/pytest-lcov-analysis"
@@ -26,7 +26,7 @@ ENTRIES = ".pytest_cache/d/pytest-lcov-analysis"
 
 def run(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """pytest with its cache folder on (pytester's helpers turn it off)."""
-    command = [sys.executable, "-m", "pytest", "--lcov", "--lcov-branch", *args]
+    command = [sys.executable, "-m", "pytest", *QUIET_PLUGINS, "--lcov", "--lcov-branch", *args]
     result = subprocess.run(command, cwd=folder, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Traceback" not in result.stdout + result.stderr
@@ -129,7 +129,16 @@ def test_an_edited_entry_cannot_change_the_numbers(pytester: pytest.Pytester, si
     [entry] = cache_entries(pytester.path)
     forge(entry, {"statements": {1, 2, 5}}, key=None if signed_by == "nobody" else b"k" * 32)
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "--lcov=second.info", "--lcov-source=mod", "--lcov-branch", *GATE],
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            *QUIET_PLUGINS,
+            "--lcov=second.info",
+            "--lcov-source=mod",
+            "--lcov-branch",
+            *GATE,
+        ],
         cwd=pytester.path,
         capture_output=True,
         text=True,
@@ -227,7 +236,7 @@ def test_parsing_processes_import_nothing_from_the_project(pytester: pytest.Pyte
     )
     many_files_on_two_cpus(pytester)
     # -P: the test run itself must not import random.py from the current folder either.
-    command = [sys.executable, "-P", "-m", "pytest", "--lcov", "--lcov-source=."]
+    command = [sys.executable, "-P", "-m", "pytest", *QUIET_PLUGINS, "--lcov", "--lcov-source=."]
     result = subprocess.run(command, cwd=pytester.path, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     assert len(cache_entries(pytester.path)) >= 2  # the parsing processes ran

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import run_pytest
+from tests.helpers import QUIET_PLUGINS, run_pytest
 from tests.sample_project import write_sample_project
 from tests.test_merge import assert_refused, run_cli
 
@@ -36,6 +36,7 @@ def coverage_run(project: pytest.Pytester, *args: str) -> Path:
         *args,
         "-m",
         "pytest",
+        *QUIET_PLUGINS,
         "-p",
         "no:lcov",
         "-p",

@@ -13,7 +13,7 @@ from coverage import CoverageData
 
 from pytest_lcov.model import FileRecord, Totals, merge_records
 from pytest_lcov.tracefile import ParsedRecord, parse
-from tests.helpers import read_records, run_pytest, summary_line
+from tests.helpers import QUIET_PLUGINS, read_records, run_pytest, summary_line
 from tests.lcov_tools import LcovTools
 from tests.sample_project import write_sample_project
 
@@ -42,6 +42,7 @@ def contexts_by_test(pytester: pytest.Pytester) -> dict[tuple[str, str], set[int
         sys.executable,
         "-m",
         "pytest",
+        *QUIET_PLUGINS,
         "-p",
         "no:lcov",
         "-p",

@@ -7,7 +7,7 @@ import textwrap
 
 import pytest
 
-from tests.helpers import read_records, run_pytest, summary_line
+from tests.helpers import QUIET_PLUGINS, read_records, run_pytest, summary_line
 
 MOD = """\
 def used():
@@ -197,6 +197,7 @@ def test_coverage_run_is_reused_not_doubled(pytester: pytest.Pytester) -> None:
         "--source=.",
         "-m",
         "pytest",
+        *QUIET_PLUGINS,
         "-p",
         "no:cacheprovider",
         "--lcov",

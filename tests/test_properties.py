@@ -20,7 +20,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.helpers import coverage_json_files, expected_totals, lines_and_branches, read_records
+from tests.helpers import (
+    QUIET_PLUGINS,
+    coverage_json_files,
+    expected_totals,
+    lines_and_branches,
+    read_records,
+)
 from tests.lcov_tools import require
 
 EXAMPLES = int(os.environ.get("PYTEST_LCOV_EXAMPLES", "8"))
@@ -99,7 +105,18 @@ def run_example(folder: Path, module: str, tests: str) -> subprocess.CompletedPr
     (folder / "mod.py").write_text(module)
     (folder / "test_mod.py").write_text(tests)
     (folder / "pyproject.toml").write_text('[tool.coverage.run]\nbranch = true\nsource = ["mod"]\n')
-    command = [sys.executable, "-m", "coverage", "run", "-m", "pytest", "-p", "no:cacheprovider", "-q"]
+    command = [
+        sys.executable,
+        "-m",
+        "coverage",
+        "run",
+        "-m",
+        "pytest",
+        *QUIET_PLUGINS,
+        "-p",
+        "no:cacheprovider",
+        "-q",
+    ]
     command += ["--lcov", "--lcov-format=lcov2"]
     return subprocess.run(command, cwd=folder, capture_output=True, text=True, timeout=300)
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import read_records, run_pytest
+from tests.helpers import QUIET_PLUGINS, read_records, run_pytest
 
 GOOD = "TN:earlier\nSF:kept.py\nDA:1,1\nLF:1\nLH:1\nend_of_record\n"
 
@@ -266,6 +266,7 @@ def test_ctrl_c_writes_what_ran_and_keeps_the_interrupted_status(project: pytest
             sys.executable,
             "-m",
             "pytest",
+            *QUIET_PLUGINS,
             "-p",
             "no:cacheprovider",
             "--lcov",

@@ -10,7 +10,7 @@ import threading
 
 import pytest
 
-from tests.helpers import read_records, run_pytest, summary_line
+from tests.helpers import QUIET_PLUGINS, read_records, run_pytest, summary_line
 from tests.lcov_tools import LcovTools
 
 MOD = "def f(x):\n    if x > 0:\n        return 1\n    return 0\n"
@@ -135,7 +135,16 @@ def test_a_link_to_nothing_is_refused(project: pytest.Pytester) -> None:
 def test_dev_stdout_is_written_through_not_replaced(project: pytest.Pytester) -> None:
     """``/dev/stdout`` is a link to this process's output: the report goes there, the link stays."""
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--lcov=/dev/stdout", "-q"],
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            *QUIET_PLUGINS,
+            "-p",
+            "no:cacheprovider",
+            "--lcov=/dev/stdout",
+            "-q",
+        ],
         cwd=project.path,
         capture_output=True,
         text=True,
@@ -328,6 +337,7 @@ def test_lcov_branch_under_coverage_run_says_it_is_ignored(project: pytest.Pytes
             "run",
             "-m",
             "pytest",
+            *QUIET_PLUGINS,
             "-p",
             "no:cacheprovider",
             "--lcov",

@@ -9,6 +9,7 @@ import pytest
 
 from pytest_lcov.model import FileRecord, Totals, percent
 from tests.helpers import (
+    QUIET_PLUGINS,
     coverage_json_files,
     expected_totals,
     lines_and_branches,
@@ -87,7 +88,17 @@ def test_totals_equal_coverage_py_own_analysis(sample: pytest.Pytester) -> None:
     records = read_records(sample.path / "lcov.info")
     # coverage.py's own analysis of the same tests, run independently.
     run = sample.run(
-        sys.executable, "-m", "coverage", "run", "--branch", "-m", "pytest", "-p", "no:lcov", "-q"
+        sys.executable,
+        "-m",
+        "coverage",
+        "run",
+        "--branch",
+        "-m",
+        "pytest",
+        *QUIET_PLUGINS,
+        "-p",
+        "no:lcov",
+        "-q",
     )
     assert run.ret == 0, run.stdout.str()
     reference = coverage_json_files(sample.path)
