@@ -309,13 +309,8 @@ def pytest_has_option(cwd: Path, option: str) -> bool:
     return option in done.stdout
 
 
-def convert_command() -> Command | None:
-    """``pytest-lcov convert``, when the package has one (``python -m pytest_lcov --help``)."""
-    done = subprocess.run(
-        [PYTHON, "-m", "pytest_lcov", "--help"], capture_output=True, text=True, env=child_env(), check=False
-    )
-    if done.returncode != 0 or "convert" not in done.stdout:
-        return None
+def convert_command() -> Command:
+    """``pytest-lcov convert``: the plugin's report step, run on a data file."""
     script = BIN / "pytest-lcov"
     return (str(script), "convert") if script.exists() else (PYTHON, "-m", "pytest_lcov", "convert")
 
@@ -345,12 +340,8 @@ def cases_a(cwd: Path) -> list[Case]:
         if done.returncode != 0:
             raise BenchmarkError(f"{shown(make)} failed:\n{done.stdout[-3000:]}{done.stderr[-3000:]}")
         made_in = time.perf_counter() - started
-        if convert is not None:
-            ours: Command = (*convert, data, "-o", f"out/a-ours-{kind}.info")
-            ours_label = "pytest-lcov convert"
-        else:
-            ours = (PYTHON, str(HERE / "report_once.py"), data, f"out/a-ours-{kind}.info")
-            ours_label = "pytest-lcov write_report"
+        ours: Command = (*convert, data, "-o", f"out/a-ours-{kind}.info")
+        ours_label = "pytest-lcov convert"
         case = Case(
             key=f"a-{kind}",
             title=f"a ({kind}): the report step alone, one .coverage file",
@@ -364,35 +355,27 @@ def cases_a(cwd: Path) -> list[Case]:
                 Variant(ours_label, (ours,), f"out/a-ours-{kind}.info"),
             ],
         )
-        if convert is not None:
-            # The plugin keeps its analysis cache in pytest's cache folder; convert takes --cache-dir.
-            cold_dir, warm_dir = f"out/a-cache-cold-{kind}", f"out/a-cache-warm-{kind}"
-            case.variants += [
-                Variant(
-                    f"{ours_label} --cache-dir, cache cold",
-                    ((*ours, "--cache-dir", cold_dir),),
-                    f"out/a-ours-{kind}.info",
-                    cleanup=(cold_dir,),
-                ),
-                Variant(
-                    f"{ours_label} --cache-dir, cache warm",
-                    ((*ours, "--cache-dir", warm_dir),),
-                    f"out/a-ours-{kind}.info",
-                    prime=True,
-                ),
-            ]
+        # The plugin keeps its analysis cache in pytest's cache folder; convert takes --cache-dir.
+        cold_dir, warm_dir = f"out/a-cache-cold-{kind}", f"out/a-cache-warm-{kind}"
+        case.variants += [
+            Variant(
+                f"{ours_label} --cache-dir, cache cold",
+                ((*ours, "--cache-dir", cold_dir),),
+                f"out/a-ours-{kind}.info",
+                cleanup=(cold_dir,),
+            ),
+            Variant(
+                f"{ours_label} --cache-dir, cache warm",
+                ((*ours, "--cache-dir", warm_dir),),
+                f"out/a-ours-{kind}.info",
+                prime=True,
+            ),
+        ]
         case.notes.append(f"Data file made once by `{shown(make)}` ({made_in:.1f} s).")
-        if convert is not None:
-            case.notes.append(
-                "pytest-lcov's row is its `convert` command: `Coverage(data_file=...).load()`, then "
-                "`write_report`, the plugin's report step."
-            )
-        else:
-            case.notes.append(
-                "`pytest-lcov convert` is not available (`python -m pytest_lcov --help` fails), so ours is "
-                "`benchmarks/report_once.py`: `Coverage(data_file=...).load()` then "
-                "`pytest_lcov.report.write_report(cov, Settings(...), rootdir)`."
-            )
+        case.notes.append(
+            "pytest-lcov's row is its `convert` command: `Coverage(data_file=...).load()`, then "
+            "`write_report`, the plugin's report step."
+        )
         cases.append(case)
     return cases
 

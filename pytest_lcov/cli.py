@@ -20,18 +20,20 @@ import os
 import sqlite3
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from pytest_lcov.files import atomic_output
+from pytest_lcov.files import TRACEFILE_LINE, atomic_output, refuse_unless_ours
 from pytest_lcov.merge import TracefileMerge
-from pytest_lcov.model import MergeConflict, Totals, percent
-from pytest_lcov.tracefile import DIALECTS, LcovParseError, safe_field, safe_test_name
-
-if TYPE_CHECKING:
-    from pytest_lcov.settings import Settings
+from pytest_lcov.model import MergeConflict, format_totals
+from pytest_lcov.options import (
+    OptionError,
+    ReportOptions,
+    add_shared_arguments,
+    report_options,
+    shared_values,
+)
+from pytest_lcov.tracefile import DIALECTS, LcovParseError, safe_field
 
 EXIT_REFUSED = 2
-PATH_STYLES = ("relative", "absolute")
 
 
 class Refused(Exception):
@@ -73,13 +75,7 @@ def _parser() -> argparse.ArgumentParser:
     convert = commands.add_parser("convert", help="write a coverage.py data file as the plugin's LCOV")
     convert.add_argument("datafile", nargs="?", default=".coverage", type=Path, metavar="DATAFILE")
     convert.add_argument("-o", "--output", default="lcov.info", metavar="OUT", help="default: lcov.info")
-    _add_format(convert)
-    convert.add_argument("--test-name", help="the TN: name (default: the rootdir project's name)")
-    convert.add_argument(
-        "--paths", choices=PATH_STYLES, default="relative", help="SF: paths (default: relative to --rootdir)"
-    )
-    convert.add_argument("--path-prefix", default="", help="text put before every relative SF: path")
-    convert.add_argument("--checksums", action="store_true", help="add each line's MD5 (DA:n,count,md5)")
+    add_shared_arguments(convert)
     convert.add_argument("--rootdir", type=Path, default=Path.cwd(), help="SF: paths are relative to it")
     convert.add_argument(
         "--cache-dir",
@@ -109,7 +105,7 @@ def _merge(inputs: list[Path], output: Path, dialect: str) -> None:
             totals = merge.write(out, dialect)
     except OSError as exc:
         raise Refused(f"cannot write {output}: {_reason(exc)}") from None
-    print(f"pytest-lcov merge: {len(inputs)} tracefiles into {_written(output, totals)}")
+    print(f"pytest-lcov merge: {len(inputs)} tracefiles into {output}: {format_totals(totals)}")
     if merge.mcdc_left_out:
         _note_mcdc_left_out(merge.mcdc_left_out)
 
@@ -169,19 +165,8 @@ def _require_file(path: Path, hint: str) -> None:
         raise Refused(f"{path}: {'not a file' if path.exists() else 'no such file'}{hint}")
 
 
-def _written(output: Path, totals: Totals) -> str:
-    """Where the file went and what it holds, as the plugin's summary line says it."""
-    metrics = [
-        ("lines", totals.lines_hit, totals.lines_found),
-        ("functions", totals.functions_hit, totals.functions_found),
-        ("branches", totals.branches_hit, totals.branches_found),
-    ]
-    shown = [f"{name} {hit}/{found} ({percent(hit, found)}%)" for name, hit, found in metrics if found]
-    return f"{output}: " + (", ".join(shown) or "nothing measured")
-
-
 def _convert(args: argparse.Namespace) -> None:
-    # Imported here: `merge` must not pay for pytest and coverage.py.
+    # Imported here: `merge` must not pay for coverage.py.
     import coverage
 
     from pytest_lcov.report import write_report
@@ -190,41 +175,31 @@ def _convert(args: argparse.Namespace) -> None:
     rootdir: Path = args.rootdir.resolve()
     if not rootdir.is_dir():
         raise Refused(f"--rootdir {args.rootdir}: not a folder")
-    settings = _convert_settings(args, rootdir)
+    options = _report_options(args, rootdir)
     _check_data_file(datafile)
+    try:
+        refuse_unless_ours(options.output, TRACEFILE_LINE, "a tracefile")
+    except OSError as exc:
+        raise Refused(f"cannot write {options.output}: {_reason(exc)}") from None
     try:
         cov = coverage.Coverage(data_file=str(datafile), config_file=True)
         cov.load()
-        settings = dataclasses.replace(settings, branch=cov.get_data().has_arcs())
-        totals = write_report(cov, settings, rootdir).totals
+        totals = write_report(cov, options, rootdir).totals
     except coverage.exceptions.CoverageException as exc:
         raise Refused(f"{datafile}: {exc}") from None
     except OSError as exc:
-        raise Refused(_os_error(exc, Path(args.output))) from None
-    print(f"LCOV written to {_written(Path(args.output), totals)}")
+        raise Refused(_os_error(exc, options.output)) from None
+    print(f"LCOV written to {options.output}: {format_totals(totals)}")
 
 
-def _convert_settings(args: argparse.Namespace, rootdir: Path) -> Settings:
-    """The plugin's settings for what the command line asks, checked as the plugin checks them."""
-    from pytest_lcov.settings import Settings, path_prefix_problem, project_name, test_name_problem
-
-    test_name = args.test_name or safe_test_name(project_name(rootdir))
-    if problem := test_name_problem(test_name):
-        raise Refused(f"--test-name {test_name!r}: {problem}")
-    if problem := path_prefix_problem(args.path_prefix):
-        raise Refused(f"--path-prefix {problem}")
-    return Settings(
-        enabled=True,
-        output=Path(args.output),
-        source=(),
-        branch=False,  # set from the data once it is read
-        dialect=args.format,
-        test_name=test_name,
-        absolute_paths=args.paths == "absolute",
-        path_prefix=args.path_prefix,
-        checksums=args.checksums,
-        cache_dir=args.cache_dir,
-    )
+def _report_options(args: argparse.Namespace, rootdir: Path) -> ReportOptions:
+    """The report's options from the shared flags, checked as the plugin checks them."""
+    try:
+        values = shared_values(args)
+    except OptionError as exc:
+        raise Refused(str(exc)) from None
+    options = report_options(values, Path(args.output), rootdir)
+    return dataclasses.replace(options, cache_dir=args.cache_dir)
 
 
 def _check_data_file(path: Path) -> None:

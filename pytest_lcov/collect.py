@@ -13,13 +13,13 @@ import base64
 import hashlib
 import os
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-from coverage import Coverage, CoverageData
+from coverage import CoverageData
 from coverage.plugin import CodeRegion, FileReporter
 
-from pytest_lcov.analysis import Analysis, SourceReporter, analysed_files
+from pytest_lcov.analysis import Analysis, SourceReporter
 from pytest_lcov.model import BranchRecord, FileRecord, FunctionRecord
 
 EXCEPTION_DESCRIPTION = "every run raised"
@@ -75,37 +75,14 @@ class FileShape:
     checksums: dict[int, str]
 
 
-@dataclass
-class ChangedFiles:
-    """Measured files modified after `since`: their line data may not fit their source."""
-
-    since: float | None = None
-    names: list[str] = field(default_factory=list)
-
-    def check(self, filename: str, shown: str) -> None:
-        if self.since is None:
-            return
-        try:
-            if os.stat(filename).st_mtime > self.since:
-                self.names.append(shown)
-        except OSError:
-            pass
-
-
-def file_records(
-    cov: Coverage,
-    paths: PathStyle,
-    checksums: bool = False,
-    changed: ChangedFiles | None = None,
-    store_folder: Path | None = None,
-) -> Iterator[FileRecord]:
-    """Yield one whole-run record per measured file, analysing each file once."""
-    changed = changed or ChangedFiles()
-    for reporter, analysis in analysed_files(cov, store_folder):
-        path = paths.name(reporter.filename)
-        changed.check(reporter.filename, path)
-        shape = file_shape(reporter, analysis, path, checksums)
-        yield build_record(shape, run_hits(analysis))
+def modified_since(filename: str, since: float | None) -> bool:
+    """Whether `filename` changed after `since`: its line data may then not fit its source."""
+    if since is None:
+        return False
+    try:
+        return os.stat(filename).st_mtime > since
+    except OSError:  # inside a zip file, or gone: the analysis has said what it could
+        return False
 
 
 def file_shape(reporter: FileReporter, analysis: Analysis, path: str, checksums: bool) -> FileShape:

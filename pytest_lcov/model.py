@@ -195,3 +195,21 @@ def merge_records(records: Iterable[FileRecord]) -> FileRecord:
     if total is None:
         raise ValueError("merge_records needs at least one record")
     return total.result()
+
+
+def format_totals(totals: Totals) -> str:
+    """Each measured metric as hit/found (percent), as ``lcov --summary`` rounds it.
+
+    Lines are always named; functions and branches only when the file has
+    any, so a run without branch measurement does not claim "0 of 0".
+    """
+    metrics = [
+        ("lines", totals.lines_hit, totals.lines_found),
+        ("functions", totals.functions_hit, totals.functions_found),
+        ("branches", totals.branches_hit, totals.branches_found),
+    ]
+    return ", ".join(
+        f"{name} {hit}/{found} ({percent(hit, found)}%)" if found else f"{name} 0/0"
+        for name, hit, found in metrics
+        if found or name == "lines"
+    )

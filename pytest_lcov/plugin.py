@@ -14,6 +14,7 @@ what its role needs:
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import itertools
 import os
 import time
@@ -30,6 +31,7 @@ from pytest_lcov import PytestLcovWarning
 from pytest_lcov.files import DESCRIPTION_LINE, TRACEFILE_LINE, output_problem
 from pytest_lcov.html import HtmlError, find_genhtml, genhtml_command_problem, html_folder_problem, write_html
 from pytest_lcov.measure import Measurement, refuse_pytest_cov
+from pytest_lcov.options import ReportOptions
 from pytest_lcov.report import Report, write_report
 from pytest_lcov.settings import Settings, add_options, resolve, setting_error
 from pytest_lcov.summary import missed_gates, shown, summary_line, table
@@ -88,10 +90,10 @@ def refuse_unsafe_outputs(settings: Settings, rootdir: Path) -> None:
                 f"pytest-lcov: per-test data writes a description file beside the tracefile, "
                 f"and {settings.output} is not a file: use --lcov=PATH with a file path"
             )
-        desc = settings.description_file
+        desc = settings.report.description_file
         problems.append((desc, output_problem(desc, DESCRIPTION_LINE, "a genhtml description file")))
     if settings.html is not None:
-        keep = (rootdir, settings.output, settings.description_file)
+        keep = (rootdir, settings.output, settings.report.description_file)
         problems.append((settings.html, html_folder_problem(settings.html, keep=keep)))
         if problem := genhtml_command_problem(settings.genhtml):
             raise setting_error(f"pytest-lcov: lcov_genhtml = {settings.genhtml!r}: {problem}")
@@ -153,12 +155,14 @@ class LcovRun:
         self.settings = settings
         self.measurement = measurement
         self.distributes = distributes
-        self.cache_dir: Path | None = None
+        self.report_options = settings.report
 
     def pytest_configure(self, config: pytest.Config) -> None:
+        """Settle everything the report needs: its cache folder lives in pytest's."""
         cache = getattr(config, "cache", None)  # None under -p no:cacheprovider
         if self.settings.use_cache and cache is not None and not _is_xdist_worker(config):
-            self.cache_dir = cache.mkdir("pytest-lcov-analysis")
+            cache_dir = cache.mkdir("pytest-lcov-analysis")
+            self.report_options = dataclasses.replace(self.settings.report, cache_dir=cache_dir)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionstart(self, session: pytest.Session) -> None:
@@ -168,7 +172,7 @@ class LcovRun:
         if _is_xdist_worker(config):
             manager.register(WorkerHandoff(self.measurement, config), "lcov-worker")
             return
-        report = LcovReport(self.settings, self.measurement, config, self.cache_dir)
+        report = LcovReport(self.settings, self.report_options, self.measurement, config)
         manager.register(report, "lcov-report")
         controller = manager.has_plugin("dsession")
         if controller:
@@ -257,12 +261,12 @@ class LcovReport:
     """
 
     def __init__(
-        self, settings: Settings, measurement: Measurement, config: pytest.Config, cache_dir: Path | None
+        self, settings: Settings, options: ReportOptions, measurement: Measurement, config: pytest.Config
     ) -> None:
         self.settings = settings
+        self.options = options
         self.measurement = measurement
         self.config = config
-        self.cache_dir = cache_dir
         self.rootdir = config.rootpath
         self.report: Report | None = None
         self.messages: list[tuple[str, dict[str, bool]]] = []
@@ -282,18 +286,18 @@ class LcovReport:
             return
         try:
             self.measurement.add_data(self.worker_data)
-            self.report = write_report(cov, settings, self.rootdir, self.measurement.started, self.cache_dir)
+            self.report = write_report(cov, self.options, self.rootdir, self.measurement.started)
         except Exception as exc:  # the report must never take the test run down
             self._report_failed(session, report_failure(exc, settings.output), exc)
             return
-        for name in self.report.changed.names:
+        for name in self.report.changed:
             self._notice(
                 session,
                 f"pytest-lcov: {name} changed during the run: its report may not match the code that ran",
             )
         self._say(summary_line(settings.output, self.report.totals))
         if settings.per_test:
-            self._say(f"LCOV test descriptions in {shown(settings.description_file)}")
+            self._say(f"LCOV test descriptions in {shown(self.options.description_file)}")
         if settings.html is not None:
             self._write_html(session, settings.html)
         for line in missed_gates(self.report.totals, settings.fail_under):
@@ -326,10 +330,10 @@ class LcovReport:
                 settings.output,
                 out_dir,
                 self.rootdir,
-                title=settings.test_name,
-                description_file=settings.description_file if settings.per_test else None,
-                path_prefix=settings.path_prefix,
-                absolute=settings.absolute_paths,
+                title=self.options.test_name,
+                description_file=self.options.description_file if settings.per_test else None,
+                path_prefix=self.options.path_prefix,
+                absolute=self.options.absolute_paths,
                 timeout=settings.genhtml_timeout,
             )
         except HtmlError as exc:
@@ -363,7 +367,7 @@ class LcovReport:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
-        if self.settings.table and self.report is not None:
+        if self.options.table and self.report is not None:
             terminalreporter.section("LCOV coverage")
             for line in table(self.report.files, self.report.totals):
                 terminalreporter.write_line(line)

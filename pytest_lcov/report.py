@@ -3,32 +3,34 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import gc
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
 import coverage
 
-from pytest_lcov.analysis import analysed_files, format_lines
+from pytest_lcov.analysis import Analysis, FileReporter, analysed_files, format_lines
 from pytest_lcov.collect import (
-    ChangedFiles,
+    FileShape,
     Hits,
     PathStyle,
     build_record,
     context_hits,
-    file_records,
     file_shape,
+    modified_since,
+    run_hits,
 )
-from pytest_lcov.files import atomic_output
+from pytest_lcov.files import DESCRIPTION_LINE, atomic_output
 from pytest_lcov.model import FileRecord, Totals, merge_records
-from pytest_lcov.settings import Settings
-from pytest_lcov.tracefile import format_descriptions, format_section, unique_test_names, write_section
+from pytest_lcov.options import ReportOptions
+from pytest_lcov.tracefile import format_descriptions, format_record, unique_test_names
+
+RUN_DESCRIPTION = "lines run outside any test: imports, collection, session set-up"
 
 
-@dataclass
+@dataclass(frozen=True)
 class FileSummary:
     """One row of the terminal table: a file's totals and its missed lines."""
 
@@ -37,40 +39,26 @@ class FileSummary:
     missing: str
 
 
-@dataclass
+@dataclass(frozen=True)
 class Report:
-    """What was written: the totals, and per-file rows when a table was asked for."""
+    """What was written: the totals, per-file rows when a table was asked for, files changed meanwhile."""
 
-    totals: Totals = field(default_factory=Totals)
-    files: list[FileSummary] = field(default_factory=list)
-    keep_files: bool = False
-    changed: ChangedFiles = field(default_factory=ChangedFiles)
-
-    def add(self, record: FileRecord) -> None:
-        totals = record.totals()
-        self.totals += totals
-        if self.keep_files:
-            missed = [line for line, count in record.lines.items() if not count]
-            self.files.append(FileSummary(record.path, totals, format_lines(record.lines, missed)))
+    totals: Totals
+    files: tuple[FileSummary, ...] = ()
+    changed: tuple[str, ...] = ()
 
 
 def write_report(
-    cov: coverage.Coverage,
-    settings: Settings,
-    rootdir: Path,
-    measured_since: float | None = None,
-    cache_dir: Path | None = None,
+    cov: coverage.Coverage, options: ReportOptions, rootdir: Path, measured_since: float | None = None
 ) -> Report:
-    """Write the tracefile `settings` asks for; return what it holds.
+    """Write the tracefile `options` asks for; return what it holds.
 
     Records stream from analysis to disk one file at a time, so memory grows
     with the largest file, not with the code base.  Files modified after
-    `measured_since` are listed in the report's `changed`.
+    `measured_since` are named in the report's `changed`.
     """
-    if cache_dir is not None:
-        settings = dataclasses.replace(settings, cache_dir=cache_dir)
     with frozen_heap():
-        return _write_report(cov, settings, rootdir, measured_since)
+        return _write_report(cov, options, rootdir, measured_since)
 
 
 @contextlib.contextmanager
@@ -90,62 +78,94 @@ def frozen_heap() -> Iterator[None]:
 
 
 def _write_report(
-    cov: coverage.Coverage, settings: Settings, rootdir: Path, measured_since: float | None
+    cov: coverage.Coverage, options: ReportOptions, rootdir: Path, measured_since: float | None
 ) -> Report:
-    paths = PathStyle(rootdir, settings.absolute_paths, settings.path_prefix)
-    report = Report(keep_files=settings.table, changed=ChangedFiles(measured_since))
-    with atomic_output(settings.output) as out:
-        if settings.needs_contexts:
-            _write_by_test(cov, settings, paths, out, report)
-            return report
+    paths = PathStyle(rootdir, options.absolute_paths, options.path_prefix)
+    tests = TestSections(cov, options) if options.needs_contexts else None
+    totals = Totals()
+    rows: list[FileSummary] = []
+    changed: list[str] = []
+    with atomic_output(options.output) as out:
+        if not options.per_test:
+            out.write(f"TN:{options.test_name}\n")  # one section: every file under the run's name
+        for reporter, analysis in analysed_files(cov, options.cache_dir):
+            path = paths.name(reporter.filename)
+            if modified_since(reporter.filename, measured_since):
+                changed.append(path)
+            shape = file_shape(reporter, analysis, path, options.checksums)
+            record = _write_file(out, shape, reporter, analysis, tests, options)
+            file_totals = record.totals()
+            totals += file_totals
+            if options.table:
+                missed = [line for line, count in record.lines.items() if not count]
+                rows.append(FileSummary(path, file_totals, format_lines(record.lines, missed)))
+    if tests is not None and options.per_test:
+        with atomic_output(options.description_file, DESCRIPTION_LINE, "a genhtml description file") as desc:
+            desc.write(format_descriptions(tests.descriptions()))
+    return Report(totals, tuple(rows), tuple(changed))
 
-        def counted(records: Iterator[FileRecord]) -> Iterator[FileRecord]:
-            for record in records:
-                report.add(record)
-                yield record
 
-        records = counted(file_records(cov, paths, settings.checksums, report.changed, settings.cache_dir))
-        write_section(out, settings.test_name, records, settings.dialect)
-    return report
+def _write_file(
+    out: TextIO,
+    shape: FileShape,
+    reporter: FileReporter,
+    analysis: Analysis,
+    tests: TestSections | None,
+    options: ReportOptions,
+) -> FileRecord:
+    """Write one file's section(s); return its whole-run record, whose totals the summary counts."""
+    if tests is None:
+        record = build_record(shape, run_hits(analysis))
+        out.write(format_record(record, options.dialect))
+        return record
+    sections = tests.sections(shape, reporter, analysis)
+    merged = merge_records(record for _, record in sections)
+    if not options.per_test:
+        out.write(format_record(merged, options.dialect))
+        return merged
+    for name, record in sections:
+        out.write(f"TN:{name}\n")
+        out.write(format_record(record, options.dialect))
+    return merged
 
 
-def _write_by_test(
-    cov: coverage.Coverage, settings: Settings, paths: PathStyle, out: TextIO, report: Report
-) -> None:
+class TestSections:
     """Per-test data: per file, the run's section and one section per test that reached it.
 
     This is the layout lcov itself writes (a ``TN:`` line before each file's
     section), which lets the file be streamed file by file.  With
     ``lcov_counts = "tests"`` the sections are added into one instead.
     """
-    data = cov.get_data()
-    run_context = str(cov.get_option("run:context") or "")
-    test_prefix = run_context + "|" if run_context else ""
-    labels = {c: c.removeprefix(test_prefix) for c in data.measured_contexts() if c != run_context}
-    names = unique_test_names(labels.values(), reserved=[settings.test_name])
-    test_names = {context: names[label] for context, label in labels.items()}
-    for reporter, analysis in analysed_files(cov, settings.cache_dir):
-        path = paths.name(reporter.filename)
-        report.changed.check(reporter.filename, path)
-        shape = file_shape(reporter, analysis, path, settings.checksums)
-        by_context = context_hits(data, reporter, analysis.has_arcs)
-        outside = by_context.pop(run_context, Hits(frozenset(), frozenset() if analysis.has_arcs else None))
-        run_record = build_record(shape, outside)
+
+    __test__ = False  # not a test class, whatever its name
+
+    def __init__(self, cov: coverage.Coverage, options: ReportOptions) -> None:
+        self.data = cov.get_data()
+        self.run_name = options.test_name
+        self.run_context = str(cov.get_option("run:context") or "")
+        test_prefix = self.run_context + "|" if self.run_context else ""
+        labels = {
+            context: context.removeprefix(test_prefix)
+            for context in self.data.measured_contexts()
+            if context != self.run_context
+        }
+        self.names_by_label = unique_test_names(labels.values(), reserved=[self.run_name])
+        self.names = {context: self.names_by_label[label] for context, label in labels.items()}
+
+    def sections(
+        self, shape: FileShape, reporter: FileReporter, analysis: Analysis
+    ) -> list[tuple[str, FileRecord]]:
+        """The run's section (every line; what ran outside tests counts 1), then each test's, by name."""
+        by_context = context_hits(self.data, reporter, analysis.has_arcs)
+        nothing = Hits(frozenset(), frozenset() if analysis.has_arcs else None)
+        run_record = build_record(shape, by_context.pop(self.run_context, nothing))
         tests = sorted(
-            (test_names[c], build_record(shape, hits, only_reached=True)) for c, hits in by_context.items()
+            (self.names[context], build_record(shape, hits, only_reached=True))
+            for context, hits in by_context.items()
         )
-        merged = merge_records([run_record, *(record for _, record in tests)])
-        report.add(merged)
-        if settings.per_test:
-            out.write(format_section(settings.test_name, run_record, settings.dialect))
-            for name, record in tests:
-                out.write(format_section(name, record, settings.dialect))
-        else:
-            out.write(format_section(settings.test_name, merged, settings.dialect))
-    if settings.per_test:
-        descriptions = [
-            (settings.test_name, "lines run outside any test: imports, collection, session set-up")
-        ]
-        descriptions += sorted((name, label) for label, name in names.items())
-        with atomic_output(settings.description_file) as desc:
-            desc.write(format_descriptions(descriptions))
+        return [(self.run_name, run_record), *tests]
+
+    def descriptions(self) -> list[tuple[str, str]]:
+        """genhtml's description of each section name: the node id it stands for."""
+        named = sorted((name, label) for label, name in self.names_by_label.items())
+        return [(self.run_name, RUN_DESCRIPTION), *named]

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
-from pytest_lcov.model import Totals, percent
+from pytest_lcov.model import Totals, format_totals, percent
 from pytest_lcov.report import FileSummary
 from pytest_lcov.tracefile import safe_field
 
@@ -32,13 +33,7 @@ def _counts(totals: Totals, metric: str) -> tuple[int, int]:
 
 def summary_line(output: Path, totals: Totals) -> str:
     """One line: where the file went, and each metric as hit/total (percent)."""
-    parts = []
-    for metric in METRICS:
-        hit, found = _counts(totals, metric)
-        if metric == "branches" and not found:
-            continue  # not measured
-        parts.append(f"{metric} {hit}/{found} ({percent(hit, found)}%)")
-    return f"LCOV written to {shown(output)}: " + ", ".join(parts)
+    return f"LCOV written to {shown(output)}: {format_totals(totals)}"
 
 
 def missed_gates(totals: Totals, thresholds: dict[str, float]) -> list[str]:
@@ -59,7 +54,7 @@ def missed_gates(totals: Totals, thresholds: dict[str, float]) -> list[str]:
     return lines
 
 
-def table(files: list[FileSummary], totals: Totals) -> list[str]:
+def table(files: Sequence[FileSummary], totals: Totals) -> list[str]:
     """A per-file table like pytest-cov's term-missing, with functions and branches."""
     with_branches = totals.branches_found > 0
     header = ["File", "Lines", "Cover", "Funcs", "Cover"] + (["Branches", "Cover"] if with_branches else [])

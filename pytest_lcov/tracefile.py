@@ -20,11 +20,9 @@ digits, as lcov's ``\\d`` on bytes reads them, and at most 2**64 - 1.
 
 from __future__ import annotations
 
-import io
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import TextIO
 
 from pytest_lcov.model import BranchRecord, FileRecord, FunctionRecord
 
@@ -102,24 +100,6 @@ def format_record(record: FileRecord, dialect: str = "compat") -> str:
     out.append(f"LF:{totals.lines_found}\nLH:{totals.lines_hit}\n")
     out.append("end_of_record\n")
     return "".join(out)
-
-
-def write_section(out: TextIO, test_name: str, records: Iterable[FileRecord], dialect: str) -> None:
-    """Write one test's section: a ``TN:`` line, then one record per file.
-
-    Records are consumed one at a time, so a caller can stream them.
-    """
-    out.write(f"TN:{safe_test_name(test_name)}\n")
-    for record in records:
-        out.write(format_record(record, dialect))
-
-
-def dumps(sections: Iterable[tuple[str, Iterable[FileRecord]]], dialect: str = "compat") -> str:
-    """A whole tracefile as text; `sections` pairs test names with records."""
-    out = io.StringIO()
-    for test_name, records in sections:
-        write_section(out, test_name, records, dialect)
-    return out.getvalue()
 
 
 MAX_NUMBER = 2**64 - 1
@@ -386,11 +366,6 @@ _RECORDS: dict[str, Callable[[_FileBuilder, str, int], None]] = {
 def parse(text: str, source: str = "<tracefile>") -> list[ParsedRecord]:
     """Read a whole tracefile held in a string."""
     return list(iter_parse(text.splitlines(), source))
-
-
-def format_section(test_name: str, record: FileRecord, dialect: str = "compat") -> str:
-    """One file's record under its own ``TN:`` line, as lcov writes per-test data."""
-    return f"TN:{safe_test_name(test_name)}\n" + format_record(record, dialect)
 
 
 def unique_test_names(labels: Iterable[str], reserved: Iterable[str] = ()) -> dict[str, str]:

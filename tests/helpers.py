@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from pytest_lcov.model import FileRecord, Totals
-from pytest_lcov.tracefile import parse
+from pytest_lcov.tracefile import format_record, parse, safe_test_name
 
 # Hypothesis' pytest plugin takes two thirds of a small session's start-up;
 # sessions started by the tests never use it.
@@ -68,3 +69,11 @@ def expected_totals(data: dict[str, Any]) -> tuple[Totals, int]:
 
 def lines_and_branches(totals: Totals) -> tuple[int, int, int, int]:
     return (totals.lines_found, totals.lines_hit, totals.branches_found, totals.branches_hit)
+
+
+def dumps(sections: Iterable[tuple[str, Iterable[FileRecord]]], dialect: str = "compat") -> str:
+    """A whole tracefile as text; `sections` pairs test names with records."""
+    return "".join(
+        f"TN:{safe_test_name(name)}\n" + "".join(format_record(record, dialect) for record in records)
+        for name, records in sections
+    )

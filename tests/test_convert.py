@@ -156,7 +156,7 @@ def test_data_of_a_deleted_source_is_refused(sample: pytest.Pytester) -> None:
 
 def test_bad_options_are_refused(sample: pytest.Pytester) -> None:
     coverage_run(sample)
-    assert_refused(sample.path, ["convert", "--test-name=my-run"], "--test-name 'my-run'", "try 'my_run'")
+    assert_refused(sample.path, ["convert", "--test-name=my-run"], "--test-name = 'my-run'", "try 'my_run'")
     assert_refused(sample.path, ["convert", "--path-prefix=a\tb"], "--path-prefix holds a control character")
     assert_refused(sample.path, ["convert", "--rootdir=nowhere"], "--rootdir nowhere: not a folder")
 

@@ -18,7 +18,8 @@ from hypothesis import strategies as st
 
 from pytest_lcov.merge import TracefileMerge
 from pytest_lcov.model import BranchRecord, FileRecord, FunctionRecord, MergeConflict
-from pytest_lcov.tracefile import LcovParseError, dumps, parse
+from pytest_lcov.tracefile import LcovParseError, parse
+from tests.helpers import dumps
 
 VALID = dumps(
     [

@@ -296,7 +296,7 @@ def test_start_up_errors_are_one_line(pytester: pytest.Pytester, pyproject: str,
 
 def test_an_unknown_user_in_the_output_path_is_one_line(project: pytest.Pytester) -> None:
     line = one_error(run_pytest(project, "--lcov=~nosuchuser_pytest_lcov/x.info"))
-    assert line.startswith("ERROR: pytest-lcov: --lcov / lcov_output = '~nosuchuser_pytest_lcov/x.info': ")
+    assert line.startswith("ERROR: pytest-lcov: --lcov = '~nosuchuser_pytest_lcov/x.info': ")
 
 
 # 9. Smaller ones.

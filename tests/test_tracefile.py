@@ -8,12 +8,12 @@ from pytest_lcov.model import BranchRecord, FileRecord, FunctionRecord, percent
 from pytest_lcov.tracefile import (
     LcovParseError,
     McdcRecord,
-    dumps,
     format_record,
     parse,
     safe_test_name,
     unique_test_names,
 )
+from tests.helpers import dumps
 
 RECORD = FileRecord(
     "pkg/mod.py",
