@@ -30,6 +30,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from pytest_lcov.files import replacing
+
 ENTRY_MAGIC = b"pytest-lcov analysis 2\n"
 KEY_BYTES = 32
 MAX_ENTRY_BYTES = 64 * 1024 * 1024  # larger than any real file's analysis
@@ -136,15 +138,8 @@ class AnalysisStore:
         path = self._path(name)
         with contextlib.suppress(OSError):
             path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-            try:
-                with os.fdopen(fd, "wb") as out:
-                    out.write(ENTRY_MAGIC + self._signature(body) + b"\n" + body)
-                os.replace(tmp, path)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
-                raise
+            with replacing(path, sync=False) as out:
+                out.write(ENTRY_MAGIC + self._signature(body) + b"\n" + body)
             self.used.add(name)
 
     def prune(self) -> None:

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import io
 import os
 import re
 import stat
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TextIO
+from typing import BinaryIO, TextIO
 
 HEAD_BYTES = 64 * 1024
 TRACEFILE_LINE = re.compile(
@@ -112,21 +113,40 @@ def atomic_output(
         return
     target = Path(os.path.realpath(path))
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
+        # Before the rename, check that nothing else appeared there meanwhile.
+        with replacing(target, lambda: refuse_unless_ours(target, pattern, what)) as binary:
+            out = io.TextIOWrapper(binary, encoding="utf-8", newline="\n")
             yield out
             out.flush()
-            os.fsync(out.fileno())
-        os.chmod(tmp_name, 0o666 & ~_umask())
-        refuse_unless_ours(target, pattern, what)  # nothing else appeared there meanwhile
-        os.replace(tmp_name, target)
+            out.detach()  # the binary file is closed by `replacing`
     except OSError as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp_name)
-        if exc.filename == tmp_name:  # name the user's file, not our temporary one
+        if exc.filename is not None and Path(exc.filename).name.startswith(f".{target.name}."):
+            # Name the user's file, not our temporary one.
             raise OSError(exc.errno, exc.strerror, str(path)) from None
         raise
+
+
+@contextlib.contextmanager
+def replacing(
+    target: Path, before_rename: Callable[[], None] = lambda: None, sync: bool = True
+) -> Iterator[BinaryIO]:
+    """A temporary file beside `target` that replaces it once written; on any error it is removed.
+
+    The rename is atomic on one file system, so readers see the old file or
+    the new one, never a mix.  `sync` first makes the data durable (a report);
+    a cache entry that a crash loses is only parsed again.
+    """
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            yield out
+            out.flush()
+            if sync:
+                os.fsync(out.fileno())
+        os.chmod(tmp_name, 0o666 & ~_umask())
+        before_rename()
+        os.replace(tmp_name, target)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp_name)

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
-from pytest_lcov.model import FileRecord, MergeConflict, RecordSum, Totals
+from pytest_lcov.model import FileRecord, MergeConflict, RecordSum, Totals, merge_records
 from pytest_lcov.tracefile import MAX_NUMBER, LcovParseError, ParsedRecord, format_record, iter_parse
 
 
@@ -146,12 +146,14 @@ class TracefileMerge:
         """
         totals = Totals()
         for path in sorted(self._files):
-            file_sum = RecordSum(path)
-            for name, record in self.sections(path):
-                file_sum.add(record)
+            sections = list(self.sections(path))
+            for name, record in sections:
                 out.write(f"TN:{name}\n")
                 out.write(format_record(_capped(record), dialect))
-            totals += file_sum.result().totals()
+            if len(sections) == len(self._files[path].tests):
+                totals += self._files[path].total.result().totals()
+            elif sections:  # a section without lines was dropped: count what was written
+                totals += merge_records(record for _, record in sections).totals()
         return totals
 
 

@@ -180,9 +180,8 @@ def _number(text: str, lineno: int, what: str, source: str) -> int:
 class _FileBuilder:
     """Collects one ``SF`` section's records while parsing."""
 
-    def __init__(self, path: str, lineno: int, source: str) -> None:
+    def __init__(self, path: str, source: str) -> None:
         self.record = FileRecord(path)
-        self.start_lineno = lineno
         self.source = source
         self.fn_lines: dict[str, tuple[int, int | None]] = {}
         self.fn_hits: dict[str, int] = {}
@@ -246,7 +245,7 @@ def iter_parse(lines: Iterable[str], source: str = "<tracefile>") -> Iterator[Pa
                 raise LcovParseError(lineno, f"{tag} inside a file section (missing end_of_record)", source)
             if not value:
                 raise LcovParseError(lineno, f"{tag} with an empty file name", source)
-            current = _FileBuilder(value, lineno, source)
+            current = _FileBuilder(value, source)
             continue
         if current is None:
             raise LcovParseError(lineno, f"{tag} record outside a file section", source)
