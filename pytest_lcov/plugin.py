@@ -46,6 +46,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     add_options(parser)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Notices are printed by the report itself: as warnings they only serve ``-W`` filters.
+
+    Ignored unless a filter asks for them (``-W error::pytest_lcov.PytestLcovWarning``
+    fails the run on any notice), so pytest's warnings summary does not repeat them.
+    The user's own filters come first and win.
+    """
+    warnings.filterwarnings("ignore", category=PytestLcovWarning)
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_load_initial_conftests(early_config: pytest.Config, args: list[str]) -> None:
     """Check the settings, then start measuring before conftest.py files and the project are imported."""
