@@ -59,6 +59,19 @@ def test_lcov_source_limits_what_is_measured(project: pytest.Pytester) -> None:
     assert sorted(read_records(project.path / "lcov.info")) == ["mod.py"]
 
 
+def test_lcov_source_overrides_a_configured_source(pytester: pytest.Pytester) -> None:
+    """Like pytest-cov's --cov=: the command line names what to measure, whatever is configured."""
+    for package in ("a", "b"):
+        pytester.mkpydir(package)
+        pytester.path.joinpath(package, "mod.py").write_text("x = 1\n")
+    pytester.makepyfile(test_ab="import a.mod, b.mod\n\n\ndef test_ab():\n    pass\n")
+    pytester.makepyprojecttoml('[tool.coverage.run]\nsource = ["a", "tests"]\n')
+    run_pytest(pytester, "--lcov", "--lcov-source=b")
+    assert sorted(read_records(pytester.path / "lcov.info")) == ["b/__init__.py", "b/mod.py"]
+    run_pytest(pytester, "--lcov")
+    assert sorted(read_records(pytester.path / "lcov.info")) == ["a/__init__.py", "a/mod.py"]
+
+
 def test_coverage_configuration_decides_what_is_measured(project: pytest.Pytester) -> None:
     project.makepyprojecttoml("""
         [tool.coverage.run]
