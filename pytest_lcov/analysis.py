@@ -12,6 +12,7 @@ with another's key.
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import hashlib
 import json
@@ -33,6 +34,7 @@ from coverage.parser import PythonParser
 from coverage.phystokens import source_encoding
 from coverage.plugin import CodeRegion, FileReporter
 from coverage.python import PythonFileReporter, get_zip_bytes
+from coverage.regions import RegionFinder
 from coverage.report_core import get_analysis_to_report
 from coverage.results import Analysis, analysis_from_file_reporter, format_lines
 
@@ -163,6 +165,7 @@ class SourceReporter(PythonFileReporter):
             )
             if self._state is None:
                 parser.parse_source()
+                self._regions = _regions_of(parser)
             else:
                 for name, value in self._state["parser"].items():
                     setattr(parser, name, value)
@@ -170,6 +173,8 @@ class SourceReporter(PythonFileReporter):
         return self._parser
 
     def code_regions(self) -> Iterable[CodeRegion]:
+        if self._regions is None and self._state is None:
+            self.parser  # noqa: B018 - parsing finds the regions too, from the same syntax tree
         if self._regions is None:
             if self._state is not None:
                 self._regions = [CodeRegion(*fields) for fields in self._state["regions"]]
@@ -191,6 +196,19 @@ class SourceReporter(PythonFileReporter):
             )
         except NotPlainData:
             return None
+
+
+def _regions_of(parser: PythonParser) -> list[CodeRegion] | None:
+    """Functions and classes from the syntax tree the parser just built: one parse serves both.
+
+    None when this coverage.py keeps no tree (then regions are parsed apart).
+    """
+    tree = getattr(parser, "_ast_root", None)
+    if not isinstance(tree, ast.AST):
+        return None
+    finder = RegionFinder()
+    finder.handle_node(tree)
+    return finder.regions
 
 
 def restored_state(plain: Any) -> dict[str, Any] | None:

@@ -295,3 +295,19 @@ def test_store_round_trip_and_refusals(tmp_path: Path) -> None:
     assert store.get("abc") == {"x": [1, 2]}
     assert AnalysisStore(tmp_path, b"j" * 32, "salt").get("abc") is None  # another key
     assert AnalysisStore(tmp_path, b"k" * 32, "other salt").get("abc") is None  # other settings
+
+
+def test_one_parse_gives_the_same_regions_as_coverage(tmp_path: Path) -> None:
+    """Regions come from the parser's own syntax tree: they must equal coverage.py's own parse."""
+    write_sample_project(tmp_path)
+    cov = coverage.Coverage(data_file=None, config_file=False)
+    sources = sorted(tmp_path.rglob("*.py"))
+    assert len(sources) > 5
+    for path in sources:
+        text = read_source(str(path))
+        reporter = SourceReporter(str(path), cov, text, state=None)
+        try:
+            reporter.lines()
+        except coverage.exceptions.NotPython:
+            continue  # the sample's deliberately broken file
+        assert list(reporter.code_regions()) == coverage.regions.code_regions(text.text), path
