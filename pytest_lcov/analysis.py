@@ -15,6 +15,7 @@ from __future__ import annotations
 import ast
 import contextlib
 import hashlib
+import importlib.util
 import json
 import os
 import subprocess
@@ -268,19 +269,22 @@ class Analyser:
         return reporter
 
 
-def analysed_files(cov: Coverage, store_folder: Path | None) -> Iterator[tuple[FileReporter, Analysis]]:
+def analysed_files(
+    cov: Coverage, store_folder: Path | None, parallel: ParallelAnalysis | None = None
+) -> Iterator[tuple[FileReporter, Analysis]]:
     """Each measured file with coverage.py's analysis, one at a time, in coverage.py's order.
 
     Files come from coverage.py's own rules, so `source`, `omit`, `include`,
     exclusions, `skip_empty` and unimported source files behave exactly as in
     ``coverage report``.  Plain Python files are read once and analysed by
     coverage.py's own `analysis_from_file_reporter`; with `store_folder`,
-    unchanged files reuse an earlier, signed analysis.
+    unchanged files reuse an earlier, signed analysis.  `parallel` is the
+    parsing already under way since the session started, if any.
     """
     data = cov.get_data()  # flushes the tracer's data into the data object the reporters read
     skip_empty = bool(cov.get_option("report:skip_empty"))
     if _plain_python_only(cov, data):
-        analyses: Iterable[tuple[FileReporter, Analysis]] = _analyses(cov, data, store_folder)
+        analyses: Iterable[tuple[FileReporter, Analysis]] = _analyses(cov, data, store_folder, parallel)
     else:
         analyses = get_analysis_to_report(cov, None)
     for reporter, analysis in analyses:
@@ -297,7 +301,7 @@ def _plain_python_only(cov: Coverage, data: CoverageData) -> bool:
 
 
 def _analyses(
-    cov: Coverage, data: CoverageData, store_folder: Path | None
+    cov: Coverage, data: CoverageData, store_folder: Path | None, parallel: ParallelAnalysis | None
 ) -> Iterator[tuple[FileReporter, Analysis]]:
     """What `get_analysis_to_report` yields, from sources read once.
 
@@ -310,7 +314,10 @@ def _analyses(
     precision_option = cov.get_option("report:precision")
     precision = precision_option if isinstance(precision_option, int) else 0
     ignore_errors = bool(cov.get_option("report:ignore_errors"))
-    with _store(cov, has_arcs, store_folder, names) as store:
+    with contextlib.ExitStack() as stack:
+        if parallel is None or parallel.has_arcs != has_arcs:
+            parallel = stack.enter_context(ParallelAnalysis(cov, store_folder, has_arcs))
+        store = parallel.complete(names)
         analyser = Analyser(cov, store)
         for name in names:
             try:
@@ -349,31 +356,6 @@ def _reported_names(cov: Coverage, data: CoverageData) -> list[str]:
     return names
 
 
-@contextlib.contextmanager
-def _store(
-    cov: Coverage, has_arcs: bool, folder: Path | None, names: list[str]
-) -> Iterator[AnalysisStore | None]:
-    """The analysis store for this report, with many missing files parsed in parallel first.
-
-    Without a cache folder, a temporary one carries the parallel parsers'
-    results for this report only.
-    """
-    salt = analysis_salt(cov, has_arcs)
-    with contextlib.ExitStack() as stack:
-        if folder is None:
-            if parallel_processes(len(names)) < 2:
-                yield None
-                return
-            folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="pytest-lcov-analysis-")))
-            key = load_or_create_key(None)
-        else:
-            key = load_or_create_key(user_key_file())
-        store = AnalysisStore(folder, key, salt)
-        warm(store, cov, has_arcs, names)
-        yield store
-        store.prune()
-
-
 MIN_FILES_PER_PROCESS = 50
 
 
@@ -388,65 +370,154 @@ def parallel_processes(files: int) -> int:
     return min(available_cpus(), files // MIN_FILES_PER_PROCESS)
 
 
-def warm(store: AnalysisStore, cov: Coverage, has_arcs: bool, filenames: list[str]) -> None:
-    """Parse the files the store lacks in parallel processes, when there are many.
+class ParallelAnalysis:
+    """The store a report reads, and the processes that fill it while the tests run or just before.
 
-    The processes only fill the store; the report then reads each file once
-    and takes an entry only for the very bytes it read, so its output does
-    not depend on how the work was split or on files changing meanwhile.
-    Each process is a fresh interpreter that imports nothing from the
-    project (``-P``: no current folder on ``sys.path``), with no inherited
-    tracer, and builds a Coverage with the settings that make the salt.
+    Parsing depends only on a file's bytes, so it need not wait for the
+    tests: the processes started at session start parse the measured sources
+    beside them, and the report then parses only what they have not done
+    (files changed since, or reached only now).  They only fill the store;
+    the report reads each file once and takes an entry only for the very
+    bytes it read, so its output does not depend on how the work was split.
+    Without a cache folder the store is a temporary folder, for this run only.
     """
-    processes = parallel_processes(len(filenames))
-    if processes < 2:
-        return
-    missing = [name for name in filenames if not _stored(store, name)]
-    processes = min(processes, len(missing) // MIN_FILES_PER_PROCESS)
-    if processes < 2:
-        return
-    options = {name: cov.get_option(name) for name in SETTINGS_THAT_CHANGE_ANALYSIS}
-    # Not measured by coverage's subprocess patch: these are ours, not the tests'.
+
+    def __init__(self, cov: Coverage, cache_dir: Path | None, has_arcs: bool) -> None:
+        self.cov = cov
+        self.has_arcs = has_arcs
+        self._temporary: tempfile.TemporaryDirectory[str] | None = None
+        if cache_dir is None:
+            self._temporary = tempfile.TemporaryDirectory(prefix="pytest-lcov-analysis-")
+            folder, key = Path(self._temporary.name), load_or_create_key(None)
+        else:
+            folder, key = cache_dir, load_or_create_key(user_key_file())
+        self.store = AnalysisStore(folder, key, analysis_salt(cov, has_arcs))
+        self.workers: list[subprocess.Popen[str]] = []
+
+    def __enter__(self) -> ParallelAnalysis:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def start(self, filenames: list[str], background: bool = False) -> None:
+        """Start parsing `filenames` in helper processes, when there are enough to share out."""
+        processes = parallel_processes(len(filenames))
+        if processes < 2 and not (background and filenames):
+            return
+        processes = max(processes, 1)
+        options = {name: self.cov.get_option(name) for name in SETTINGS_THAT_CHANGE_ANALYSIS}
+        for index in range(processes):
+            job = {
+                "folder": str(self.store.folder),
+                "key": self.store.key.hex(),
+                "salt": self.store.salt,
+                "options": options,
+                "has_arcs": self.has_arcs,
+                "files": filenames[index::processes],
+                "nice": background,  # the tests come first
+            }
+            worker = _start_worker(job)
+            if worker is not None:
+                self.workers.append(worker)
+
+    def complete(self, filenames: list[str]) -> AnalysisStore | None:
+        """The store with `filenames` parsed as far as helpers can: wait for them, share out the rest."""
+        self._wait()
+        missing = [name for name in filenames if not _stored(self.store, name)]
+        self.start(missing)
+        self._wait()
+        if self._temporary is not None and not any(self.store.folder.iterdir()):
+            return None  # nothing was parsed ahead: reading an empty store would only cost
+        return self.store
+
+    def _wait(self) -> None:
+        for worker in self.workers:
+            with contextlib.suppress(OSError, subprocess.SubprocessError):
+                worker.wait(timeout=3600)  # a failed worker only leaves entries missing
+        self.workers = []
+
+    def close(self) -> None:
+        """Stop helpers still running, and bound the store (a temporary one goes)."""
+        for worker in self.workers:
+            with contextlib.suppress(OSError):
+                worker.kill()
+        self._wait()
+        if self._temporary is not None:
+            self._temporary.cleanup()
+        else:
+            self.store.prune()
+
+
+def _start_worker(job: dict[str, Any]) -> subprocess.Popen[str] | None:
+    """A fresh interpreter that imports nothing from the project (``-P``: no current folder on
+    ``sys.path``), is not measured by coverage's subprocess patch, and reads its job from stdin."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("COVERAGE_PROCESS_")}
-    workers = []
-    for index in range(processes):
-        job = {
-            "folder": str(store.folder),
-            "key": store.key.hex(),
-            "salt": store.salt,
-            "options": options,
-            "has_arcs": has_arcs,
-            "files": missing[index::processes],
-        }
-        with contextlib.suppress(OSError, ValueError):
-            worker = subprocess.Popen(
-                [sys.executable, "-P", "-c", "from pytest_lcov.analysis import warm_worker; warm_worker()"],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                env=env,
-                cwd=tempfile.gettempdir(),
-                text=True,
-            )
-            assert worker.stdin is not None
-            with worker.stdin:  # hand over the whole job, then let it run beside the others
-                worker.stdin.write(json.dumps(job))
-            workers.append(worker)
-    for worker in workers:
-        with contextlib.suppress(OSError, subprocess.SubprocessError):
-            worker.wait(timeout=3600)  # a failed worker only leaves entries missing
+    try:
+        worker = subprocess.Popen(
+            [sys.executable, "-P", "-c", "from pytest_lcov.analysis import warm_worker; warm_worker()"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=env,
+            cwd=tempfile.gettempdir(),
+            text=True,
+        )
+        assert worker.stdin is not None
+        with worker.stdin:  # hand over the whole job, then let it run beside the others
+            worker.stdin.write(json.dumps(job))
+    except (OSError, ValueError):
+        return None
+    return worker
 
 
 def _stored(store: AnalysisStore, filename: str) -> bool:
     try:
-        return store.get(read_source(filename).digest) is not None
+        return store.has(read_source(filename).digest)
     except Exception:
         return False
+
+
+def measured_sources(cov: Coverage, limit: int = 50_000) -> list[str]:
+    """The Python files under the folders and top-level packages that `source` names.
+
+    Known before any test runs, so they can be parsed while the tests run.
+    Virtual environments, hidden folders and caches are skipped; a package
+    name is looked up without importing anything.  Files found only later
+    are parsed at the report.
+    """
+    roots = []
+    entries = [cov.get_option("run:source"), cov.get_option("run:source_pkgs")]
+    for entry in [item for option in entries if isinstance(option, list) for item in option]:
+        if os.path.isdir(entry):
+            roots.append(entry)
+        elif isinstance(entry, str) and entry.isidentifier():
+            with contextlib.suppress(Exception):
+                spec = importlib.util.find_spec(entry)
+                if spec is not None and spec.submodule_search_locations:
+                    roots.extend(spec.submodule_search_locations)
+    found: list[str] = []
+    for root in roots:
+        for folder, subfolders, files in os.walk(root):
+            subfolders[:] = [name for name in subfolders if _searched(Path(folder) / name)]
+            found += [os.path.abspath(os.path.join(folder, name)) for name in files if name.endswith(".py")]
+            if len(found) >= limit:
+                return found[:limit]
+    return found
+
+
+def _searched(folder: Path) -> bool:
+    name = folder.name
+    skipped = name.startswith(".") or name in ("__pycache__", "node_modules", "site-packages")
+    return not skipped and not (folder / "pyvenv.cfg").exists()
 
 
 def warm_worker() -> None:
     """A parsing process: read the job from stdin, store each file's analysis."""
     job = json.load(sys.stdin)
+    if job.get("nice") and hasattr(os, "nice"):
+        with contextlib.suppress(OSError):
+            os.nice(10)
     cov = Coverage(data_file=None, config_file=False)
     for name, value in job["options"].items():
         cov.set_option(name, value)

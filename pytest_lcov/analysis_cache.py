@@ -110,6 +110,10 @@ class AnalysisStore:
     def _signature(self, body: bytes) -> bytes:
         return hmac.new(self.key, body, hashlib.sha256).hexdigest().encode("ascii")
 
+    def has(self, source_hash: str) -> bool:
+        """Whether an entry exists for `source_hash` (unchecked: `get` checks it)."""
+        return self._path(self.entry_name(source_hash)).is_file()
+
     def get(self, source_hash: str) -> Any:
         """The value stored for `source_hash`, or None when absent, unsigned or not ours."""
         name = self.entry_name(source_hash)

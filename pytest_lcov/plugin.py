@@ -27,7 +27,8 @@ from typing import Any
 import coverage
 import pytest
 
-from pytest_lcov import PytestLcovWarning
+from pytest_lcov import PytestLcovWarning, analysis
+from pytest_lcov.analysis import ParallelAnalysis, measured_sources
 from pytest_lcov.files import DESCRIPTION_LINE, TRACEFILE_LINE, output_problem
 from pytest_lcov.html import HtmlError, find_genhtml, genhtml_command_problem, html_folder_problem, write_html
 from pytest_lcov.measure import Measurement, refuse_pytest_cov
@@ -154,7 +155,7 @@ def _is_xdist_worker(config: pytest.Config) -> bool:
 def pytest_unconfigure(config: pytest.Config) -> None:
     run = config.stash.get(lcov_run_key, None)
     if run is not None:
-        run.measurement.close()  # also when the run stopped before the session ended
+        run.close()  # also when the run stopped before the session ended
         del config.stash[lcov_run_key]
 
 
@@ -166,6 +167,7 @@ class LcovRun:
         self.measurement = measurement
         self.distributes = distributes
         self.report_options = settings.report
+        self.parallel: ParallelAnalysis | None = None
 
     def pytest_configure(self, config: pytest.Config) -> None:
         """Settle everything the report needs: its cache folder lives in pytest's."""
@@ -182,7 +184,8 @@ class LcovRun:
         if _is_xdist_worker(config):
             manager.register(WorkerHandoff(self.measurement, config), "lcov-worker")
             return
-        report = LcovReport(self.settings, self.report_options, self.measurement, config)
+        self.parallel = start_parallel_analysis(self.measurement, self.report_options)
+        report = LcovReport(self.settings, self.report_options, self.measurement, config, self.parallel)
         manager.register(report, "lcov-report")
         controller = manager.has_plugin("dsession")
         if controller:
@@ -194,6 +197,26 @@ class LcovRun:
                 "pytest-lcov: pytest-xdist runs the tests in this process after all, so measuring started "
                 "late: lines run while pytest started up (imports of conftest.py files) count as not run"
             )
+
+    def close(self) -> None:
+        self.measurement.close()
+        if self.parallel is not None:
+            self.parallel.close()
+
+
+def start_parallel_analysis(measurement: Measurement, options: ReportOptions) -> ParallelAnalysis | None:
+    """Start parsing the measured sources beside the tests: the report then waits for less.
+
+    Only for code bases big enough to share out (a small one is parsed at
+    the report in less time than a helper process takes to start).
+    """
+    cov = measurement.cov
+    sources = measured_sources(cov)
+    if len(sources) < analysis.MIN_FILES_PER_PROCESS:
+        return None
+    parallel = ParallelAnalysis(cov, options.cache_dir, has_arcs=bool(cov.get_option("run:branch")))
+    parallel.start(sources, background=True)
+    return parallel
 
 
 class TestContexts:
@@ -271,10 +294,16 @@ class LcovReport:
     """
 
     def __init__(
-        self, settings: Settings, options: ReportOptions, measurement: Measurement, config: pytest.Config
+        self,
+        settings: Settings,
+        options: ReportOptions,
+        measurement: Measurement,
+        config: pytest.Config,
+        parallel: ParallelAnalysis | None = None,
     ) -> None:
         self.settings = settings
         self.options = options
+        self.parallel = parallel
         self.measurement = measurement
         self.config = config
         self.rootdir = config.rootpath
@@ -296,7 +325,9 @@ class LcovReport:
             return
         try:
             self.measurement.add_data(self.worker_data)
-            self.report = write_report(cov, self.options, self.rootdir, self.measurement.started)
+            self.report = write_report(
+                cov, self.options, self.rootdir, self.measurement.started, self.parallel
+            )
         except Exception as exc:  # the report must never take the test run down
             self._report_failed(session, report_failure(exc, settings.output), exc)
             return

@@ -11,7 +11,7 @@ from typing import TextIO
 
 import coverage
 
-from pytest_lcov.analysis import Analysis, FileReporter, analysed_files, format_lines
+from pytest_lcov.analysis import Analysis, FileReporter, ParallelAnalysis, analysed_files, format_lines
 from pytest_lcov.collect import (
     FileShape,
     Hits,
@@ -49,16 +49,21 @@ class Report:
 
 
 def write_report(
-    cov: coverage.Coverage, options: ReportOptions, rootdir: Path, measured_since: float | None = None
+    cov: coverage.Coverage,
+    options: ReportOptions,
+    rootdir: Path,
+    measured_since: float | None = None,
+    parallel: ParallelAnalysis | None = None,
 ) -> Report:
     """Write the tracefile `options` asks for; return what it holds.
 
     Records stream from analysis to disk one file at a time, so memory grows
     with the largest file, not with the code base.  Files modified after
-    `measured_since` are named in the report's `changed`.
+    `measured_since` are named in the report's `changed`.  `parallel` is the
+    parsing started with the session, if any.
     """
     with frozen_heap():
-        return _write_report(cov, options, rootdir, measured_since)
+        return _write_report(cov, options, rootdir, measured_since, parallel)
 
 
 @contextlib.contextmanager
@@ -78,7 +83,11 @@ def frozen_heap() -> Iterator[None]:
 
 
 def _write_report(
-    cov: coverage.Coverage, options: ReportOptions, rootdir: Path, measured_since: float | None
+    cov: coverage.Coverage,
+    options: ReportOptions,
+    rootdir: Path,
+    measured_since: float | None,
+    parallel: ParallelAnalysis | None,
 ) -> Report:
     paths = PathStyle(rootdir, options.absolute_paths, options.path_prefix)
     tests = TestSections(cov, options) if options.needs_contexts else None
@@ -88,7 +97,7 @@ def _write_report(
     with atomic_output(options.output) as out:
         if not options.per_test:
             out.write(f"TN:{options.test_name}\n")  # one section: every file under the run's name
-        for reporter, analysis in analysed_files(cov, options.cache_dir):
+        for reporter, analysis in analysed_files(cov, options.cache_dir, parallel):
             path = paths.name(reporter.filename)
             if modified_since(reporter.filename, measured_since):
                 changed.append(path)

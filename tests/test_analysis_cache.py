@@ -311,3 +311,45 @@ def test_one_parse_gives_the_same_regions_as_coverage(tmp_path: Path) -> None:
         except coverage.exceptions.NotPython:
             continue  # the sample's deliberately broken file
         assert list(reporter.code_regions()) == coverage.regions.code_regions(text.text), path
+
+
+BACKGROUND_TEST = """
+import pathlib
+import time
+
+
+def test_the_sources_are_parsed_while_the_tests_run():
+    # Parsing started with the session: its entries appear before this test ends.
+    entries = pathlib.Path(".pytest_cache/d/pytest-lcov-analysis")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if len([p for p in entries.rglob("*") if p.is_file() and not p.name.startswith(".")]) >= 3:
+            return
+        time.sleep(0.05)
+    raise AssertionError("nothing was parsed while the tests ran")
+"""
+
+
+def test_sources_are_parsed_beside_the_tests(pytester: pytest.Pytester) -> None:
+    pytester.mkpydir("pkg")
+    for index in range(3):
+        pytester.path.joinpath(f"pkg/m{index}.py").write_text(
+            f"def f(x):\n    if x:\n        return {index}\n"
+        )
+    pytester.makepyfile(test_bg=BACKGROUND_TEST)
+    many_files_on_two_cpus(pytester)
+    run(pytester.path, "--lcov=background.info", "--lcov-source=pkg")
+    run(pytester.path, "--lcov=plain.info", "--lcov-source=pkg", "-p", "no:cacheprovider")
+    assert (pytester.path / "background.info").read_text() == (pytester.path / "plain.info").read_text()
+
+
+def test_parsing_beside_the_tests_without_a_cache_gives_the_same_report(pytester: pytest.Pytester) -> None:
+    write_sample_project(pytester.path)
+    run(pytester.path, "--lcov=serial.info", "--lcov-no-cache")
+    many_files_on_two_cpus(pytester)
+    run(pytester.path, "--lcov=background.info", "--lcov-no-cache")
+    run(pytester.path, "--lcov=background-xdist.info", "--lcov-no-cache", "-n", "2")
+    serial = (pytester.path / "serial.info").read_text()
+    assert (pytester.path / "background.info").read_text() == serial
+    assert (pytester.path / "background-xdist.info").read_text() == serial
+    assert not (pytester.path / ENTRIES).exists()
