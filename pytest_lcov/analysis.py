@@ -100,10 +100,35 @@ def analysis_salt(cov: Coverage, has_arcs: bool) -> str:
 
 # The parser state as plain JSON data: containers are tagged, so sets, tuples
 # and dicts with tuple keys come back as they were; nothing else is accepted.
+# The bulk (sets of line numbers, of arcs, line-to-line maps) has flat forms
+# that decode at C speed.
 
 
 class NotPlainData(ValueError):
     """A value that is not made of ints, strings, None, lists, tuples, sets and dicts."""
+
+
+def _ints(items: Any) -> bool:
+    return all(type(item) is int for item in items)
+
+
+def _int_pairs(items: Any) -> bool:
+    return all(type(item) is tuple and len(item) == 2 and _ints(item) for item in items)
+
+
+def _primitive(items: Any) -> bool:
+    return all(item is None or type(item) in (int, str, bool) for item in items)
+
+
+def _flat(pairs: Any) -> list[int]:
+    return [number for pair in pairs for number in pair]
+
+
+def _paired(flat: list[int]) -> Iterator[tuple[int, int]]:
+    if len(flat) % 2 or not _ints(flat):
+        raise NotPlainData("not pairs of whole numbers")
+    numbers = iter(flat)
+    return zip(numbers, numbers, strict=True)
 
 
 def to_plain(value: Any, depth: int = 0) -> Any:
@@ -112,12 +137,25 @@ def to_plain(value: Any, depth: int = 0) -> Any:
     if value is None or isinstance(value, bool | int | str):
         return value
     if isinstance(value, list):
+        if all(type(item) is tuple and _primitive(item) for item in value):
+            return {"lt": [list(item) for item in value]}
         return [to_plain(item, depth + 1) for item in value]
     if isinstance(value, tuple):
+        if _primitive(value):
+            return {"tv": list(value)}
         return {"t": [to_plain(item, depth + 1) for item in value]}
     if isinstance(value, set | frozenset):
+        if _ints(value):
+            return {"si": sorted(value)}
+        if _int_pairs(value):
+            return {"sp": _flat(sorted(value))}
         return {"s": [to_plain(item, depth + 1) for item in value]}
     if isinstance(value, dict):
+        if _ints(value) and _ints(value.values()):
+            return {"dii": _flat(sorted(value.items()))}
+        if _int_pairs(value):
+            keys = sorted(value)
+            return {"dp": [_flat(keys), [to_plain(value[key], depth + 1) for key in keys]]}
         return {"d": [[to_plain(k, depth + 1), to_plain(v, depth + 1)] for k, v in value.items()]}
     raise NotPlainData(f"cannot store a {type(value).__name__}")
 
@@ -128,16 +166,37 @@ def from_plain(value: Any, depth: int = 0) -> Any:
     if value is None or isinstance(value, bool | int | str):
         return value
     if isinstance(value, list):
+        if _primitive(value):
+            return list(value)
         return [from_plain(item, depth + 1) for item in value]
     if isinstance(value, dict) and len(value) == 1:
         [(tag, items)] = value.items()
         if isinstance(items, list):
-            if tag == "t":
-                return tuple(from_plain(item, depth + 1) for item in items)
-            if tag == "s":
-                return {from_plain(item, depth + 1) for item in items}
-            if tag == "d" and all(isinstance(pair, list) and len(pair) == 2 for pair in items):
-                return {from_plain(k, depth + 1): from_plain(v, depth + 1) for k, v in items}
+            return _from_tagged(tag, items, depth)
+    raise NotPlainData("not a stored value")
+
+
+def _from_tagged(tag: str, items: list[Any], depth: int) -> Any:
+    if tag == "si" and _ints(items):
+        return set(items)
+    if tag == "sp":
+        return set(_paired(items))
+    if tag == "dii":
+        return dict(_paired(items))
+    if tag == "tv" and _primitive(items):
+        return tuple(items)
+    if tag == "lt" and all(isinstance(item, list) and _primitive(item) for item in items):
+        return [tuple(item) for item in items]
+    if tag == "dp" and len(items) == 2 and isinstance(items[0], list) and isinstance(items[1], list):
+        keys = list(_paired(items[0]))
+        if len(keys) == len(items[1]):
+            return {key: from_plain(item, depth + 1) for key, item in zip(keys, items[1], strict=True)}
+    if tag == "t":
+        return tuple(from_plain(item, depth + 1) for item in items)
+    if tag == "s":
+        return {from_plain(item, depth + 1) for item in items}
+    if tag == "d" and all(isinstance(pair, list) and len(pair) == 2 for pair in items):
+        return {from_plain(k, depth + 1): from_plain(v, depth + 1) for k, v in items}
     raise NotPlainData("not a stored value")
 
 
