@@ -47,16 +47,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     add_options(parser)
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    """Notices are printed by the report itself: as warnings they only serve ``-W`` filters.
-
-    Ignored unless a filter asks for them (``-W error::pytest_lcov.PytestLcovWarning``
-    fails the run on any notice), so pytest's warnings summary does not repeat them.
-    The user's own filters come first and win.
-    """
-    warnings.filterwarnings("ignore", category=PytestLcovWarning)
-
-
 @pytest.hookimpl(tryfirst=True)
 def pytest_load_initial_conftests(early_config: pytest.Config, args: list[str]) -> None:
     """Check the settings, then start measuring before conftest.py files and the project are imported."""
@@ -394,10 +384,14 @@ class LcovReport:
         """A yellow line, and a warning of our own class, so ``-W error::...`` can make it fail the run."""
         self._say(line, yellow=True)
         try:
-            # Shown under the plugin's name, not a line of its source.
-            warnings.warn_explicit(
-                PytestLcovWarning(line), PytestLcovWarning, "pytest-lcov", 0, "pytest_lcov"
-            )
+            # Printed above already: as a warning it only serves -W filters, which come
+            # first and win (error::pytest_lcov.PytestLcovWarning fails the run).
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", category=PytestLcovWarning, append=True)
+                # Under the plugin's name, not a line of its source.
+                warnings.warn_explicit(
+                    PytestLcovWarning(line), PytestLcovWarning, "pytest-lcov", 0, "pytest_lcov"
+                )
         except PytestLcovWarning:
             self._fail(session, f"{line} (an error by the warning filters)")
 
