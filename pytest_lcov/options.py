@@ -66,6 +66,21 @@ def _seconds(value: Any, key: str) -> float:
     return number
 
 
+def _count(value: Any, key: str) -> int:
+    text = str(value).strip()
+    if not text.isascii() or not text.isdigit():
+        raise OptionError(f"{key} = {value!r} is not a whole number from 0 up")
+    return int(text)
+
+
+def _git_ref(value: Any, key: str) -> str:
+    """A git revision name; one that starts with '-' would be read by git as an option."""
+    text = _text(value, key).strip()
+    if not text or text.startswith("-") or any(ch.isspace() or not ch.isprintable() for ch in text):
+        raise OptionError(f"{key} = {value!r} is not a git ref (a branch, tag or commit such as origin/main)")
+    return text
+
+
 def _lines(value: Any, key: str) -> tuple[str, ...]:
     if isinstance(value, str):
         value = [value]
@@ -219,6 +234,34 @@ OPTIONS = (
     Option(
         "lcov_no_cache",
         "do not cache the analysis of unchanged files in pytest's cache folder",
+        "bool",
+        default=False,
+    ),
+    Option(
+        "lcov_diff",
+        "also report coverage of the lines changed since the merge base of this git ref and HEAD, "
+        "uncommitted and untracked changes included (e.g. origin/main)",
+        parse=_git_ref,
+    ),
+    Option(
+        "lcov_fail_under_diff",
+        "fail the run when coverage of the changed lines is under this percent (needs lcov_diff)",
+        parse=_percent,
+    ),
+    Option(
+        "lcov_max_uncovered_diff_lines",
+        "fail the run when more changed lines than this never ran (needs lcov_diff)",
+        parse=_count,
+    ),
+    Option(
+        "lcov_no_job_summary",
+        "do not append a Markdown summary to $GITHUB_STEP_SUMMARY (the job page of GitHub Actions)",
+        "bool",
+        default=False,
+    ),
+    Option(
+        "lcov_annotations",
+        "under GitHub Actions, annotate changed lines no test ran (needs lcov_diff)",
         "bool",
         default=False,
     ),

@@ -29,8 +29,18 @@ import pytest
 
 from pytest_lcov import PytestLcovWarning, analysis
 from pytest_lcov.analysis import ParallelAnalysis, measured_sources
+from pytest_lcov.diff import (
+    ChangedLines,
+    DiffCoverage,
+    DiffError,
+    changed_lines,
+    diff_coverage,
+    github_annotations,
+)
+from pytest_lcov.diff import summary_line as diff_summary_line
 from pytest_lcov.files import DESCRIPTION_LINE, TRACEFILE_LINE, output_problem
 from pytest_lcov.html import HtmlError, find_genhtml, genhtml_command_problem, html_folder_problem, write_html
+from pytest_lcov.jobsummary import append_summary, job_summary
 from pytest_lcov.measure import Measurement, refuse_pytest_cov
 from pytest_lcov.options import ReportOptions
 from pytest_lcov.report import Report, write_report
@@ -41,6 +51,8 @@ lcov_run_key = pytest.StashKey["LcovRun"]()
 WORKER_DATA_KEY = "pytest_lcov_data"
 WORKER_ERROR_KEY = "pytest_lcov_error"
 NOT_WRITTEN = "pytest-lcov: no tracefile written"
+TITLE = "Coverage (pytest-lcov)"
+MAX_FILES_IN_LINE = 10
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -301,6 +313,7 @@ class LcovReport:
         self.messages: list[tuple[str, dict[str, bool]]] = []
         self.notices: list[str] = list(measurement.notices)
         self.worker_data: list[bytes] = []
+        self.annotations: list[str] = []
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
@@ -313,10 +326,14 @@ class LcovReport:
             # What ran is unknown: an earlier file stays, and says it is earlier.
             self._report_failed(session, f"{NOT_WRITTEN}: pytest stopped on an internal error")
             return
+        changed = self._changed_lines(session)
+        options = self.options
+        if self._job_summary_wanted():
+            options = dataclasses.replace(options, table=True)  # the summary lists the files missing most
         try:
             self.measurement.add_data(self.worker_data)
             self.report = write_report(
-                cov, self.options, self.rootdir, self.measurement.started, self.parallel
+                cov, options, self.rootdir, self.measurement.started, self.parallel, keep=changed or ()
             )
         except Exception as exc:  # the report must never take the test run down
             self._report_failed(session, report_failure(exc, settings.output), exc)
@@ -333,6 +350,67 @@ class LcovReport:
             self._write_html(session, settings.html)
         for line in missed_gates(self.report.totals, settings.fail_under):
             self._fail(session, line)
+        diff = self._diff_coverage(session, changed, self.report) if changed is not None else None
+        self._write_job_summary(
+            session, job_summary(self.report.totals, self.report.files, diff, title=TITLE)
+        )
+
+    def _changed_lines(self, session: pytest.Session) -> ChangedLines | None:
+        """The lines the change touches, or None; a git problem fails the change's gates."""
+        ref = self.settings.diff_ref
+        if ref is None:
+            return None
+        try:
+            return changed_lines(ref, self.rootdir)
+        except DiffError as exc:
+            self._say(f"pytest-lcov: no diff coverage: {exc}", red=True)
+            self._fail_change_gates(session, "cannot be checked: no diff coverage")
+            return None
+
+    def _fail_change_gates(self, session: pytest.Session, why: str) -> None:
+        if self.settings.fail_under_diff is not None:
+            self._fail(session, f"pytest-lcov: FAIL diff coverage {why}")
+        if self.settings.max_uncovered_diff_lines is not None:
+            self._fail(session, f"pytest-lcov: FAIL uncovered changed lines {why}")
+
+    def _diff_coverage(self, session: pytest.Session, changed: ChangedLines, report: Report) -> DiffCoverage:
+        """Say how much of the change ran, and where it did not; apply the change's gates."""
+        settings = self.settings
+        diff = diff_coverage(changed, report.records, changed.relative)
+        missing = diff.missing_by_file()
+        line = f"LCOV {diff_summary_line(diff)}"
+        if missing:
+            shown_files = missing[:MAX_FILES_IN_LINE]
+            more = (
+                f" and {len(missing) - len(shown_files)} more files"
+                if len(missing) > len(shown_files)
+                else ""
+            )
+            line += f"; not run: {' '.join(shown_files)}{more}"
+        self._say(line)
+        if settings.fail_under_diff is not None and diff.under(settings.fail_under_diff):
+            self._fail(
+                session,
+                f"pytest-lcov: FAIL diff coverage {diff.percent}% is under "
+                f"--lcov-fail-under-diff={settings.fail_under_diff:g}",
+            )
+        limit = settings.max_uncovered_diff_lines
+        if limit is not None and diff.missing > limit:
+            self._fail(
+                session,
+                f"pytest-lcov: FAIL {diff.missing} changed lines never ran, "
+                f"more than --lcov-max-uncovered-diff-lines={limit}",
+            )
+        if settings.annotations and os.environ.get("GITHUB_ACTIONS") == "true":
+            self.annotations = github_annotations(diff, changed.root)
+        return diff
+
+    def _job_summary_wanted(self) -> bool:
+        return self.settings.job_summary and bool(os.environ.get("GITHUB_STEP_SUMMARY"))
+
+    def _write_job_summary(self, session: pytest.Session, markdown: str) -> None:
+        if self._job_summary_wanted() and (error := append_summary(markdown)):
+            self._notice(session, error)
 
     def _report_failed(self, session: pytest.Session, why: str, exc: Exception | None = None) -> None:
         """Say why, keep an earlier file but say it is not this run's, and fail every gate."""
@@ -349,6 +427,9 @@ class LcovReport:
                 )
         for metric in self.settings.fail_under:
             self._fail(session, f"pytest-lcov: FAIL {metric} coverage cannot be checked: no tracefile")
+        if self.settings.diff_ref is not None:
+            self._fail_change_gates(session, "cannot be checked: no tracefile")
+        self._write_job_summary(session, job_summary(None, failure=why, title=TITLE))
         if self.settings.html is not None and self.settings.html_required:
             self._fail(session, "pytest-lcov: FAIL no HTML report: no tracefile written")
 
@@ -408,3 +489,5 @@ class LcovReport:
                 terminalreporter.write_line(line)
         for line, markup in self.messages:
             terminalreporter.write_line(line, **markup)
+        for command in self.annotations:  # GitHub Actions reads workflow commands from the output
+            terminalreporter.write_line(command)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import gc
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Collection, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
@@ -41,11 +41,13 @@ class FileSummary:
 
 @dataclass(frozen=True)
 class Report:
-    """What was written: the totals, per-file rows when a table was asked for, files changed meanwhile."""
+    """What was written: the totals, per-file rows when a table was asked for, files changed meanwhile,
+    and the whole-run records of the files the caller asked to keep (by their measured path)."""
 
     totals: Totals
     files: tuple[FileSummary, ...] = ()
     changed: tuple[str, ...] = ()
+    records: dict[str, FileRecord] = field(default_factory=dict)
 
 
 def write_report(
@@ -54,16 +56,18 @@ def write_report(
     rootdir: Path,
     measured_since: float | None = None,
     parallel: ParallelAnalysis | None = None,
+    keep: Collection[str] = (),
 ) -> Report:
     """Write the tracefile `options` asks for; return what it holds.
 
     Records stream from analysis to disk one file at a time, so memory grows
     with the largest file, not with the code base.  Files modified after
     `measured_since` are named in the report's `changed`.  `parallel` is the
-    parsing started with the session, if any.
+    parsing started with the session, if any.  The records of the files in
+    `keep` (absolute paths, as measured) are kept in the report's `records`.
     """
     with frozen_heap():
-        return _write_report(cov, options, rootdir, measured_since, parallel)
+        return _write_report(cov, options, rootdir, measured_since, parallel, frozenset(keep))
 
 
 @contextlib.contextmanager
@@ -88,12 +92,14 @@ def _write_report(
     rootdir: Path,
     measured_since: float | None,
     parallel: ParallelAnalysis | None,
+    keep: frozenset[str],
 ) -> Report:
     paths = PathStyle(rootdir, options.absolute_paths, options.path_prefix)
     tests = TestSections(cov, options) if options.needs_contexts else None
     totals = Totals()
     rows: list[FileSummary] = []
     changed: list[str] = []
+    kept: dict[str, FileRecord] = {}
     with atomic_output(options.output) as out:
         if not options.per_test:
             out.write(f"TN:{options.test_name}\n")  # one section: every file under the run's name
@@ -103,6 +109,8 @@ def _write_report(
                 changed.append(path)
             shape = file_shape(reporter, analysis, path, options.checksums)
             record = _write_file(out, shape, reporter, analysis, tests, options)
+            if reporter.filename in keep:
+                kept[reporter.filename] = record
             file_totals = record.totals()
             totals += file_totals
             if options.table:
@@ -111,7 +119,7 @@ def _write_report(
     if tests is not None and options.per_test:
         with atomic_output(options.description_file, DESCRIPTION_LINE, "a genhtml description file") as desc:
             desc.write(format_descriptions(tests.descriptions()))
-    return Report(totals, tuple(rows), tuple(changed))
+    return Report(totals, tuple(rows), tuple(changed), kept)
 
 
 def _write_file(

@@ -49,6 +49,11 @@ class Settings:
     genhtml_timeout: float = DEFAULT_GENHTML_TIMEOUT
     fail_under: dict[str, float] = field(default_factory=dict)
     use_cache: bool = True
+    diff_ref: str | None = None
+    fail_under_diff: float | None = None
+    max_uncovered_diff_lines: int | None = None
+    job_summary: bool = True
+    annotations: bool = False
 
     @property
     def output(self) -> Path:
@@ -158,4 +163,24 @@ def _resolve(config: pytest.Config) -> Settings:
             metric: values[f"fail_under_{metric}"] for metric in GATES if f"fail_under_{metric}" in values
         },
         use_cache=not values.get("no_cache"),
+        **_diff_settings(values),
     )
+
+
+DIFF_ONLY = ("fail_under_diff", "max_uncovered_diff_lines", "annotations")
+
+
+def _diff_settings(values: dict[str, Any]) -> dict[str, Any]:
+    """The change-coverage settings; a gate on the change needs the ref to compare with."""
+    needs_ref = [
+        key for key in ("fail_under_diff", "max_uncovered_diff_lines", "annotations") if values.get(key)
+    ]
+    if needs_ref and not values.get("diff"):
+        raise OptionError(f"lcov_{needs_ref[0]} needs lcov_diff: the git ref the change is measured from")
+    return {
+        "diff_ref": values.get("diff"),
+        "fail_under_diff": values.get("fail_under_diff"),
+        "max_uncovered_diff_lines": values.get("max_uncovered_diff_lines"),
+        "job_summary": not values.get("no_job_summary"),
+        "annotations": bool(values.get("annotations")),
+    }

@@ -709,19 +709,13 @@ def big_project(tmp_path: Path) -> Iterator[tuple[Path, dict[str, FileRecord]]]:
     yield repo, records
 
 
-def test_diff_coverage_of_a_large_project_takes_well_under_half_a_second(
-    big_project: tuple[Path, dict[str, FileRecord]],
-) -> None:
+def test_diff_coverage_of_a_large_project(big_project: tuple[Path, dict[str, FileRecord]]) -> None:
+    """A 50-file change in 1,000 modules (its cost is measured by benchmarks/diff_cost.py)."""
     repo, records = big_project
-    timings = []
-    for _ in range(3):
-        started = time.perf_counter()
-        changed = changed_lines("main", repo)
-        result = diff_coverage(changed, records, changed.relative)
-        timings.append(time.perf_counter() - started)
+    changed = changed_lines("main", repo)
+    result = diff_coverage(changed, records, changed.relative)
     assert sorted(changed[str(repo.resolve() / "pkg/sub0/mod20.py")]) == [9, 12, 29, 41, 42, 43, 44, 45]
     assert len(changed) == 50
     assert len(result.files) == 50
     assert (result.statements, result.covered) == (150, 50)
     assert result.files[0].missing_ranges == "9,12"  # 11, a statement that ran, lies between them
-    assert min(timings) < 0.5, timings
