@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -34,6 +33,7 @@ from pytest_lcov.diff import (
 )
 from pytest_lcov.model import BranchRecord, FileRecord
 from pytest_lcov.tracefile import parse
+from tests.consumer_tools import venv_tool
 
 IDENTITY = (
     "-c",
@@ -518,12 +518,8 @@ def clean_env() -> dict[str, str]:
 
 
 def diff_cover_command() -> str:
-    found = shutil.which("diff-cover", path=str(Path(sys.executable).parent)) or shutil.which("diff-cover")
-    if found is None:
-        if os.environ.get("CI"):
-            pytest.fail("diff-cover is missing: pip install diff-cover==11.0.1")
-        pytest.skip("diff-cover is missing: pip install diff-cover==11.0.1")
-    return found
+    """diff-cover from the consumers' folder (.ci/install-consumers), as the consumer tests use it."""
+    return str(venv_tool("diff-cover"))
 
 
 PYTEST = (sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:hypothesispytest")
