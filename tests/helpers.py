@@ -19,6 +19,21 @@ from pytest_lcov.tracefile import format_record, parse, safe_test_name
 QUIET_PLUGINS = ("-p", "no:hypothesispytest")
 
 
+# A plain pytest, and one under `coverage run`, as subprocess command lines.
+PYTEST = (sys.executable, "-m", "pytest", *QUIET_PLUGINS, "-p", "no:cacheprovider")
+COVERAGE_RUN_PYTEST = (
+    sys.executable,
+    "-m",
+    "coverage",
+    "run",
+    "-m",
+    "pytest",
+    *QUIET_PLUGINS,
+    "-p",
+    "no:cacheprovider",
+)
+
+
 def run_pytest(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
     """A real pytest in a fresh interpreter, so coverage starts as it would for a user."""
     return pytester.runpytest_subprocess(*QUIET_PLUGINS, "-p", "no:cacheprovider", *args)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import itertools
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -20,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.helpers import (
-    QUIET_PLUGINS,
+    COVERAGE_RUN_PYTEST,
     coverage_json_files,
     expected_totals,
     lines_and_branches,
@@ -104,19 +103,7 @@ def run_example(folder: Path, module: str, tests: str) -> subprocess.CompletedPr
     (folder / "mod.py").write_text(module)
     (folder / "test_mod.py").write_text(tests)
     (folder / "pyproject.toml").write_text('[tool.coverage.run]\nbranch = true\nsource = ["mod"]\n')
-    command = [
-        sys.executable,
-        "-m",
-        "coverage",
-        "run",
-        "-m",
-        "pytest",
-        *QUIET_PLUGINS,
-        "-p",
-        "no:cacheprovider",
-        "-q",
-    ]
-    command += ["--lcov", "--lcov-format=lcov2"]
+    command = [*COVERAGE_RUN_PYTEST, "-q", "--lcov", "--lcov-format=lcov2"]
     return subprocess.run(command, cwd=folder, capture_output=True, text=True, timeout=300)
 
 

@@ -5,12 +5,11 @@ from __future__ import annotations
 import os
 import stat
 import subprocess
-import sys
 import threading
 
 import pytest
 
-from tests.helpers import QUIET_PLUGINS, read_records, run_pytest, summary_line
+from tests.helpers import COVERAGE_RUN_PYTEST, PYTEST, read_records, run_pytest, summary_line
 from tests.lcov_tools import LcovTools
 
 MOD = "def f(x):\n    if x > 0:\n        return 1\n    return 0\n"
@@ -136,12 +135,7 @@ def test_dev_stdout_is_written_through_not_replaced(project: pytest.Pytester) ->
     """``/dev/stdout`` is a link to this process's output: the report goes there, the link stays."""
     result = subprocess.run(
         [
-            sys.executable,
-            "-m",
-            "pytest",
-            *QUIET_PLUGINS,
-            "-p",
-            "no:cacheprovider",
+            *PYTEST,
             "--lcov=/dev/stdout",
             "-q",
         ],
@@ -330,19 +324,7 @@ def test_the_table_prints_no_escape_sequences_from_file_names(pytester: pytest.P
 
 def test_lcov_branch_under_coverage_run_says_it_is_ignored(project: pytest.Pytester) -> None:
     result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "coverage",
-            "run",
-            "-m",
-            "pytest",
-            *QUIET_PLUGINS,
-            "-p",
-            "no:cacheprovider",
-            "--lcov",
-            "--lcov-branch",
-        ],
+        [*COVERAGE_RUN_PYTEST, "--lcov", "--lcov-branch"],
         cwd=project.path,
         capture_output=True,
         text=True,
