@@ -6,6 +6,9 @@ Cases (see benchmarks/README.md):
   b  a whole test run: plain pytest vs ``pytest --lcov`` vs pytest-cov ``--cov-report=lcov``
   c  per-test data: ``pytest --lcov --lcov-per-test`` vs pytest-cov ``--cov-context=test``
      followed by ``coverage lcov``
+  d  per-test HTML: genhtml 2.3.1 and 1.16 on the per-test file vs on the same run's
+     one-section tracefile, on a project shaped like jinja's suite (~900 tests, ~9,000
+     test x file sections); and the peak memory of writing the per-test file
 
 Every measurement runs in a fresh ``python -c`` wrapper that runs the commands and
 reports its own children's wall time, CPU time and peak RSS (getrusage(RUSAGE_CHILDREN)),
@@ -23,6 +26,7 @@ import hashlib
 import json
 import os
 import platform
+import random
 import re
 import shlex
 import shutil
@@ -74,7 +78,7 @@ class Variant:
     label: str
     commands: tuple[Command, ...]
     output: str | None  # relative to the case's folder
-    per_test: bool = False  # the output has one section per test: totals are not summed
+    per_test: bool = False  # a per-test file (and a .desc) is written beside the output
     cleanup: tuple[str, ...] = ()  # files or folders removed before each run (stale data, caches)
     prime: bool = False  # run once, untimed, before the timed runs (fills a cache it keeps)
 
@@ -170,10 +174,16 @@ def run_case(case: Case, repeat: int, warmup: int, logs: Path) -> None:
             )
 
 
+def companions(output: str) -> tuple[str, str]:
+    """The per-test file and the description file that per-test data writes beside `output`."""
+    path = Path(output)
+    return str(path.with_name(path.stem + ".tests.info")), str(path.with_suffix(".desc"))
+
+
 def prepare(case: Case, variant: Variant) -> None:
     names = list(variant.cleanup)
     if variant.output:
-        names += [variant.output, str(Path(variant.output).with_suffix(".desc"))]
+        names += [variant.output, *companions(variant.output)]
     for name in names:
         path = case.cwd / name
         if path.is_dir():
@@ -189,9 +199,14 @@ def check_output(case: Case, variant: Variant) -> None:
     if not path.is_file() or path.stat().st_size == 0:
         raise BenchmarkError(f"{variant.label}: no tracefile {path} written")
     case.sizes[variant.label] = path.stat().st_size
-    description = path.with_suffix(".desc")
-    if variant.per_test and description.is_file():
-        case.extra_sizes[variant.label] = f" + {size_text(description.stat().st_size)} .desc"
+    if not variant.per_test:
+        return
+    extra = ""
+    for name in companions(variant.output):
+        companion = case.cwd / name
+        if companion.is_file():
+            extra += f" + {size_text(companion.stat().st_size)} {companion.name.split('.', 1)[1]}"
+    case.extra_sizes[variant.label] = extra
 
 
 def slug(text: str) -> str:
@@ -258,7 +273,7 @@ def table(case: Case) -> str:
             path = case.cwd / variant.output
             output = size_text(case.sizes[variant.label]) + case.extra_sizes.get(variant.label, "")
             totals = trace_totals(path)
-            if variant.per_test:
+            if totals.sections > 1:  # an earlier pytest-lcov wrote per-test sections into the tracefile
                 lines = f"{totals.sections} TN sections"
             else:
                 lines = ratio_text(*totals.lines)
@@ -523,11 +538,205 @@ def cases_c(cwd: Path, with_cache: bool) -> list[Case]:
         if with_cache:
             case.notes.append(CACHE_NOTE)
         case.notes.append(
-            "coverage lcov merges the contexts into one section; pytest-lcov writes one TN section per "
-            "test that reached a file (and a .desc file), so its output is larger by design."
+            "coverage lcov merges the contexts into one section; so does pytest-lcov's tracefile (counts: "
+            "the tests that reached each line), and beside it a `.tests.info` file holds one TN section "
+            "per test that reached a file, with a `.desc` file: the `output` column gives all sizes."
         )
         cases.append(case)
     return cases
+
+
+# --- case d: per-test HTML ----------------------------------------------------------------------
+
+LCOV2_USR = Path(os.environ.get("LCOV2_ROOT", Path.home() / ".cache/pytest-lcov/lcov2")) / "root/usr"
+CORE_CONFTEST = '''"""Every test also calls into the core modules, as a library's tests reach its core.
+
+Written by benchmarks/run.py (case d) over what generate.py made.
+"""
+
+import zlib
+
+import pytest
+
+{imports}
+{snippets}
+
+CORE = [{groups}]
+
+
+@pytest.fixture(autouse=True)
+def reach_core(request: pytest.FixtureRequest) -> None:
+    for number, calls in enumerate(CORE):
+        bits = zlib.crc32(f"{{request.node.nodeid}}:{{number}}".encode())
+        for index, call in enumerate(calls):
+            if (bits >> (2 * index)) & 3:  # three calls in four, chosen by the test's node id
+                call()
+'''
+GOAL = 3.0  # per-test HTML with genhtml 2.x: at most this many times the one-section report
+SPLIT_PIECES = 100  # the per-test data cut into this many tracefiles, for lcov 2.x to read one by one
+
+
+def write_core_conftest(folder: Path, modules: int, core: int, seed: int) -> None:
+    """Make every test reach the first `core` modules too, so the per-test data is shaped like a suite's.
+
+    A generated test calls into its own module only; a real suite's tests each
+    reach the library's core (jinja's 911 tests: 9,111 test x file sections).
+    Here an autouse fixture calls, in each core module, about three in four of
+    the calls generate.py makes for its tests, chosen by the test's node id, so
+    tests differ in the lines and branches they reach.
+    """
+    imports, snippets, groups = [], [], []
+    for number, (sub, name) in enumerate(generate.module_names(modules)[:core]):
+        module = generate.make_module(f"{PACKAGE}.{sub}.{name}", seed)
+        rng = random.Random(f"{seed}:core:{module.dotted}")
+        imports.append(f"from {PACKAGE}.{sub} import {name} as core{number}")
+        names = []
+        for index, call in enumerate(module.calls):
+            names.append(f"_core{number}_{index}")
+            snippets.append(f"\n\ndef {names[-1]}() -> None:\n    mod = core{number}\n    {call(rng)}\n")
+        groups.append("[" + ", ".join(names) + "]")
+    text = CORE_CONFTEST.format(
+        imports="\n".join(imports), snippets="".join(snippets), groups=", ".join(groups)
+    )
+    conftest = folder / "conftest.py"
+    if not conftest.is_file() or conftest.read_text(encoding="utf-8") != text:
+        conftest.write_text(text, encoding="utf-8")
+
+
+def regroup_by_test(source: Path, target: Path) -> None:
+    """The same sections under one ``TN:`` line per test, each followed by all its files (as ``lcov -a``)."""
+    by_test: dict[str, list[str]] = {}
+    for block in source.read_text(encoding="utf-8").split("TN:")[1:]:
+        name, _, body = block.partition("\n")
+        by_test.setdefault(name, []).append(body)
+    with target.open("w", encoding="utf-8") as out:
+        for name, bodies in by_test.items():
+            out.write(f"TN:{name}\n" + "".join(bodies))
+
+
+def split_by_test(source: Path, folder: Path, pieces: int) -> None:
+    """The sections of `source` (grouped by test) cut into `pieces` tracefiles, whole tests in each."""
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir()
+    blocks = ["TN:" + block for block in source.read_text(encoding="utf-8").split("TN:")[1:]]
+    for number in range(pieces):
+        part = blocks[number * len(blocks) // pieces : (number + 1) * len(blocks) // pieces]
+        (folder / f"part{number:03d}.info").write_text("".join(part), encoding="utf-8")
+
+
+def genhtml_command(major: int, tracefile: str, html: str, per_test: bool) -> Command:
+    """genhtml of lcov `major` with branches and functions, as pytest-lcov runs it."""
+    if major == 1:
+        flags: Command = ("--rc", "genhtml_branch_coverage=1", "--rc", "genhtml_function_coverage=1")
+        command: Command = ("genhtml", *flags)
+    else:
+        perl5lib = f"PERL5LIB={LCOV2_USR / 'lib/lcov'}"
+        genhtml2 = str(LCOV2_USR / "bin/genhtml")
+        command = ("env", perl5lib, "perl", genhtml2, "--branch-coverage", "--function-coverage")
+    details = ("--show-details", "--description-file", "out/d.desc") if per_test else ()
+    return (*command, "--quiet", *details, "-o", html, tracefile)
+
+
+def lcov2_estimate(tests_file: Path) -> str:
+    """pytest-lcov's own estimate of genhtml 2.x's time on `tests_file` (report.Lcov2Load), if it has one."""
+    try:
+        from pytest_lcov.report import Lcov2Load
+    except ImportError:
+        return ""
+    by_file: dict[str, list[int]] = {}
+    path, branch_lines = "", set[str]()
+    with tests_file.open(encoding="utf-8") as lines:
+        for line in lines:
+            if line.startswith("SF:"):
+                path, branch_lines = line[3:].rstrip("\n"), set()
+            elif line.startswith("BRDA:"):
+                branch_lines.add(line[5:].split(",", 1)[0])
+            elif line.startswith("end_of_record"):
+                by_file.setdefault(path, []).append(len(branch_lines))
+    load = Lcov2Load()
+    for counts in by_file.values():
+        load.add_file(counts)
+    return (
+        f"pytest-lcov's estimate of genhtml 2.x's time on the per-test file (report.Lcov2Load): "
+        f"{load.seconds:.0f} s ({load.sections:,} sections; {load.checks:,} branch-data checks "
+        f"walking {load.entries:,} branch lines)."
+    )
+
+
+def make_inputs(cwd: Path, run: Command) -> Command:
+    """One per-test run: out/d.info (one section), out/d.tests.info, out/d.desc; and the regrouped copy."""
+    make = (*run, "--lcov=out/d.info", "--lcov-per-test")
+    print(f"\nmaking out/d.info, out/d.tests.info, out/d.desc: {shown(make)}", flush=True)
+    done = subprocess.run(make, cwd=cwd, env=child_env(), capture_output=True, text=True, check=False)
+    if done.returncode != 0 or not (cwd / "out/d.tests.info").is_file():
+        raise BenchmarkError(f"{shown(make)} failed:\n{done.stdout[-3000:]}{done.stderr[-3000:]}")
+    regroup_by_test(cwd / "out/d.tests.info", cwd / "out/d.bytest.info")
+    split_by_test(cwd / "out/d.bytest.info", cwd / "out/d.split", SPLIT_PIECES)
+    return make
+
+
+def html_variant(label: str, major: int, tracefile: str, folder: str, per_test: bool) -> Variant:
+    return Variant(label, (genhtml_command(major, tracefile, folder, per_test),), None, cleanup=(folder,))
+
+
+def cases_d(cwd: Path) -> list[Case]:
+    """Writing per-test data (peak memory), then genhtml 2.3.1 and 1.16 on it against the one-section file."""
+    (cwd / "out").mkdir(exist_ok=True)
+    if not (LCOV2_USR / "bin/genhtml").is_file() or shutil.which("genhtml") is None:
+        raise BenchmarkError(f"case d needs lcov 1.x's genhtml on PATH and lcov 2.x in {LCOV2_USR}")
+    run = (tool("pytest"), "--lcov-branch", *NO_CACHEPROVIDER, "-p", "no:cov", *QUIET)
+    make = make_inputs(cwd, run)
+    per_test = ("--lcov=out/d-write.info", "--lcov-per-test")
+    write = Case(
+        key="d-write",
+        title="d (writing): per-test data, peak memory",
+        cwd=cwd,
+        variants=[
+            Variant("pytest --lcov --lcov-branch", ((*run, "--lcov=out/d-run.info"),), "out/d-run.info"),
+            Variant(
+                "pytest --lcov --lcov-branch --lcov-per-test",
+                ((*run, *per_test),),
+                "out/d-write.info",
+                per_test=True,
+            ),
+        ],
+        comparisons=[("pytest --lcov --lcov-branch --lcov-per-test", "pytest --lcov --lcov-branch")],
+        notes=[
+            "Both files stream source file by source file: the report step adds a few MiB to the peak. "
+            "The rest of the per-test run's extra is coverage.py's in-memory data of the tests' contexts, "
+            "held from the first test on (it grows with the per-test data; the report does not)."
+        ],
+    )
+    html = Case(
+        key="d-html",
+        title="d (HTML): genhtml on the per-test file vs on the one-section tracefile",
+        cwd=cwd,
+        variants=[
+            html_variant("genhtml 2.3.1, one section", 2, "out/d.info", "out/h2", False),
+            html_variant("genhtml 2.3.1, per-test", 2, "out/d.tests.info", "out/h2t", True),
+            html_variant("genhtml 2.3.1, per-test grouped by test", 2, "out/d.bytest.info", "out/h2b", True),
+            html_variant(  # genhtml 2.x expands the pattern itself
+                f"genhtml 2.3.1, per-test in {SPLIT_PIECES} files", 2, "out/d.split/*.info", "out/h2s", True
+            ),
+            html_variant("genhtml 1.16, one section", 1, "out/d.info", "out/h1", False),
+            html_variant("genhtml 1.16, per-test", 1, "out/d.tests.info", "out/h1t", True),
+        ],
+    )
+    html.comparisons = [(variant.label, html.variants[0].label) for variant in html.variants[1:4]]
+    html.comparisons.append(("genhtml 1.16, per-test", "genhtml 1.16, one section"))
+    inputs = ", ".join(
+        f"`{name}` {size_text(path.stat().st_size)} (TN sections: {trace_totals(path).sections:,})"
+        for name, path in ((name, cwd / name) for name in ("out/d.info", "out/d.tests.info"))
+    )
+    html.notes += [
+        f"Inputs, made once by `{shown(make)}`: {inputs}; `out/d.bytest.info` holds the same sections "
+        f"grouped by test (one TN: line per test, then all its files), `out/d.split/` the same cut into "
+        f"{SPLIT_PIECES} tracefiles of whole tests, for comparison: pytest-lcov writes one file.",
+        f"Goal: genhtml 2.3.1 on the per-test file at most {GOAL:g} x its time on the one-section file.",
+    ]
+    if estimate := lcov2_estimate(cwd / "out/d.tests.info"):
+        html.notes.append(estimate)
+    return [write, html]
 
 
 # --- main ---------------------------------------------------------------------------------------
@@ -587,7 +796,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--cases", default="a,b,c", help="comma-separated: a, b, c (default %(default)s)")
+    parser.add_argument("--cases", default="a,b,c", help="comma-separated: a, b, c, d (default %(default)s)")
     parser.add_argument(
         "--repeat", type=int, default=None, help="timed runs per variant (default 5; 2 with --quick)"
     )
@@ -600,19 +809,28 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--pertest-modules", type=int, default=None, help="modules for case c (default 300)")
     parser.add_argument("--pertest-tests", type=int, default=None, help="tests for case c (default 2000)")
+    parser.add_argument("--html-modules", type=int, default=None, help="modules for case d (default 60)")
+    parser.add_argument("--html-tests", type=int, default=None, help="tests for case d (default 900)")
+    parser.add_argument(
+        "--html-core", type=int, default=None, help="case d: modules every test reaches (default 9)"
+    )
     parser.add_argument("--quick", action="store_true", help="small sizes and 2 repeats: a smoke run")
     parser.add_argument("--results", type=Path, default=WORK / "results.md", help="Markdown results file")
     args = parser.parse_args(argv)
     wanted = [c.strip() for c in args.cases.split(",") if c.strip()]
-    if not wanted or set(wanted) - {"a", "b", "c"}:
-        parser.error("--cases takes a comma-separated list of a, b, c")
+    if not wanted or set(wanted) - {"a", "b", "c", "d"}:
+        parser.error("--cases takes a comma-separated list of a, b, c, d")
     repeat = args.repeat or (2 if args.quick else 5)
     modules = args.modules or (40 if args.quick else 2000)
     pertest_modules = args.pertest_modules or (30 if args.quick else 300)
     pertest_tests = args.pertest_tests or (200 if args.quick else 2000)
+    html_modules = args.html_modules or (20 if args.quick else 60)
+    html_tests = args.html_tests or (150 if args.quick else 900)
+    html_core = min(args.html_core or (3 if args.quick else 9), html_modules)
     suffix = "-quick" if args.quick else ""
     big = WORK / f"synth{suffix}"
     small = WORK / f"synth-pertest{suffix}"
+    shaped = WORK / f"synth-html{suffix}"
     logs = WORK / "logs"
     logs.mkdir(parents=True, exist_ok=True)
 
@@ -639,6 +857,13 @@ def main(argv: list[str] | None = None) -> int:
                 "c: `--lcov-per-test` is not available (`pytest --help` does not list it); skipped"
             )
     try:
+        if "d" in wanted:
+            generate.ensure(shaped, generate.Params(html_modules, 0, html_tests, 20240601))
+            write_core_conftest(shaped, html_modules, html_core, 20240601)
+            sizes.append(
+                f"- case d: `{shaped}`: {synth_summary(shaped)}; every test reaches {html_core} more"
+            )
+            cases.extend(cases_d(shaped))
         for case in cases:
             run_case(case, repeat, args.warmup, logs)
     except BenchmarkError as exc:

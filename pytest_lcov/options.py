@@ -306,6 +306,18 @@ class ReportOptions:
             return self.output.with_name(self.output.name + ".desc")
         return self.output.with_suffix(".desc")
 
+    @property
+    def tests_file(self) -> Path:
+        """Where per-test data puts its sections: beside the tracefile, named after it.
+
+        The tracefile's last suffix gives way to ``.tests.info``, as it gives way
+        to ``.desc`` for the description file: ``lcov.info`` -> ``lcov.tests.info``,
+        ``out/cov.lcov`` -> ``out/cov.tests.info``, ``report`` -> ``report.tests.info``.
+        Always ``.info``: an uploader that collects ``*.lcov`` files does not
+        take it for a second report of the same run.
+        """
+        return self.output.with_name(self.output.stem + ".tests.info")
+
 
 def report_options(values: dict[str, Any], output: Path, rootdir: Path) -> ReportOptions:
     """The report's options from checked setting values (by name), with defaults for the rest."""

@@ -39,7 +39,14 @@ from pytest_lcov.diff import (
 )
 from pytest_lcov.diff import summary_line as diff_summary_line
 from pytest_lcov.files import DESCRIPTION_LINE, TRACEFILE_LINE, output_problem
-from pytest_lcov.html import HtmlError, find_genhtml, genhtml_command_problem, html_folder_problem, write_html
+from pytest_lcov.html import (
+    Genhtml,
+    HtmlError,
+    find_genhtml,
+    genhtml_command_problem,
+    html_folder_problem,
+    write_html,
+)
 from pytest_lcov.jobsummary import append_summary, job_summary
 from pytest_lcov.measure import Measurement, refuse_pytest_cov
 from pytest_lcov.options import ReportOptions
@@ -51,6 +58,7 @@ lcov_run_key = pytest.StashKey["LcovRun"]()
 WORKER_DATA_KEY = "pytest_lcov_data"
 WORKER_ERROR_KEY = "pytest_lcov_error"
 NOT_WRITTEN = "pytest-lcov: no tracefile written"
+SLOW_GENHTML_SECONDS = 10.0  # genhtml 2.x on per-test data: say how long from this estimate on
 TITLE = "Coverage (pytest-lcov)"
 MAX_FILES_IN_LINE = 10
 
@@ -103,10 +111,12 @@ def refuse_unsafe_outputs(settings: Settings, rootdir: Path) -> None:
                 f"pytest-lcov: per-test data writes a description file beside the tracefile, "
                 f"and {settings.output} is not a file: use --lcov=PATH with a file path"
             )
+        tests_file = settings.report.tests_file
+        problems.append((tests_file, output_problem(tests_file, TRACEFILE_LINE, "a tracefile")))
         desc = settings.report.description_file
         problems.append((desc, output_problem(desc, DESCRIPTION_LINE, "a genhtml description file")))
     if settings.html is not None:
-        keep = (rootdir, settings.output, settings.report.description_file)
+        keep = (rootdir, settings.output, settings.report.tests_file, settings.report.description_file)
         problems.append((settings.html, html_folder_problem(settings.html, keep=keep)))
         if problem := genhtml_command_problem(settings.genhtml):
             raise setting_error(f"pytest-lcov: lcov_genhtml = {settings.genhtml!r}: {problem}")
@@ -287,6 +297,13 @@ def report_failure(exc: Exception, output: Path) -> str:
     return f"pytest-lcov: no tracefile written: internal error {exc!r} (-v shows the traceback)"
 
 
+def _duration(seconds: float) -> str:
+    """About `seconds`, as a person would say it."""
+    if seconds < 90:
+        return f"about {seconds:.0f} s"
+    return f"about {seconds / 60:.0f} min"
+
+
 class LcovReport:
     """Writes the tracefile at session end and says so in the summary.
 
@@ -345,6 +362,7 @@ class LcovReport:
             )
         self._say(summary_line(settings.output, self.report.totals))
         if settings.per_test:
+            self._say(f"LCOV per-test sections in {shown(self.options.tests_file)}")
             self._say(f"LCOV test descriptions in {shown(self.options.description_file)}")
         if settings.html is not None:
             self._write_html(session, settings.html)
@@ -434,12 +452,14 @@ class LcovReport:
             self._fail(session, "pytest-lcov: FAIL no HTML report: no tracefile written")
 
     def _write_html(self, session: pytest.Session, out_dir: Path) -> None:
+        """genhtml's report: of the per-test file with its descriptions, else of the tracefile."""
         settings = self.settings
         try:
             genhtml = find_genhtml(settings.genhtml)
+            self._say_how_long(genhtml)
             complaints = write_html(
                 genhtml,
-                settings.output,
+                self.options.tests_file if settings.per_test else settings.output,
                 out_dir,
                 self.rootdir,
                 title=self.options.test_name,
@@ -457,6 +477,30 @@ class LcovReport:
         for complaint in complaints:
             self._notice(session, f"pytest-lcov: genhtml: {complaint}")
         self._say(f"LCOV HTML report in {shown(out_dir / 'index.html')}")
+
+    def _say_how_long(self, genhtml: Genhtml) -> None:
+        """Before a long genhtml 2.x run on per-test data, say at once how long, and what is fast.
+
+        lcov 2.x reads per-test sections in a time that grows with the square
+        of the tests per source file (see report.Lcov2Load); lcov 1.x, and any
+        genhtml on the one-section tracefile, take seconds.
+        """
+        load = self.report.tests_load if self.report is not None else None
+        if genhtml.major < 2 or load is None or load.seconds < SLOW_GENHTML_SECONDS:
+            return
+        timeout = self.settings.genhtml_timeout
+        over = f", over lcov_genhtml_timeout = {timeout:g} s" if load.seconds > timeout else ""
+        line = (
+            f"pytest-lcov: genhtml {genhtml.major}.x may take {_duration(load.seconds)} on "
+            f"{load.sections:,} per-test sections{over} (lcov 2.x reads them in a time that grows with "
+            f"the square of the tests per file); in seconds: genhtml 1.x, or genhtml "
+            f"{shown(self.settings.output)} without per-test views"
+        )
+        terminal = self.config.pluginmanager.get_plugin("terminalreporter")
+        if terminal is None:
+            self._say(line, yellow=True)
+        else:
+            terminal.write_line(line, yellow=True)  # now, not after the wait
 
     def _say(self, line: str, **markup: bool) -> None:
         self.messages.append((line, markup))

@@ -22,7 +22,7 @@ from pytest_lcov.collect import (
     modified_since,
     run_hits,
 )
-from pytest_lcov.files import DESCRIPTION_LINE, atomic_output
+from pytest_lcov.files import DESCRIPTION_LINE, TRACEFILE_LINE, atomic_output
 from pytest_lcov.model import FileRecord, Totals, merge_records
 from pytest_lcov.options import ReportOptions
 from pytest_lcov.tracefile import format_descriptions, format_record, unique_test_names
@@ -48,6 +48,47 @@ class Report:
     files: tuple[FileSummary, ...] = ()
     changed: tuple[str, ...] = ()
     records: dict[str, FileRecord] = field(default_factory=dict)
+    tests_load: Lcov2Load | None = None  # what the per-test file costs lcov 2.x to read, when written
+
+
+@dataclass
+class Lcov2Load:
+    """What lcov 2.x does while reading a per-test file, counted as the file is written.
+
+    lcov 2.x (TraceFile::_read_info) ends every section with TraceInfo::check_data,
+    which walks the branch data of every test read so far for that source file
+    (BranchData::_checkCounts, then BranchEntry::totals per branch line).  A file
+    reached by T tests thus costs about T*T/2 walks, in whatever order its
+    sections come: the time grows with the square of the tests per file.
+    lcov 1.x has no such check.
+    """
+
+    sections: int = 0
+    checks: int = 0  # _checkCounts calls: at each section, one per test read so far, and the sum
+    entries: int = 0  # the branch lines those calls walk
+
+    # Seconds per unit for genhtml 2.3.1, fitted on benchmarks/run.py --cases d.
+    SECONDS_PER_ENTRY = 1.7e-6
+    SECONDS_PER_CHECK = 1e-6
+    SECONDS_PER_SECTION = 5e-4
+
+    def add_file(self, branch_lines: list[int]) -> None:
+        """Count one source file's sections, in the order written, by the branch lines each holds."""
+        walked = 0
+        for index, count in enumerate(branch_lines, start=1):
+            walked += count
+            self.sections += 1
+            self.checks += index + 1
+            self.entries += walked
+
+    @property
+    def seconds(self) -> float:
+        """About how long genhtml 2.x takes on the per-test file, reading it and writing the pages."""
+        return (
+            self.entries * self.SECONDS_PER_ENTRY
+            + self.checks * self.SECONDS_PER_CHECK
+            + self.sections * self.SECONDS_PER_SECTION
+        )
 
 
 def write_report(
@@ -100,15 +141,14 @@ def _write_report(
     rows: list[FileSummary] = []
     changed: list[str] = []
     kept: dict[str, FileRecord] = {}
-    with atomic_output(options.output) as out:
-        if not options.per_test:
-            out.write(f"TN:{options.test_name}\n")  # one section: every file under the run's name
+    with atomic_output(options.output) as out, _tests_output(options) as per_test:
+        out.write(f"TN:{options.test_name}\n")  # one section: every file once, under the run's name
         for reporter, analysis in analysed_files(cov, options.cache_dir, parallel):
             path = paths.name(reporter.filename)
             if modified_since(reporter.filename, measured_since):
                 changed.append(path)
             shape = file_shape(reporter, analysis, path, options.checksums)
-            record = _write_file(out, shape, reporter, analysis, tests, options)
+            record = _write_file(out, per_test, shape, reporter, analysis, tests, options)
             if reporter.filename in keep:
                 kept[reporter.filename] = record
             file_totals = record.totals()
@@ -119,39 +159,74 @@ def _write_report(
     if tests is not None and options.per_test:
         with atomic_output(options.description_file, DESCRIPTION_LINE, "a genhtml description file") as desc:
             desc.write(format_descriptions(tests.descriptions()))
-    return Report(totals, tuple(rows), tuple(changed), kept)
+    return Report(totals, tuple(rows), tuple(changed), kept, per_test.load if per_test else None)
+
+
+@dataclass
+class PerTestFile:
+    """The per-test file being written, and what it will cost lcov 2.x to read."""
+
+    out: TextIO
+    dialect: str
+    load: Lcov2Load = field(default_factory=Lcov2Load)
+
+    def write(self, sections: list[tuple[str, FileRecord]]) -> None:
+        """One source file's sections, each under its test name."""
+        for name, section in sections:
+            self.out.write(f"TN:{name}\n")
+            self.out.write(format_record(section, self.dialect))
+        self.load.add_file([len({branch.line for branch in section.branches}) for _, section in sections])
+
+
+@contextlib.contextmanager
+def _tests_output(options: ReportOptions) -> Iterator[PerTestFile | None]:
+    """The per-test file, written as the tracefile is: atomically, and only over a tracefile; or None.
+
+    The per-test sections have a file of their own so that the tracefile holds
+    each source file once: consumers that do not add up repeated sections
+    (lcov-parse, lcov_cobertura, Coverage Gutters) then read it right.
+    """
+    if not options.per_test:
+        yield None
+        return
+    with atomic_output(options.tests_file, TRACEFILE_LINE, "a tracefile") as out:
+        yield PerTestFile(out, options.dialect)
 
 
 def _write_file(
     out: TextIO,
+    per_test: PerTestFile | None,
     shape: FileShape,
     reporter: FileReporter,
     analysis: Analysis,
     tests: TestSections | None,
     options: ReportOptions,
 ) -> FileRecord:
-    """Write one file's section(s); return its whole-run record, whose totals the summary counts."""
+    """Write one file's whole-run record, and its per-test sections when asked; return the record.
+
+    With per-test data the record is the sections added up: each count is the
+    number of tests that reached the line, plus one when it also ran outside
+    any test, which is what ``lcov -a`` of the per-test file reads.
+    """
     if tests is None:
         record = build_record(shape, run_hits(analysis))
-        out.write(format_record(record, options.dialect))
-        return record
-    sections = tests.sections(shape, reporter, analysis)
-    merged = merge_records(record for _, record in sections)
-    if not options.per_test:
-        out.write(format_record(merged, options.dialect))
-        return merged
-    for name, record in sections:
-        out.write(f"TN:{name}\n")
-        out.write(format_record(record, options.dialect))
-    return merged
+    else:
+        sections = tests.sections(shape, reporter, analysis)
+        record = merge_records(section for _, section in sections)
+        if per_test is not None:
+            per_test.write(sections)
+    out.write(format_record(record, options.dialect))
+    return record
 
 
 class TestSections:
     """Per-test data: per file, the run's section and one section per test that reached it.
 
-    This is the layout lcov itself writes (a ``TN:`` line before each file's
-    section), which lets the file be streamed file by file.  With
-    ``lcov_counts = "tests"`` the sections are added into one instead.
+    The per-test file holds them source file by source file, each under its
+    ``TN:`` line, as lcov writes them: so both files stream one source file at
+    a time and memory follows the largest file, not the per-test data.  (By
+    test instead reads no faster in lcov 1.x or 2.x: benchmarks/README.md,
+    case d.)  The tracefile gets their sum, as with ``lcov_counts = "tests"``.
     """
 
     __test__ = False  # not a test class, whatever its name

@@ -8,7 +8,9 @@ scripts play the hostile parts (failing, hanging, printing bad bytes).
 
 from __future__ import annotations
 
+import html
 import os
+import re
 import shlex
 import sys
 import time
@@ -172,9 +174,86 @@ def test_html_report_from_either_genhtml(
     assert "sample_app" in index  # the project's name as title
     source_page = (sample.path / "htmlcov/app/flow.py.gcov.html").read_text()
     assert "def guarded(d):" in source_page  # found the source through the rootdir
+    # The per-test report shows the tracefile's numbers: its sections add up to them.
+    assert head_numbers(sample.path / "htmlcov/index.html") == lcov_numbers(sample.path / "lcov.info")
     if per_test:
         detail = (sample.path / "htmlcov/app/index-detail.html").read_text()
         assert "tests_test_app_py__test_flow" in detail
+
+
+def head_numbers(index: Path) -> dict[str, tuple[int, int]]:
+    """genhtml's head table, (hit, found) per metric: 1.x shows hit, total, rate; 2.x rate, total, hit."""
+    text = re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", index.read_text(encoding="utf-8"))))
+    metrics = "(Lines|Functions|Branches)"
+    one = {m[1]: (int(m[2]), int(m[3])) for m in re.finditer(metrics + r": (\d+) (\d+) [\d.]+ %", text)}
+    two = {m[1]: (int(m[3]), int(m[2])) for m in re.finditer(metrics + r": [\d.]+ % (\d+) (\d+)", text)}
+    return one or two
+
+
+def lcov_numbers(tracefile: Path) -> dict[str, tuple[int, int]]:
+    totals = file_totals(tracefile)
+    return {
+        "Lines": (totals.lines_hit, totals.lines_found),
+        "Functions": (totals.functions_hit, totals.functions_found),
+        "Branches": (totals.branches_hit, totals.branches_found),
+    }
+
+
+SLOW_TO_READ = {  # 601 per-test sections of one file, each with 60 branch lines
+    "mod": "def f(x):\n"
+    + "".join(f"    if x > {i}:\n        x += 0\n" for i in range(60))
+    + "    return x\n",
+    "test_mod": """
+        import pytest
+        import mod
+
+        @pytest.mark.parametrize("x", range(600))
+        def test_f(x):
+            assert mod.f(x) == x
+    """,
+}
+RECORD_ARGS = 'open(sys.argv[0] + ".args", "w").write(" ".join(sys.argv[1:]))'
+
+
+@pytest.mark.parametrize("major", [1, 2])
+def test_per_test_html_with_genhtml_2_says_at_once_how_long_it_may_take(
+    pytester: pytest.Pytester, major: int
+) -> None:
+    """genhtml 2.x reads per-test sections in a time that grows with tests per file, squared.
+
+    A fake genhtml of each release stands in: the line depends on the release and the
+    data, and benchmarks/run.py (case d) measures the real genhtml it estimates.
+    """
+    pytester.makepyfile(**SLOW_TO_READ)
+    version = f'print("genhtml: LCOV version {major}.3.1"); sys.exit(0)' if major == 2 else "pass"
+    command = fake_genhtml(pytester.path.parent, RECORD_ARGS, on_version=version)
+    result = run_pytest(
+        pytester,
+        "--lcov",
+        "--lcov-branch",
+        "--lcov-per-test",
+        "--lcov-source=mod",
+        "--lcov-html=htmlcov",
+        f"--lcov-genhtml={command}",
+        "--lcov-genhtml-timeout=5",
+    )
+    assert result.ret == 0
+    slow = [line for line in result.outlines if "may take" in line]
+    if major == 1:
+        assert slow == []
+    else:
+        # About 601*601/2 sections' worth of 60 branch lines walked again: well over 5 s.
+        [line] = slow
+        assert re.fullmatch(
+            r"pytest-lcov: genhtml 2\.x may take about \d+ s on 601 per-test sections, over "
+            r"lcov_genhtml_timeout = 5 s \(lcov 2\.x reads them in a time that grows with the square "
+            r"of the tests per file\); in seconds: genhtml 1\.x, or genhtml lcov\.info without "
+            r"per-test views",
+            line,
+        ), line
+        assert result.outlines.index(line) < result.outlines.index("LCOV HTML report in htmlcov/index.html")
+    args = (pytester.path.parent / "fake_genhtml.py.args").read_text().split()
+    assert args[-4:] == ["--show-details", "--description-file", "lcov.desc", "lcov.tests.info"]
 
 
 def test_missing_genhtml_says_how_to_install_and_keeps_the_exit_status(sample: pytest.Pytester) -> None:

@@ -1,9 +1,15 @@
-"""Per-test data: one TN: section per test, checked against coverage.py's own contexts."""
+"""Per-test data: the tracefile holds each file once, the per-test file one TN: section per test.
+
+Checked against coverage.py's own contexts (an independent pytest-cov run),
+and against what `pytest-lcov merge`, `lcov -a` and `lcov --summary` of lcov
+1.16 and 2.3.1 read from the per-test file.
+"""
 
 from __future__ import annotations
 
 import html
 import re
+import subprocess
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -35,8 +41,34 @@ def descriptions(path: Path) -> dict[str, str]:
     return {lines[i][3:]: lines[i + 1][3:] for i in range(0, len(lines), 2)}
 
 
+def totals_of(records: dict[str, FileRecord]) -> Totals:
+    total = Totals()
+    for record in records.values():
+        total += record.totals()
+    return total
+
+
+def added_per_file(path: Path) -> dict[str, FileRecord]:
+    """A tracefile's sections added up per source file, as ``lcov -a`` reads them."""
+    by_file: dict[str, list[FileRecord]] = defaultdict(list)
+    for parsed in sections(path):
+        by_file[parsed.record.path].append(parsed.record)
+    return {path: merge_records(records) for path, records in by_file.items()}
+
+
+def assert_one_section_per_file(path: Path) -> None:
+    """What readers that do not add up repeated sections need: one TN: line, each SF once."""
+    text = path.read_text(encoding="utf-8")
+    assert text.count("TN:") == 1
+    files = re.findall(r"^SF:(.*)$", text, re.M)
+    assert len(files) == len(set(files)) > 0
+
+
 def contexts_by_test(pytester: pytest.Pytester) -> dict[tuple[str, str], set[int]]:
-    """(node id, file) -> lines, from an independent pytest-cov run with --cov-context=test."""
+    """(node id, file) -> lines, from an independent pytest-cov run with --cov-context=test.
+
+    The node id "" stands for what ran outside any test.
+    """
     pytest.importorskip("pytest_cov")
     result = pytester.run(
         sys.executable,
@@ -66,12 +98,13 @@ def contexts_by_test(pytester: pytest.Pytester) -> dict[tuple[str, str], set[int
 def test_each_test_section_holds_what_that_test_ran(sample: pytest.Pytester) -> None:
     result = run_pytest(sample, "--lcov", "--lcov-per-test")
     assert result.ret == 0
+    assert "LCOV per-test sections in lcov.tests.info" in result.outlines
     assert "LCOV test descriptions in lcov.desc" in result.outlines
     names = descriptions(sample.path / "lcov.desc")
     assert names["sample_app"].startswith("lines run outside any test")
     ours: dict[tuple[str, str], set[int]] = {}
     statements: dict[str, set[int]] = {}
-    for parsed in sections(sample.path / "lcov.info"):
+    for parsed in sections(sample.path / "lcov.tests.info"):
         if parsed.test_name == "sample_app":
             statements[parsed.record.path] = set(parsed.record.lines)
             continue
@@ -88,23 +121,61 @@ def test_each_test_section_holds_what_that_test_ran(sample: pytest.Pytester) -> 
     assert ours[("tests/test_app.py::test_shapes", "app/shapes.py")] == {3, 7, 11, 13, 16, 17, 18, 19}
 
 
-def test_merged_sections_total_the_single_section_run(sample: pytest.Pytester, lcov: LcovTools) -> None:
-    single = run_pytest(sample, "--lcov=single.info", "--lcov-branch")
-    per_test = run_pytest(sample, "--lcov=per_test.info", "--lcov-branch", "--lcov-per-test")
-    by_file: dict[str, list[FileRecord]] = defaultdict(list)
-    for parsed in sections(sample.path / "per_test.info"):
-        by_file[parsed.record.path].append(parsed.record)
-    merged = Totals()
-    for records in by_file.values():
-        merged += merge_records(records).totals()
-    single_totals = Totals()
-    for record in read_records(sample.path / "single.info").values():
-        single_totals += record.totals()
-    assert merged == single_totals
-    assert summary_line(single).split(": ", 1)[1] == summary_line(per_test).split(": ", 1)[1]
-    assert lcov.summary(sample.path / "single.info", sample.path) == lcov.summary(
-        sample.path / "per_test.info", sample.path
-    )
+def test_the_tracefile_holds_each_file_once_counting_the_tests_that_reached_each_line(
+    sample: pytest.Pytester,
+) -> None:
+    assert run_pytest(sample, "--lcov", "--lcov-branch", "--lcov-per-test").ret == 0
+    tracefile = sample.path / "lcov.info"
+    assert_one_section_per_file(tracefile)
+    statements = {path: set(record.lines) for path, record in read_records(tracefile).items()}
+    expected: dict[str, dict[int, int]] = {
+        path: dict.fromkeys(lines, 0) for path, lines in statements.items()
+    }
+    for (_, path), lines in contexts_by_test(sample).items():  # each test once, and the run outside them
+        for line in lines & statements.get(path, set()):
+            expected[path][line] += 1
+    assert {path: record.lines for path, record in read_records(tracefile).items()} == expected
+    # By hand: Box.__init__'s body (line 3) ran in test_shapes only, the class line (1) at
+    # import only, Unused.method's body (24) never.
+    assert {line: expected["app/shapes.py"][line] for line in (1, 3, 24)} == {1: 1, 3: 1, 24: 0}
+
+
+def run_merge(cwd: Path, *args: str | Path) -> subprocess.CompletedProcess[str]:
+    """`python -m pytest_lcov merge ...`, as a CI step runs it."""
+    command = [sys.executable, "-m", "pytest_lcov", "merge", *map(str, args)]
+    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=300)
+
+
+def lcov_add(lcov: LcovTools, tracefile: Path, output: Path) -> None:
+    """lcov's own merge of one file, keeping branches (1.16 drops them without the rc option)."""
+    branch = ["--rc", "lcov_branch_coverage=1"] if lcov.major == 1 else ["--branch-coverage"]
+    result = lcov.run("lcov", *branch, "-a", tracefile, "-o", output, cwd=tracefile.parent)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_per_test_file_adds_up_to_the_tracefile(sample: pytest.Pytester, lcov: LcovTools) -> None:
+    """pytest-lcov merge, lcov -a and lcov --summary read the per-test file as the tracefile says."""
+    plain = run_pytest(sample, "--lcov=plain.info", "--lcov-branch")
+    per_test = run_pytest(sample, "--lcov", "--lcov-branch", "--lcov-per-test")
+    tracefile, tests_file = sample.path / "lcov.info", sample.path / "lcov.tests.info"
+    ours = read_records(tracefile)
+    with_lines = {path: r.lines for path, r in ours.items() if r.lines}  # lcov -a drops the empty __init__.py
+    # The tracefile's totals are the plain run's, as the summary lines say too.
+    assert totals_of(ours) == totals_of(read_records(sample.path / "plain.info"))
+    assert summary_line(plain).split(": ", 1)[1] == summary_line(per_test).split(": ", 1)[1]
+    # Our merge: same per-file line counts, same totals, its sections kept apart.
+    merged = run_merge(sample.path, tests_file, "-o", "merged.info")
+    assert merged.returncode == 0, merged.stderr
+    merged_lines = {path: r.lines for path, r in added_per_file(sample.path / "merged.info").items()}
+    assert merged_lines == with_lines
+    assert len({p.test_name for p in sections(sample.path / "merged.info")}) == 5  # the run and 4 tests
+    assert merged.stdout.rstrip().endswith(summary_line(per_test).split(": ", 1)[1])  # "... into X: lines"
+    # lcov's own merge and summary.
+    lcov_add(lcov, tests_file, sample.path / "lcov-added.info")
+    added = added_per_file(sample.path / "lcov-added.info")
+    assert {path: r.lines for path, r in added.items()} == with_lines
+    assert lcov.summary(tests_file, sample.path) == lcov.summary(tracefile, sample.path)
+    assert lcov.summary(tracefile, sample.path) == lcov.summary(sample.path / "plain.info", sample.path)
 
 
 def detail_rows(page: Path) -> dict[str, tuple[int, int]]:
@@ -123,12 +194,17 @@ def test_genhtml_shows_each_tests_lines(sample: pytest.Pytester, lcov: LcovTools
     run_pytest(sample, "--lcov", "--lcov-branch", "--lcov-per-test")
     out = tmp_path / "html"
     lcov.genhtml(
-        sample.path / "lcov.info", out, "--show-details", "--description-file", "lcov.desc", cwd=sample.path
+        sample.path / "lcov.tests.info",
+        out,
+        "--show-details",
+        "--description-file",
+        "lcov.desc",
+        cwd=sample.path,
     )
     rows = detail_rows(out / "app/index-detail.html")
     expected = {
         parsed.test_name: (len(parsed.record.lines), sum(1 for c in parsed.record.lines.values() if c))
-        for parsed in sections(sample.path / "lcov.info")
+        for parsed in sections(sample.path / "lcov.tests.info")
         if parsed.record.path == "app/shapes.py" and parsed.test_name != "sample_app"
     }
     assert expected == {"tests_test_app_py__test_shapes": (8, 8)}
@@ -156,7 +232,7 @@ def test_node_ids_that_read_alike_stay_two_tests(pytester: pytest.Pytester) -> N
         "test_p_py__test_a_1_2_": "test_p.py::test_a[1-2]",
         "test_p_py__test_a_1_2__2": "test_p.py::test_a[1_2]",
     }
-    lines = {p.test_name: set(p.record.lines) for p in sections(pytester.path / "lcov.info")}
+    lines = {p.test_name: set(p.record.lines) for p in sections(pytester.path / "lcov.tests.info")}
     assert lines["test_p_py__test_a_1_2_"] == {2, 3}
     assert lines["test_p_py__test_a_1_2__2"] == {2, 4}
 
@@ -182,15 +258,77 @@ COUNTED = {
 def test_counts_are_the_number_of_tests(pytester: pytest.Pytester, config: str) -> None:
     pytester.makepyfile(**COUNTED)
     run_pytest(pytester, "--lcov", "--lcov-branch", "--lcov-source=mod", config)
-    [record] = [merge_records(r.record for r in sections(pytester.path / "lcov.info"))]
+    assert_one_section_per_file(pytester.path / "lcov.info")
+    [record] = read_records(pytester.path / "lcov.info").values()
     # By hand: the def line ran once, at import, outside any test; all three tests
     # ran line 2; two took `return 1`, one `return 0`.
     assert record.lines == {1: 1, 2: 3, 3: 2, 4: 1}
     assert [(f.name, f.hits) for f in record.functions] == [("f", 3)]
     assert [(b.line, b.branch, b.taken) for b in record.branches] == [(2, 0, 2), (2, 1, 1)]
-    if config == "--lcov-counts=tests":
-        assert (pytester.path / "lcov.info").read_text().count("TN:") == 1
-        assert not (pytester.path / "lcov.desc").exists()
+    per_test = config == "--lcov-per-test"
+    assert (pytester.path / "lcov.tests.info").exists() == per_test
+    assert (pytester.path / "lcov.desc").exists() == per_test
+
+
+def test_per_test_writes_the_tracefile_that_counts_tests_writes(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(**COUNTED)
+    run_pytest(pytester, "--lcov=counts.info", "--lcov-branch", "--lcov-source=mod", "--lcov-counts=tests")
+    run_pytest(pytester, "--lcov=per_test.info", "--lcov-branch", "--lcov-source=mod", "--lcov-per-test")
+    assert (pytester.path / "per_test.info").read_text() == (pytester.path / "counts.info").read_text()
+    assert {p.test_name for p in sections(pytester.path / "per_test.tests.info")} == {
+        pytester.path.name,
+        "test_c_py__test_one",
+        "test_c_py__test_two",
+        "test_c_py__test_three",
+    }
+
+
+@pytest.mark.parametrize(
+    ("output", "tests_file", "desc"),
+    [
+        ("out/cov.lcov", "out/cov.tests.info", "out/cov.desc"),
+        ("report", "report.tests.info", "report.desc"),
+        ("cov.tests.info", "cov.tests.tests.info", "cov.tests.desc"),
+    ],
+)
+def test_the_per_test_file_is_named_after_the_tracefile(
+    pytester: pytest.Pytester, output: str, tests_file: str, desc: str
+) -> None:
+    pytester.makepyfile(**COUNTED)
+    result = run_pytest(pytester, f"--lcov={output}", "--lcov-source=mod", "--lcov-per-test")
+    assert result.ret == 0
+    assert f"LCOV per-test sections in {tests_file}" in result.outlines
+    assert f"LCOV test descriptions in {desc}" in result.outlines
+    assert_one_section_per_file(pytester.path / output)
+    assert len(sections(pytester.path / tests_file)) == 4  # the run's section and three tests'
+    assert "TD:test_c.py::test_one" in (pytester.path / desc).read_text()
+
+
+def test_a_per_test_file_that_is_not_ours_is_refused_before_the_tests(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(**COUNTED)
+    notes = pytester.path / "lcov.tests.info"
+    notes.write_text("my notes about the tests\n")
+    result = run_pytest(pytester, "--lcov", "--lcov-source=mod", "--lcov-per-test")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert (
+        "ERROR: pytest-lcov: refusing to write lcov.tests.info: it exists and is not a tracefile: "
+        "pytest-lcov replaces only its own reports"
+    ) in result.errlines
+    assert "passed" not in result.stdout.str()
+    assert notes.read_text() == "my notes about the tests\n"
+    assert not (pytester.path / "lcov.info").exists()
+
+
+def test_an_earlier_per_test_file_is_replaced(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(**COUNTED)
+    run_pytest(pytester, "--lcov", "--lcov-source=mod", "--lcov-per-test")
+    pytester.makepyfile(
+        test_c="import mod\n\ndef test_only():\n    assert mod.f(0) == 0\n"
+    )  # one test now: the earlier sections must go
+    assert run_pytest(pytester, "--lcov", "--lcov-source=mod", "--lcov-per-test").ret == 0
+    names = {p.test_name for p in sections(pytester.path / "lcov.tests.info")}
+    assert names == {pytester.path.name, "test_c_py__test_only"}
+    assert [p.name for p in pytester.path.iterdir() if p.name.startswith(".lcov")] == []
 
 
 def test_a_configured_core_that_cannot_record_tests_is_replaced_with_one_line(
@@ -205,7 +343,7 @@ def test_a_configured_core_that_cannot_record_tests_is_replaced_with_one_line(
         "pytest-lcov: per-test data needs coverage.py's C tracer: using core = ctrace, not sysmon"
     ]
     assert "Can't use core" not in result.stderr.str()
-    assert len({p.test_name for p in sections(pytester.path / "lcov.info")}) == 4
+    assert len({p.test_name for p in sections(pytester.path / "lcov.tests.info")}) == 4
 
 
 def test_per_test_and_run_counts_together_is_refused(pytester: pytest.Pytester) -> None:
