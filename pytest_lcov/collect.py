@@ -12,8 +12,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from coverage import CoverageData
@@ -65,7 +65,12 @@ class Hits:
 
 @dataclass(frozen=True)
 class FileShape:
-    """What one measured file holds, whatever ran: statements, functions, branch ways."""
+    """What one measured file holds, whatever ran: statements, functions, branch ways.
+
+    Function and branch records are immutable, so the records built from one
+    shape share them: a file reached by thousands of tests holds each
+    function's and each way out's few possible records once, not once a test.
+    """
 
     path: str
     statements: tuple[int, ...]
@@ -73,6 +78,30 @@ class FileShape:
     branch_ways: dict[int, tuple[tuple[int, str], ...]]
     raising_lines: frozenset[int]
     checksums: dict[int, str]
+    _functions: dict[tuple[str, int], FunctionRecord] = field(default_factory=dict, compare=False, repr=False)
+    _branches: dict[tuple[int, int, int | None], BranchRecord] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+
+    def function_record(self, fn: FunctionShape, hits: int) -> FunctionRecord:
+        key = (fn.name, hits)  # names are unique within a file
+        record = self._functions.get(key)
+        if record is None:
+            record = self._functions[key] = FunctionRecord(fn.name, fn.start, fn.end, hits)
+        return record
+
+    def branch_record(self, line: int, number: int, taken: int | None) -> BranchRecord:
+        """The record of way `number` out of `line` (the exception branch when it is one past the ways)."""
+        key = (line, number, taken)
+        record = self._branches.get(key)
+        if record is None:
+            ways = self.branch_ways[line]
+            if number < len(ways):
+                record = BranchRecord(line, 0, number, taken, ways[number][1])
+            else:
+                record = BranchRecord(line, 0, number, taken, EXCEPTION_DESCRIPTION, exception=True)
+            self._branches[key] = record
+        return record
 
 
 def modified_since(filename: str, since: float | None) -> bool:
@@ -184,19 +213,24 @@ def build_record(shape: FileShape, hits: Hits, only_reached: bool = False) -> Fi
     With `only_reached`, the record holds only what those hits reached, as a
     per-test section does; otherwise every statement, function and branch.
     """
-    lines = {line: int(line in hits.lines) for line in shape.statements}
+    ran = hits.lines
     if only_reached:
-        lines = {line: 1 for line, count in lines.items() if count}
-    record = FileRecord(shape.path, lines=lines, functions=[], branches=[])
+        lines = {line: 1 for line in shape.statements if line in ran}
+    else:
+        lines = {line: int(line in ran) for line in shape.statements}
+    arcs = hits.arcs
+    entered: frozenset[int] | set[int] = frozenset()
+    if arcs is not None and any(fn.one_line for fn in shape.functions):
+        entered = {dst for src, dst in arcs if src < 0}
+    functions = []
     for fn in shape.functions:
-        if fn.one_line:
-            hit = hits.arcs is not None and any(src < 0 and dst == fn.start for src, dst in hits.arcs)
-        else:
-            hit = bool(fn.own & hits.lines)
+        hit = fn.start in entered if fn.one_line else not fn.own.isdisjoint(ran)
         if hit or not only_reached:
-            record.functions.append(FunctionRecord(fn.name, fn.start, fn.end, int(hit)))
+            functions.append(shape.function_record(fn, int(hit)))
+    record = FileRecord(shape.path, lines=lines, functions=functions, branches=[])
     record.branches = list(_branches(shape, hits, only_reached))
-    record.checksums = {line: shape.checksums[line] for line in lines if line in shape.checksums}
+    if shape.checksums:
+        record.checksums = {line: shape.checksums[line] for line in lines if line in shape.checksums}
     return record
 
 
@@ -211,38 +245,73 @@ def _branches(shape: FileShape, hits: Hits, only_reached: bool) -> Iterator[Bran
         line_ran = line in hits.lines
         if only_reached and not line_ran:
             continue
-        for number, (dest, description) in enumerate(ways):
+        for number, (dest, _) in enumerate(ways):
             taken = int((line, dest) in arcs) if line_ran else None
-            yield BranchRecord(line, 0, number, taken, description)
+            yield shape.branch_record(line, number, taken)
         if line in shape.raising_lines:
-            yield BranchRecord(
-                line, 0, len(ways), 1 if line_ran else None, EXCEPTION_DESCRIPTION, exception=True
-            )
+            yield shape.branch_record(line, len(ways), 1 if line_ran else None)
 
 
-def context_hits(data: CoverageData, reporter: FileReporter, has_arcs: bool) -> dict[str, Hits]:
-    """Each recorded context's hits in one file, in reported line numbers.
+def context_hits(data: CoverageData, reporter: FileReporter, has_arcs: bool) -> ContextHits:
+    """Each recorded context's hits in one file, in reported line numbers (see ContextHits)."""
+    return ContextHits(data, reporter, has_arcs)
 
-    One query finds which contexts touched which lines; with branch data, each
-    of those contexts then gets its arcs, so the cost follows the data.
+
+class ContextHits(Mapping[str, Hits]):
+    """Each recorded context's hits in one file, read from the data as each is asked for.
+
+    One query finds which contexts touched which lines.  With branch data, a
+    context's arcs (and the lines they join) are queried when its hits are
+    read, and not kept: a file that thousands of tests reached then holds one
+    test's arcs at a time, not every test's at once.  Read each context once.
     """
-    filename = reporter.filename
-    by_context: dict[str, set[int]] = {}
-    for line, contexts in data.contexts_by_lineno(filename).items():
-        for context in contexts:
-            by_context.setdefault(context, set()).add(line)
-    hits = {}
-    for context, raw_lines in by_context.items():
-        arcs: frozenset[Arc] | None = None
-        if has_arcs:
-            data.set_query_context(context)
-            try:
-                raw_arcs = data.arcs(filename) or []
-            finally:
-                data.set_query_contexts(None)
-            arcs = frozenset(reporter.translate_arcs(raw_arcs))
-        hits[context] = Hits(frozenset(reporter.translate_lines(raw_lines)), arcs)
-    return hits
+
+    def __init__(self, data: CoverageData, reporter: FileReporter, has_arcs: bool) -> None:
+        self._data = data
+        self._reporter = reporter
+        self._has_arcs = has_arcs
+        # Raw line numbers per context; with branch data, only which contexts (lines come from arcs).
+        self._lines: dict[str, list[int]] = {}
+        for line, contexts in data.contexts_by_lineno(reporter.filename).items():
+            for context in contexts:
+                lines = self._lines.get(context)
+                if lines is None:
+                    lines = self._lines[context] = []
+                if not has_arcs:
+                    lines.append(line)
+
+    def __getitem__(self, context: str) -> Hits:
+        raw_lines: Iterable[int] = self._lines[context]
+        reporter = self._reporter
+        if not self._has_arcs:
+            return Hits(frozenset(reporter.translate_lines(raw_lines)), None)
+        data = self._data
+        data.set_query_context(context)
+        try:
+            raw_arcs = data.arcs(reporter.filename) or []
+        finally:
+            data.set_query_contexts(None)
+        raw_lines = {line for arc in raw_arcs for line in arc if line > 0}
+        return Hits(
+            frozenset(reporter.translate_lines(raw_lines)), frozenset(reporter.translate_arcs(raw_arcs))
+        )
+
+    def __contains__(self, context: object) -> bool:
+        return context in self._lines  # without reading the context's hits, as Mapping's would
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._lines)
+
+    def __len__(self) -> int:
+        return len(self._lines)
+
+    def pop(self, context: str, default: Hits) -> Hits:
+        """The hits of `context`, which is then no longer in the mapping; `default` when it is not."""
+        if context not in self._lines:
+            return default
+        hits = self[context]
+        del self._lines[context]
+        return hits
 
 
 def source_bytes(reporter: FileReporter) -> bytes:
