@@ -129,7 +129,10 @@ class RecordSum:
         self._lines: dict[int, int] = {}
         self._checksums: dict[int, str] = {}
         self._functions: dict[str, FunctionRecord] = {}
+        # The first record of each way out, and its taken count so far: a record is
+        # rebuilt once, in result(), not once per record added.
         self._branches: dict[tuple[int, int, int, bool], BranchRecord] = {}
+        self._taken: dict[tuple[int, int, int, bool], int | None] = {}
 
     def add(self, record: FileRecord) -> None:
         """Add `record`'s counts; MergeConflict if it describes another source."""
@@ -145,11 +148,11 @@ class RecordSum:
             self._add_function(fn)
         for br in record.branches:
             key = (br.line, br.block, br.branch, br.exception)
-            known_branch = self._branches.get(key)
-            if known_branch is None:
-                self._branches[key] = br
+            if key in self._branches:
+                self._taken[key] = _add_taken(self._taken[key], br.taken)
             else:
-                self._branches[key] = replace(known_branch, taken=_add_taken(known_branch.taken, br.taken))
+                self._branches[key] = br
+                self._taken[key] = br.taken
 
     def _add_function(self, fn: FunctionRecord) -> None:
         # Matched by name, as lcov does; an unknown end line matches any.
@@ -170,7 +173,13 @@ class RecordSum:
             self.path,
             lines=dict(sorted(self._lines.items())),
             functions=sorted(self._functions.values(), key=lambda f: (f.start, f.name)),
-            branches=sorted(self._branches.values(), key=lambda b: (b.line, b.exception, b.block, b.branch)),
+            branches=sorted(
+                (
+                    br if br.taken == self._taken[key] else replace(br, taken=self._taken[key])
+                    for key, br in self._branches.items()
+                ),
+                key=lambda b: (b.line, b.exception, b.block, b.branch),
+            ),
             checksums=dict(self._checksums),
         )
 

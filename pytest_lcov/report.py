@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
@@ -170,12 +170,15 @@ class PerTestFile:
     dialect: str
     load: Lcov2Load = field(default_factory=Lcov2Load)
 
-    def write(self, sections: list[tuple[str, FileRecord]]) -> None:
-        """One source file's sections, each under its test name."""
+    def written(self, sections: Iterable[tuple[str, FileRecord]]) -> Iterator[FileRecord]:
+        """Write one source file's sections, each under its test name, passing each on as it is written."""
+        branch_lines = []
         for name, section in sections:
             self.out.write(f"TN:{name}\n")
             self.out.write(format_record(section, self.dialect))
-        self.load.add_file([len({branch.line for branch in section.branches}) for _, section in sections])
+            branch_lines.append(len({branch.line for branch in section.branches}))
+            yield section
+        self.load.add_file(branch_lines)
 
 
 @contextlib.contextmanager
@@ -211,10 +214,12 @@ def _write_file(
     if tests is None:
         record = build_record(shape, run_hits(analysis))
     else:
+        # One section at a time: written, added to the sum, then dropped.
         sections = tests.sections(shape, reporter, analysis)
-        record = merge_records(section for _, section in sections)
         if per_test is not None:
-            per_test.write(sections)
+            record = merge_records(per_test.written(sections))
+        else:
+            record = merge_records(section for _, section in sections)
     out.write(format_record(record, options.dialect))
     return record
 
@@ -246,16 +251,17 @@ class TestSections:
 
     def sections(
         self, shape: FileShape, reporter: FileReporter, analysis: Analysis
-    ) -> list[tuple[str, FileRecord]]:
-        """The run's section (every line; what ran outside tests counts 1), then each test's, by name."""
+    ) -> Iterator[tuple[str, FileRecord]]:
+        """The run's section (every line; what ran outside tests counts 1), then each test's, by name.
+
+        Each section is built as it is asked for, so a caller that writes and
+        drops them holds one test's data at a time.
+        """
         by_context = context_hits(self.data, reporter, analysis.has_arcs)
         nothing = Hits(frozenset(), frozenset() if analysis.has_arcs else None)
-        run_record = build_record(shape, by_context.pop(self.run_context, nothing))
-        tests = sorted(
-            (self.names[context], build_record(shape, hits, only_reached=True))
-            for context, hits in by_context.items()
-        )
-        return [(self.run_name, run_record), *tests]
+        yield self.run_name, build_record(shape, by_context.pop(self.run_context, nothing))
+        for name, context in sorted((self.names[context], context) for context in by_context):
+            yield name, build_record(shape, by_context[context], only_reached=True)
 
     def descriptions(self) -> list[tuple[str, str]]:
         """genhtml's description of each section name: the node id it stands for."""
