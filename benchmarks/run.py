@@ -9,38 +9,62 @@ Cases (see benchmarks/README.md):
   d  per-test HTML: genhtml 2.3.1 and 1.16 on the per-test file vs on the same run's
      one-section tracefile, on a project shaped like jinja's suite (~900 tests, ~9,000
      test x file sections); and the peak memory of writing the per-test file
+  e  the report phase (goal A): the time from the end of the last test to the tracefile
+     written, of ``pytest --lcov --lcov-branch`` with the analysis cache cold and with no
+     cache, vs the whole of ``coverage lcov`` on the same tests' .coverage file
+  f  one core (a guard): a whole ``pytest --lcov --lcov-branch`` run pinned to CPU 0
+     (``taskset -c 0``), this checkout vs the version at git 8c78f85, cache cold and warm
 
-Every measurement runs in a fresh ``python -c`` wrapper that runs the commands and
-reports its own children's wall time, CPU time and peak RSS (getrusage(RUSAGE_CHILDREN)),
-so each run's peak memory is its own.  Variants of a case run interleaved, after an
-untimed warm-up run that compiles the synthetic project's .pyc files.
+Every measurement runs in a fresh ``python -c`` wrapper (benchmarks/common.py) that
+runs the commands and reports its own children's wall time, CPU time and peak RSS
+(getrusage(RUSAGE_CHILDREN)), so each run's peak memory is its own, and the peak PSS
+summed over the command's process tree, sampled from /proc.  Variants of a case run
+interleaved, after an untimed warm-up run that compiles the synthetic project's .pyc
+files.
 
     python benchmarks/run.py --quick               # smoke run, small sizes
     python benchmarks/run.py --cases a,b --repeat 5
+    python benchmarks/run.py --cases a,e --modules 1000   # goals A and B as stated
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
-import json
+import dataclasses
+import functools
 import os
 import platform
 import random
 import re
-import shlex
 import shutil
 import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
+from typing import NamedTuple
 
 import generate
+from common import (
+    SAMPLE_INTERVAL,
+    BenchmarkError,
+    Command,
+    Sample,
+    child_env,
+    commands_block,
+    measure,
+    package_state,
+    ratio_text,
+    rotated,
+    sample_text,
+    show_variants,
+    shown,
+    size_text,
+)
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -50,25 +74,11 @@ PYTHON = str(Path(sys.executable))
 PACKAGE = generate.PACKAGE
 QUIET = ("-q",)
 NO_CACHEPROVIDER = ("-p", "no:cacheprovider")
-
-WRAPPER = """\
-import json, resource, subprocess, sys, time
-spec = json.loads(sys.argv[1])
-with open(spec["log"], "w") as log:
-    start = time.perf_counter()
-    for command in spec["commands"]:
-        log.write("$ " + " ".join(command) + "\\n")
-        log.flush()
-        code = subprocess.call(command, cwd=spec["cwd"], stdout=log, stderr=subprocess.STDOUT)
-        if code:
-            print(json.dumps({"error": code, "command": command}))
-            sys.exit(0)
-    wall = time.perf_counter() - start
-usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-print(json.dumps({"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "maxrss_kib": usage.ru_maxrss}))
-"""
-
-Command = tuple[str, ...]
+TIMING_PLUGIN = HERE / "timing"  # benchtiming.py: when the last test finished (case e)
+TIMING_ENV = "BENCHTIMING_FILE"  # where benchtiming writes that time
+OLD_COMMIT = "8c78f85"  # case f measures the current checkout against this version
+OLD_TREE = WORK / f"old-{OLD_COMMIT}"  # a git worktree of it
+CASES = ("a", "b", "c", "d", "e", "f")
 
 
 @dataclass(frozen=True)
@@ -81,13 +91,20 @@ class Variant:
     per_test: bool = False  # a per-test file (and a .desc) is written beside the output
     cleanup: tuple[str, ...] = ()  # files or folders removed before each run (stale data, caches)
     prime: bool = False  # run once, untimed, before the timed runs (fills a cache it keeps)
+    timing: str | None = None  # benchtiming's file (relative to the case's folder): the report phase
 
 
 @dataclass(frozen=True)
-class Sample:
-    wall: float
-    cpu: float
-    maxrss_kib: int
+class Goal:
+    """A stated performance goal: one variant's median against another's, printed under the table."""
+
+    name: str  # "goal A", "guard", ...
+    label: str
+    against: str
+    goal: str  # the goal in words
+    bound: float | None = None  # met when the ratio is within it; None: the ratio only (noise decides)
+    speedup: bool = False  # the ratio is against / label (higher is better), else label / against
+    phase: bool = False  # label's report phase (not its whole wall time) against `against`'s wall time
 
 
 @dataclass
@@ -99,79 +116,66 @@ class Case:
     cwd: Path
     variants: list[Variant]
     comparisons: list[tuple[str, str]] = field(default_factory=list)  # (variant, against)
+    goals: list[Goal] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     samples: dict[str, list[Sample]] = field(default_factory=dict)
     sizes: dict[str, int] = field(default_factory=dict)
     extra_sizes: dict[str, str] = field(default_factory=dict)
 
 
-class BenchmarkError(Exception):
-    pass
+def measure_variant(variant: Variant, cwd: Path, log: Path) -> Sample:
+    return measure(PYTHON, variant.commands, cwd, log, child_env(BIN))
 
 
-def shown(command: Sequence[str]) -> str:
-    return shlex.join(command)
+def env_command(values: dict[str, str]) -> Command:
+    """``env NAME=VALUE ...``: a variant's own environment, put before its command.
 
-
-def child_env() -> dict[str, str]:
-    """The environment of every measured command: nothing that changes what is measured."""
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("COVERAGE_", "PYTEST_"))
-        and key not in ("PYTHONPATH", "PYTHONDONTWRITEBYTECODE")
-    }
-    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
-    return env
-
-
-def measure(commands: Sequence[Command], cwd: Path, log: Path) -> Sample:
-    """Run `commands` in a fresh wrapper process; its children's wall time, CPU and peak RSS."""
-    spec = json.dumps({"commands": [list(c) for c in commands], "cwd": str(cwd), "log": str(log)})
-    done = subprocess.run(
-        [PYTHON, "-c", WRAPPER, spec], capture_output=True, text=True, env=child_env(), check=False
-    )
-    if done.returncode != 0:
-        raise BenchmarkError(f"wrapper failed ({done.returncode}): {done.stderr.strip()}")
-    result = json.loads(done.stdout.strip().splitlines()[-1])
-    if "error" in result:
-        tail = "\n".join(log.read_text(encoding="utf-8", errors="replace").splitlines()[-30:])
-        raise BenchmarkError(
-            f"exit code {result['error']} from: {shown(result['command'])}\n(log {log}, last lines:)\n{tail}"
-        )
-    return Sample(float(result["wall"]), float(result["cpu"]), int(result["maxrss_kib"]))
+    child_env() strips PYTHONPATH from every measured command on purpose; a
+    variant that needs one says so in its command, where the commands block
+    shows it (``env`` execs the command: no extra process).
+    """
+    return ("env", *(f"{name}={value}" for name, value in values.items()))
 
 
 def run_case(case: Case, repeat: int, warmup: int, logs: Path) -> None:
     """Warm up with the anchor, then time every variant `repeat` times, interleaved."""
-    print(f"\n## {case.title}\n\nin {case.cwd}:", flush=True)
-    for variant in case.variants:
-        print(f"  {variant.label}:", flush=True)
-        for command in variant.commands:
-            print(f"    {shown(command)}", flush=True)
+    print(f"\n## {case.title}", flush=True)
+    show_variants(case.cwd, case.variants)
     anchor = case.variants[0]
     for number in range(warmup):
         prepare(case, anchor)
-        measure(anchor.commands, case.cwd, logs / f"{case.key}-warmup-{number}.log")
+        measure_variant(anchor, case.cwd, logs / f"{case.key}-warmup-{number}.log")
     for variant in case.variants:
         if variant.prime:
             prepare(case, variant)
-            measure(variant.commands, case.cwd, logs / f"{case.key}-{slug(variant.label)}-prime.log")
+            measure_variant(variant, case.cwd, logs / f"{case.key}-{slug(variant.label)}-prime.log")
     case.samples = {variant.label: [] for variant in case.variants}
     for round_number in range(repeat):
-        shift = round_number % len(case.variants)
-        order = case.variants[shift:] + case.variants[:shift]  # no variant always runs first
-        for variant in order:
+        for variant in rotated(case.variants, round_number):
             prepare(case, variant)
-            log = logs / f"{case.key}-{slug(variant.label)}.log"
-            sample = measure(variant.commands, case.cwd, log)
-            case.samples[variant.label].append(sample)
+            sample = measure_variant(variant, case.cwd, logs / f"{case.key}-{slug(variant.label)}.log")
             check_output(case, variant)
+            if variant.timing is not None:
+                sample = dataclasses.replace(sample, phase=report_phase(case, variant))
+            case.samples[variant.label].append(sample)
+            extra = "" if sample.phase is None else f", report phase {sample.phase:.2f} s"
             print(
-                f"  [{round_number + 1}/{repeat}] {variant.label}: {sample.wall:.2f}s, "
-                f"{sample.maxrss_kib / 1024:.0f} MiB",
-                flush=True,
+                f"  [{round_number + 1}/{repeat}] {variant.label}: {sample_text(sample)}{extra}", flush=True
             )
+
+
+def report_phase(case: Case, variant: Variant) -> float:
+    """Seconds from the end of the last test (benchtiming's record) to the tracefile's last write.
+
+    Both are wall-clock times (time.time() and the file's mtime), so they
+    compare; the mtime's resolution is the kernel's clock tick (a few ms).
+    """
+    assert variant.timing is not None and variant.output is not None
+    record = case.cwd / variant.timing
+    if not record.is_file():
+        raise BenchmarkError(f"{variant.label}: benchtiming wrote no {record} (is -p benchtiming loaded?)")
+    last_test_end = float(record.read_text(encoding="utf-8"))
+    return (case.cwd / variant.output).stat().st_mtime_ns / 1e9 - last_test_end
 
 
 def companions(output: str) -> tuple[str, str]:
@@ -181,7 +185,10 @@ def companions(output: str) -> tuple[str, str]:
 
 
 def prepare(case: Case, variant: Variant) -> None:
+    """Remove what an earlier run left that this one must not find: its outputs, a cold cache."""
     names = list(variant.cleanup)
+    if variant.timing:
+        names.append(variant.timing)
     if variant.output:
         names += [variant.output, *companions(variant.output)]
     for name in names:
@@ -243,71 +250,115 @@ def trace_totals(path: Path) -> TraceTotals:
     )
 
 
-def ratio_text(hit: int, found: int) -> str:
-    return f"{hit}/{found} ({100 * hit / found:.1f}%)" if found else "-"
-
-
-def size_text(size: int) -> str:
-    return f"{size / 1024 / 1024:.1f} MiB" if size >= 1024 * 1024 else f"{size / 1024:.0f} KiB"
-
-
 # --- the table ------------------------------------------------------------------------------------
+
+
+def median(case: Case, label: str, value: Callable[[Sample], float | None]) -> float:
+    """The median of one number over a variant's timed runs."""
+    numbers = [number for number in map(value, case.samples[label]) if number is not None]
+    return statistics.median(numbers)
+
+
+def wall(sample: Sample) -> float:
+    return sample.wall
+
+
+def rss(sample: Sample) -> float:
+    return sample.maxrss_kib
+
+
+def tree(sample: Sample) -> float:
+    return sample.tree_kib
+
+
+def phase(sample: Sample) -> float | None:
+    return sample.phase
+
+
+def totals_cells(case: Case, variant: Variant) -> tuple[str, str, str]:
+    """The output, lines and branches cells: what the variant wrote, from its last run's files."""
+    if variant.output is None:
+        return "-", "-", "-"
+    output = size_text(case.sizes[variant.label]) + case.extra_sizes.get(variant.label, "")
+    totals = trace_totals(case.cwd / variant.output)
+    if totals.sections > 1:  # an earlier pytest-lcov wrote per-test sections into the tracefile
+        return output, f"{totals.sections} TN sections", "-"
+    return output, ratio_text(*totals.lines), ratio_text(*totals.branches)
+
+
+def phase_cells(case: Case, variant: Variant, anchor_wall: float) -> str:
+    """Case e's report phase: median, range, and its ratio to the anchor's whole wall time."""
+    phases = [s.phase for s in case.samples[variant.label] if s.phase is not None]
+    if not phases:
+        return " - | - |"
+    middle = statistics.median(phases)
+    return f" {middle:.2f} s ({min(phases):.2f} - {max(phases):.2f}) | {middle / anchor_wall:.2f} |"
 
 
 def table(case: Case) -> str:
     anchor = case.variants[0].label
-    anchor_wall = statistics.median(s.wall for s in case.samples[anchor])
-    anchor_rss = statistics.median(s.maxrss_kib for s in case.samples[anchor])
+    anchor_wall, anchor_rss = median(case, anchor, wall), median(case, anchor, rss)
+    phased = any(variant.timing for variant in case.variants)
     rows = [
-        "| variant | median wall | min - max | x anchor | median CPU | peak RSS | RSS x anchor "
-        "| output | lines hit/found | branches hit/found |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| variant | median wall | min - max | x anchor | median CPU | peak RSS | RSS x anchor | tree PSS |"
+        + (" report phase (min - max) | phase x anchor wall |" if phased else "")
+        + " load (1 min) | output | lines hit/found | branches hit/found |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+        + (" ---: | ---: |" if phased else "")
+        + " ---: | ---: | ---: | ---: |",
     ]
     for variant in case.variants:
         samples = case.samples[variant.label]
-        wall = statistics.median(s.wall for s in samples)
-        rss = statistics.median(s.maxrss_kib for s in samples)
-        lines = branches = "-"
-        output = "-"
-        if variant.output is not None:
-            path = case.cwd / variant.output
-            output = size_text(case.sizes[variant.label]) + case.extra_sizes.get(variant.label, "")
-            totals = trace_totals(path)
-            if totals.sections > 1:  # an earlier pytest-lcov wrote per-test sections into the tracefile
-                lines = f"{totals.sections} TN sections"
-            else:
-                lines = ratio_text(*totals.lines)
-                branches = ratio_text(*totals.branches)
+        middle, memory = median(case, variant.label, wall), median(case, variant.label, rss)
+        output, lines, branches = totals_cells(case, variant)
         name = f"**{variant.label}** (anchor)" if variant.label == anchor else variant.label
         low, high = min(s.wall for s in samples), max(s.wall for s in samples)
+        loads = [s.load for s in samples]
         rows.append(
-            f"| {name} | {wall:.2f} s | {low:.2f} - {high:.2f} s "
-            f"| {wall / anchor_wall:.2f} | {statistics.median(s.cpu for s in samples):.2f} s "
-            f"| {rss / 1024:.0f} MiB | {rss / anchor_rss:.2f} | {output} | {lines} | {branches} |"
+            f"| {name} | {middle:.2f} s | {low:.2f} - {high:.2f} s "
+            f"| {middle / anchor_wall:.2f} | {statistics.median(s.cpu for s in samples):.2f} s "
+            f"| {memory / 1024:.0f} MiB | {memory / anchor_rss:.2f} "
+            f"| {median(case, variant.label, tree) / 1024:.0f} MiB |"
+            + (phase_cells(case, variant, anchor_wall) if phased else "")
+            + f" {min(loads):.2f} - {max(loads):.2f} | {output} | {lines} | {branches} |"
         )
     text = "\n".join(rows)
-    comparisons = []
-    for label, against in case.comparisons:
-        mine = statistics.median(s.wall for s in case.samples[label])
-        theirs = statistics.median(s.wall for s in case.samples[against])
-        mine_rss = statistics.median(s.maxrss_kib for s in case.samples[label])
-        theirs_rss = statistics.median(s.maxrss_kib for s in case.samples[against])
-        comparisons.append(
-            f"- {label} vs {against}: wall x {mine / theirs:.2f} ({mine - theirs:+.2f} s), "
-            f"peak RSS x {mine_rss / theirs_rss:.2f}"
-        )
-    if comparisons:
-        text += "\n\n" + "\n".join(comparisons)
+    lines_below = [comparison(case, label, against) for label, against in case.comparisons]
+    lines_below += [goal_line(case, goal) for goal in case.goals]
+    if lines_below:
+        text += "\n\n" + "\n".join(lines_below)
     return text
 
 
-def commands_block(case: Case) -> str:
-    out = [f"Commands (run in `{case.cwd}`):", "", "```sh"]
-    for variant in case.variants:
-        out.append(f"# {variant.label}")
-        out.extend(shown(command) for command in variant.commands)
-    out.append("```")
-    return "\n".join(out)
+def times(mine: float, theirs: float) -> str:
+    """A ratio, or "-" where the other is 0 (a command too short for one sample of its memory)."""
+    return f"{mine / theirs:.2f}" if theirs else "-"
+
+
+def comparison(case: Case, label: str, against: str) -> str:
+    """One variant against another, directly: wall time, largest process, process tree."""
+    mine, theirs = median(case, label, wall), median(case, against, wall)
+    return (
+        f"- {label} vs {against}: wall x {mine / theirs:.2f} ({mine - theirs:+.2f} s), "
+        f"peak RSS x {median(case, label, rss) / median(case, against, rss):.2f}, "
+        f"tree PSS x {times(median(case, label, tree), median(case, against, tree))}"
+    )
+
+
+def goal_line(case: Case, goal: Goal) -> str:
+    """A goal's ratio, measured in this run, with the goal beside it."""
+    mine = median(case, goal.label, phase if goal.phase else wall)
+    theirs = median(case, goal.against, wall)
+    what = f"{goal.label}'s report phase" if goal.phase else goal.label
+    if goal.speedup:
+        ratio, how = theirs / mine, f"speed-up {theirs:.2f} s / {mine:.2f} s"
+    else:
+        ratio, how = mine / theirs, f"ratio {mine:.2f} s / {theirs:.2f} s"
+    verdict = ""
+    if goal.bound is not None:
+        met = ratio >= goal.bound if goal.speedup else ratio <= goal.bound
+        verdict = ": **met**" if met else ": **not met**"
+    return f"- {goal.name}: {what} vs {goal.against}: {how} = **{ratio:.2f}** (goal: {goal.goal}{verdict})"
 
 
 # --- the cases ----------------------------------------------------------------------------------
@@ -319,7 +370,7 @@ def tool(name: str) -> str:
 
 def pytest_has_option(cwd: Path, option: str) -> bool:
     done = subprocess.run(
-        [tool("pytest"), "--help"], cwd=cwd, capture_output=True, text=True, env=child_env(), check=False
+        [tool("pytest"), "--help"], cwd=cwd, capture_output=True, text=True, env=child_env(BIN), check=False
     )
     return option in done.stdout
 
@@ -330,43 +381,72 @@ def convert_command() -> Command:
     return (str(script), "convert") if script.exists() else (PYTHON, "-m", "pytest_lcov", "convert")
 
 
-def cases_a(cwd: Path) -> list[Case]:
+class DataFile(NamedTuple):
+    """A .coverage file of the project's tests, and how it was made (for the notes)."""
+
+    path: str  # relative to the project's folder
+    command: Command
+    seconds: float
+
+    def note(self) -> str:
+        return f"Data file made once by `{shown(self.command)}` ({self.seconds:.1f} s)."
+
+
+@functools.cache
+def data_file(cwd: Path, branch: bool, /) -> DataFile:  # positional: one cache key per file
+    """``coverage run [--branch] -m pytest`` once per benchmark run; cases a and e share the file."""
+    kind = "branches" if branch else "lines"
+    data = f"out/a-{kind}.coverage"
+    make = (
+        tool("coverage"),
+        "run",
+        *(["--branch"] if branch else []),
+        f"--data-file={data}",
+        "-m",
+        "pytest",
+        "-p",
+        "no:lcov",
+        *NO_CACHEPROVIDER,
+        *QUIET,
+    )
+    print(f"\nmaking {data}: {shown(make)}", flush=True)
+    (cwd / "out").mkdir(exist_ok=True)
+    started = time.perf_counter()
+    done = subprocess.run(make, cwd=cwd, env=child_env(BIN), capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise BenchmarkError(f"{shown(make)} failed:\n{done.stdout[-3000:]}{done.stderr[-3000:]}")
+    return DataFile(data, make, time.perf_counter() - started)
+
+
+def coverage_lcov(data: DataFile, output: str) -> Variant:
+    """The anchor of cases a and e: coverage.py's own report step on a data file."""
+    return Variant(
+        "coverage lcov", ((tool("coverage"), "lcov", f"--data-file={data.path}", "-o", output),), output
+    )
+
+
+def goal_size_note(goal: str, modules: int) -> str:
+    """Goals are stated at 1,000 modules: say so, and what this run has."""
+    return (
+        f"{goal} is stated at 1,000 modules with branches: `python benchmarks/run.py --cases a,e "
+        f"--modules 1000`; this run: {modules:,} modules."
+    )
+
+
+def cases_a(cwd: Path, modules: int) -> list[Case]:
     """The report step alone, on data files made once here."""
     convert = convert_command()
     cases = []
     for kind, branch in (("lines", False), ("branches", True)):
-        data = f"out/a-{kind}.coverage"
-        make = (
-            tool("coverage"),
-            "run",
-            *(["--branch"] if branch else []),
-            f"--data-file={data}",
-            "-m",
-            "pytest",
-            "-p",
-            "no:lcov",
-            *NO_CACHEPROVIDER,
-            *QUIET,
-        )
-        print(f"\nmaking {data}: {shown(make)}", flush=True)
-        (cwd / "out").mkdir(exist_ok=True)
-        started = time.perf_counter()
-        done = subprocess.run(make, cwd=cwd, env=child_env(), capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            raise BenchmarkError(f"{shown(make)} failed:\n{done.stdout[-3000:]}{done.stderr[-3000:]}")
-        made_in = time.perf_counter() - started
-        ours: Command = (*convert, data, "-o", f"out/a-ours-{kind}.info")
+        data = data_file(cwd, branch)
+        ours: Command = (*convert, data.path, "-o", f"out/a-ours-{kind}.info")
         ours_label = "pytest-lcov convert"
         case = Case(
             key=f"a-{kind}",
             title=f"a ({kind}): the report step alone, one .coverage file",
             cwd=cwd,
             variants=[
-                Variant(
-                    "coverage lcov",
-                    ((tool("coverage"), "lcov", f"--data-file={data}", "-o", f"out/a-coverage-{kind}.info"),),
-                    f"out/a-coverage-{kind}.info",
-                ),
+                coverage_lcov(data, f"out/a-coverage-{kind}.info"),
                 Variant(ours_label, (ours,), f"out/a-ours-{kind}.info"),
             ],
         )
@@ -386,10 +466,17 @@ def cases_a(cwd: Path) -> list[Case]:
                 prime=True,
             ),
         ]
-        case.notes.append(f"Data file made once by `{shown(make)}` ({made_in:.1f} s).")
+        plain, cold, warm = (variant.label for variant in case.variants[1:])
+        case.goals = [
+            Goal("speed-up", plain, "coverage lcov", "for reference", speedup=True),
+            Goal("goal B", cold, "coverage lcov", "speed-up at least 2", 2.0, speedup=True),
+            Goal("speed-up", warm, "coverage lcov", "for reference", speedup=True),
+        ]
+        case.notes.append(data.note())
         case.notes.append(
             "pytest-lcov's row is its `convert` command: `Coverage(data_file=...).load()`, then "
-            "`write_report`, the plugin's report step."
+            "`write_report`, the plugin's report step. Speed-up: coverage lcov's median wall time "
+            "over pytest-lcov's. " + goal_size_note("Goal B", modules)
         )
         cases.append(case)
     return cases
@@ -405,40 +492,47 @@ CACHE_NOTE = (
 
 
 def lcov_variants(
-    label: str, flags: Sequence[str], output: str, with_cache: bool, per_test: bool = False
+    label: str,
+    flags: Sequence[str],
+    output: str,
+    with_cache: bool,
+    per_test: bool = False,
+    modes: Sequence[str] = ("cold", "warm", "off"),
 ) -> list[Variant]:
     """``pytest --lcov`` as run, or, with pytest-lcov's analysis cache, cold, warm and turned off.
 
     Each cached variant has a cache folder of its own (``-o cache_dir=``), so the
-    interleaved runs cannot warm or empty each other's cache.
+    interleaved runs cannot warm or empty each other's cache.  `modes` picks
+    which of the three a case measures.
     """
     base = (tool("pytest"), f"--lcov={output}", *flags, "-p", "no:cov")
     if not with_cache:
         return [Variant(label, ((*base, *QUIET),), output, per_test=per_test)]
     key = slug(label)
     cold_dir, warm_dir = f".cache-{key}-cold", f".cache-{key}-warm"
-    return [
-        Variant(
+    variants = {
+        "cold": Variant(
             f"{label}, cache cold",
             ((*base, "-o", f"cache_dir={cold_dir}", *QUIET),),
             output,
             per_test=per_test,
             cleanup=(cold_dir,),
         ),
-        Variant(
+        "warm": Variant(
             f"{label}, cache warm",
             ((*base, "-o", f"cache_dir={warm_dir}", *QUIET),),
             output,
             per_test=per_test,
             prime=True,
         ),
-        Variant(
+        "off": Variant(
             f"{label} --lcov-no-cache",
             ((*base, "--lcov-no-cache", *NO_CACHEPROVIDER, *QUIET),),
             output,
             per_test=per_test,
         ),
-    ]
+    }
+    return [variants[mode] for mode in modes]
 
 
 def case_b(cwd: Path, with_cache: bool) -> Case:
@@ -667,7 +761,7 @@ def make_inputs(cwd: Path, run: Command) -> Command:
     """One per-test run: out/d.info (one section), out/d.tests.info, out/d.desc; and the regrouped copy."""
     make = (*run, "--lcov=out/d.info", "--lcov-per-test")
     print(f"\nmaking out/d.info, out/d.tests.info, out/d.desc: {shown(make)}", flush=True)
-    done = subprocess.run(make, cwd=cwd, env=child_env(), capture_output=True, text=True, check=False)
+    done = subprocess.run(make, cwd=cwd, env=child_env(BIN), capture_output=True, text=True, check=False)
     if done.returncode != 0 or not (cwd / "out/d.tests.info").is_file():
         raise BenchmarkError(f"{shown(make)} failed:\n{done.stdout[-3000:]}{done.stderr[-3000:]}")
     regroup_by_test(cwd / "out/d.tests.info", cwd / "out/d.bytest.info")
@@ -739,26 +833,148 @@ def cases_d(cwd: Path) -> list[Case]:
     return [write, html]
 
 
-# --- main ---------------------------------------------------------------------------------------
+# --- case e: the report phase (goal A) ---------------------------------------------------------
+
+PHASE_GOAL = 0.25  # goal A: the report phase at most this times coverage lcov's whole run
 
 
-def package_state() -> str:
-    """Which pytest-lcov is measured: git HEAD, whether pytest_lcov/ differs from it, a hash of its code."""
-    head = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True, check=False
+def timed(variant: Variant, cwd: Path, key: str) -> Variant:
+    """`variant` with benchtiming loaded, so that its report phase can be read after each run."""
+    timing = f"out/{key}-{slug(variant.label)}.time"
+    env = env_command({"PYTHONPATH": str(TIMING_PLUGIN), TIMING_ENV: timing})  # relative to `cwd`
+    commands = tuple((*env, *command, "-p", "benchtiming") for command in variant.commands)
+    return dataclasses.replace(variant, commands=commands, timing=timing)
+
+
+def case_e(cwd: Path, with_cache: bool, modules: int) -> Case:
+    """Goal A: from the last test's end to the tracefile written, against coverage lcov's whole run."""
+    data = data_file(cwd, True)
+    ours = [  # a plugin without the cache: one variant, cold and off alike
+        timed(variant, cwd, "e")
+        for variant in lcov_variants(
+            "pytest --lcov --lcov-branch",
+            ("--lcov-branch",),
+            "out/e-lcov.info",
+            with_cache,
+            modes=("cold", "off"),
+        )
+    ]
+    case = Case(
+        key="e",
+        title="e: the report phase, pytest --lcov --lcov-branch vs coverage lcov (goal A)",
+        cwd=cwd,
+        variants=[coverage_lcov(data, "out/e-coverage.info"), *ours],
     )
-    dirty = subprocess.run(
-        ["git", "status", "--porcelain", "--", "pytest_lcov"],
-        cwd=REPO,
+    case.goals = [
+        Goal("goal A", variant.label, "coverage lcov", f"at most {PHASE_GOAL:g}", PHASE_GOAL, phase=True)
+        for variant in ours
+    ]
+    case.notes += [
+        data.note(),
+        "Report phase: the tracefile's mtime less the wall-clock time at which the last test finished "
+        "(`pytest_runtest_logfinish` in benchmarks/timing/benchtiming.py, loaded by `-p benchtiming` "
+        "from PYTHONPATH and written to `$BENCHTIMING_FILE` at `pytest_unconfigure`). It holds stopping "
+        "coverage.py, its data, and pytest-lcov's report step; the median wall column is the whole run. "
+        "`phase x anchor wall`: the report phase over coverage lcov's whole run (load the data, report).",
+        CACHE_NOTE,
+        goal_size_note("Goal A", modules),
+    ]
+    return case
+
+
+# --- case f: one core, against an earlier version (a guard) ------------------------------------
+
+
+def ensure_old_tree() -> Path:
+    """A git worktree of OLD_COMMIT under benchmarks/work (the main checkout stays as it is)."""
+    if not (OLD_TREE / "pytest_lcov" / "__init__.py").is_file():
+        command = ["git", "worktree", "add", "--detach", str(OLD_TREE), OLD_COMMIT]
+        print(f"\n$ {shown(command)}", flush=True)
+        done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise BenchmarkError(f"{shown(command)} failed: {done.stderr.strip()}")
+    wanted, found = (
+        subprocess.run(
+            ["git", "rev-parse", f"{revision}^{{commit}}"],
+            cwd=where,
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.strip()
+        for where, revision in ((REPO, OLD_COMMIT), (OLD_TREE, "HEAD"))
+    )
+    if not wanted or wanted != found:
+        raise BenchmarkError(f"{OLD_TREE} is at {found or 'no commit'}, not {OLD_COMMIT} ({wanted})")
+    return OLD_TREE
+
+
+def check_import(cwd: Path, env: Command, expected: Path) -> None:
+    """Stop unless, after `env`, ``import pytest_lcov`` gives the checkout meant to be measured."""
+    done = subprocess.run(
+        [*env, PYTHON, "-c", "import pytest_lcov; print(pytest_lcov.__file__)"],
+        cwd=cwd,
+        env=child_env(BIN),
         capture_output=True,
         text=True,
         check=False,
     )
-    digest = hashlib.sha256()
-    for path in sorted((REPO / "pytest_lcov").glob("*.py")):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes())
-    state = "modified working tree" if dirty.stdout.strip() else "clean"
-    return f"git {head.stdout.strip()} ({state}), pytest_lcov/*.py sha256 {digest.hexdigest()[:12]}"
+    found = Path(done.stdout.strip()).resolve().parent if done.returncode == 0 else None
+    if found != (expected / "pytest_lcov").resolve():
+        raise BenchmarkError(
+            f"after {shown(env) or 'no env additions'}, pytest_lcov imports from {found}, not {expected}: "
+            f"{done.stderr.strip()}"
+        )
+
+
+def pinned(variant: Variant, env: Command) -> Variant:
+    """`variant` on CPU 0 only (its helper processes too: affinity is inherited), after `env`."""
+    commands = tuple(("taskset", "-c", "0", *env, *command) for command in variant.commands)
+    return dataclasses.replace(variant, commands=commands)
+
+
+def case_f(cwd: Path) -> Case:
+    """The guard: on one core, this checkout never slower than OLD_COMMIT, cache cold and warm."""
+    old_tree = ensure_old_tree()
+    old_env = env_command({"PYTHONPATH": str(old_tree)})
+    check_import(cwd, old_env, old_tree)
+    check_import(cwd, (), REPO)
+    flags = ("--lcov-branch",)
+    old = [
+        pinned(variant, old_env)
+        for variant in lcov_variants(
+            f"old {OLD_COMMIT}: pytest --lcov --lcov-branch",
+            flags,
+            "out/f-old.info",
+            True,
+            modes=("cold", "warm"),
+        )
+    ]
+    new = [
+        pinned(variant, ())
+        for variant in lcov_variants(
+            "new: pytest --lcov --lcov-branch", flags, "out/f-new.info", True, modes=("cold", "warm")
+        )
+    ]
+    case = Case(
+        key="f",
+        title=f"f: one core (taskset -c 0), this checkout vs {OLD_COMMIT} (guard)",
+        cwd=cwd,
+        variants=[old[0], new[0], old[1], new[1]],
+    )
+    case.goals = [
+        Goal("guard", mine.label, theirs.label, "never slower: at most 1.00 within noise, see min - max")
+        for mine, theirs in zip(new, old, strict=True)
+    ]
+    case.notes += [
+        f"old: git {OLD_COMMIT} from the worktree {old_tree}, put first on PYTHONPATH for its runs "
+        "(checked before the runs: `import pytest_lcov` comes from there; without it, from this "
+        "checkout). Every command runs under `taskset -c 0`, pytest-lcov's parsing helpers too.",
+        CACHE_NOTE,
+    ]
+    return case
+
+
+# --- main ---------------------------------------------------------------------------------------
 
 
 def environment(started_at: datetime, state_before: str) -> list[str]:
@@ -768,7 +984,7 @@ def environment(started_at: datetime, state_before: str) -> list[str]:
         except metadata.PackageNotFoundError:
             return "not installed"
 
-    state_after = package_state()
+    state_after = package_state(REPO)
     lines = [
         f"- date: {started_at.strftime('%Y-%m-%d %H:%M UTC')}",
         f"- machine: {platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}",
@@ -796,16 +1012,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--cases", default="a,b,c", help="comma-separated: a, b, c, d (default %(default)s)")
+    parser.add_argument(
+        "--cases", default="a,b,c", help=f"comma-separated: {', '.join(CASES)} (default %(default)s)"
+    )
     parser.add_argument(
         "--repeat", type=int, default=None, help="timed runs per variant (default 5; 2 with --quick)"
     )
     parser.add_argument(
         "--warmup", type=int, default=1, help="untimed anchor runs per case (default %(default)s)"
     )
-    parser.add_argument("--modules", type=int, default=None, help="modules for cases a and b (default 2000)")
     parser.add_argument(
-        "--tests-per-module", type=int, default=3, help="for cases a and b (default %(default)s)"
+        "--modules", type=int, default=None, help="modules for cases a, b, e and f (default 2000)"
+    )
+    parser.add_argument(
+        "--tests-per-module", type=int, default=3, help="for cases a, b, e and f (default %(default)s)"
     )
     parser.add_argument("--pertest-modules", type=int, default=None, help="modules for case c (default 300)")
     parser.add_argument("--pertest-tests", type=int, default=None, help="tests for case c (default 2000)")
@@ -818,8 +1038,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--results", type=Path, default=WORK / "results.md", help="Markdown results file")
     args = parser.parse_args(argv)
     wanted = [c.strip() for c in args.cases.split(",") if c.strip()]
-    if not wanted or set(wanted) - {"a", "b", "c", "d"}:
-        parser.error("--cases takes a comma-separated list of a, b, c, d")
+    if not wanted or set(wanted) - set(CASES):
+        parser.error(f"--cases takes a comma-separated list of {', '.join(CASES)}")
     repeat = args.repeat or (2 if args.quick else 5)
     modules = args.modules or (40 if args.quick else 2000)
     pertest_modules = args.pertest_modules or (30 if args.quick else 300)
@@ -836,27 +1056,35 @@ def main(argv: list[str] | None = None) -> int:
 
     started = time.perf_counter()
     started_at = datetime.now(UTC)
-    state_before = package_state()
+    state_before = package_state(REPO)
     cases: list[Case] = []
     skipped: list[str] = []
     sizes: list[str] = []
-    if "a" in wanted or "b" in wanted:
+    on_big = [key for key in wanted if key in "abef"]
+    if on_big:
         generate.ensure(big, generate.Params(modules, args.tests_per_module, None, 20240601))
-        sizes.append(f"- cases a, b: `{big}`: {synth_summary(big)}")
-    if "a" in wanted:
-        cases.extend(cases_a(big))
-    if "b" in wanted:
-        cases.append(case_b(big, pytest_has_option(big, "--lcov-no-cache")))
+        sizes.append(f"- cases {', '.join(on_big)}: `{big}`: {synth_summary(big)}")
     if "c" in wanted:
         generate.ensure(small, generate.Params(pertest_modules, 0, pertest_tests, 20240601))
-        if pytest_has_option(small, "--lcov-per-test"):
+    try:
+        if "a" in wanted:
+            cases.extend(cases_a(big, modules))
+        if "b" in wanted:
+            cases.append(case_b(big, pytest_has_option(big, "--lcov-no-cache")))
+        if "c" in wanted and pytest_has_option(small, "--lcov-per-test"):
             sizes.append(f"- case c: `{small}`: {synth_summary(small)}")
             cases.extend(cases_c(small, pytest_has_option(small, "--lcov-no-cache")))
-        else:
+        elif "c" in wanted:
             skipped.append(
                 "c: `--lcov-per-test` is not available (`pytest --help` does not list it); skipped"
             )
-    try:
+        if "e" in wanted:
+            cases.append(case_e(big, pytest_has_option(big, "--lcov-no-cache"), modules))
+        if "f" in wanted and shutil.which("taskset") is None:
+            skipped.append("f: `taskset` is not on PATH (util-linux), so runs cannot be pinned to one CPU")
+            print(f"\nskipping case {skipped[-1]}", flush=True)
+        elif "f" in wanted:
+            cases.append(case_f(big))
         if "d" in wanted:
             generate.ensure(shaped, generate.Params(html_modules, 0, html_tests, 20240601))
             write_core_conftest(shaped, html_modules, html_core, 20240601)
@@ -878,10 +1106,13 @@ def main(argv: list[str] | None = None) -> int:
     out.append(f"- whole benchmark: {elapsed / 60:.1f} min wall clock")
     out.append(
         "- peak RSS: max RSS of the measured command's processes (getrusage(RUSAGE_CHILDREN) "
-        "in a fresh wrapper per run)"
+        "in a fresh wrapper per run); tree PSS: the peak of the PSS summed over the command's "
+        f"process and all its descendants, sampled every {SAMPLE_INTERVAL * 1000:.0f} ms from /proc "
+        "(a page shared by n processes counts 1/n in each); load: the 1-minute load average just "
+        "before each timed run (min - max)"
     )
     for case in cases:
-        out += ["", f"## {case.title}", "", table(case), "", commands_block(case)]
+        out += ["", f"## {case.title}", "", table(case), "", commands_block(case.cwd, case.variants)]
         if case.notes:
             out += ["", *(f"Note: {note}" for note in case.notes)]
     if skipped:

@@ -1,0 +1,632 @@
+"""Per-test data on real projects: pytest-lcov against pytest-cov's ``--cov-context=test``.
+
+For each project (pinned releases of attrs and click: the test suite of the
+sdist, run against the same release installed from PyPI; and run.py's
+generated per-test project at 200 modules and 2,000 tests), in a virtual
+environment made here (Python 3.11), it runs:
+
+  anchor  pytest --cov --cov-branch --cov-context=test --cov-report=lcov:OUT      (pytest-cov)
+          the same with --cov-report= followed by coverage lcov                     (for reference)
+  ours    pytest --lcov=OUT --lcov-branch --lcov-per-test   (analysis cache warm, and cold: a first run)
+  refs    pytest --lcov=OUT --lcov-branch; pytest --cov --cov-branch --cov-report=lcov:OUT;
+          plain pytest
+
+Each timed run is measured from outside: wall time, CPU time and the peak RSS of
+the largest process (getrusage(RUSAGE_CHILDREN) of a fresh wrapper), and the
+peak of the summed PSS of the whole process tree (sampled every 50 ms from
+/proc), which counts helper processes too, and counts pages a forked child
+shares with its parent once.  Variants run interleaved, in a
+rotating order, after one untimed run of each (which compiles .pyc files and
+fills pytest-lcov's analysis cache, kept per variant).  The tables show
+medians, ratios against the anchor, the load average at each run, and the
+line and branch totals of each tracefile, which must agree.
+
+    python benchmarks/real_projects.py                       # attrs, click, synth; 3 timed runs each
+    python benchmarks/real_projects.py --projects click --repeat 5
+    python benchmarks/real_projects.py --plugin /tmp/other-checkout --venv benchmarks/work/real/venv-other
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tarfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import common
+import generate
+from common import BenchmarkError, Command, Sample, ratio_text, shown, size_text
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+WORK = HERE / "work" / "real"
+PYTHON_VERSION = "3.11"
+
+# The measured environment, pinned: the tools compared, and each project's test dependencies.
+TOOLS = ("pytest==9.2.0", "coverage==7.17.5", "pytest-cov==7.1.0", "pytest-xdist==3.8.0")
+
+
+@dataclass(frozen=True)
+class Project:
+    name: str
+    version: str  # a release on PyPI, or (generated) what the project holds
+    requirements: tuple[str, ...]  # what its tests need besides the tools
+    pytest_args: tuple[str, ...]  # its suite as run here: seeds, known failures
+    notes: tuple[str, ...] = ()
+    generated: generate.Params | None = None  # made by generate.py, not downloaded
+
+    @property
+    def folder(self) -> str:
+        return f"{self.name}-{self.version}".replace(" ", "")
+
+    @property
+    def pypi_release(self) -> tuple[str, ...]:
+        return () if self.generated else (f"{self.name}=={self.version}",)
+
+
+PROJECTS = {
+    "attrs": Project(
+        "attrs",
+        "26.1.0",
+        # attrs' "tests" dependency group (pytest-mypy-plugins is only in its "mypy" group).
+        ("hypothesis==6.170.17", "pympler==1.1", "cloudpickle==3.1.3"),
+        (
+            "--hypothesis-seed=0",
+            "--deselect",
+            "tests/test_converters.py::TestPipe::test_wrapped_annotation",
+        ),
+        (
+            "attrs: tests/test_converters.py::TestPipe::test_wrapped_annotation is deselected: it fails "
+            "on Python 3.11 with or without coverage (`assert bool is None`); the other 1,376 tests pass. "
+            "Hypothesis runs with --hypothesis-seed=0, so every run executes the same examples.",
+            "attrs measures what its own [tool.coverage.run] says: source_pkgs = attr, attrs (installed "
+            'from the wheel), branch = true, parallel = true, patch = ["subprocess"] (so pytest-lcov keeps '
+            "its data in a file, as pytest-cov does).",
+        ),
+    ),
+    "click": Project(
+        "click",
+        "8.5.1",
+        (),
+        (),
+        (
+            "click: its suite as configured (`-m 'not stress'`); every test passes. It measures what its "
+            "own [tool.coverage.run] says: source = click, tests; branch = true (pytest-lcov keeps its "
+            "data in memory, pytest-cov in a .coverage file). The suite forks the pytest process for a "
+            "moment (a child with the same command line that soon holds its own copy of the heap): "
+            "in runs where a sample catches it, the process tree's peak includes that copy.",
+        ),
+    ),
+    "synth": Project(
+        "synth",
+        "200 modules x 2000 tests",
+        (),
+        (),
+        (
+            "synth: benchmarks/generate.py --modules 200 --tests 2000 (run.py's case c project, at 200 "
+            "modules): 2,000 small tests, each reaching a few of 200 generated modules of about 300 lines; "
+            "[tool.coverage.run] source = synthpkg.",
+        ),
+        generated=generate.Params(200, 0, 2000, 20240601),
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Variant:
+    key: str
+    label: str
+    commands: tuple[Command, ...]
+    output: str | None  # the tracefile, relative to the project folder
+    ours: bool = False  # written by pytest-lcov (may have per-test sections, and a .tests.info beside it)
+    cleanup: tuple[str, ...] = ()
+
+
+@dataclass
+class Result:
+    project: Project
+    cwd: Path
+    variants: list[Variant]
+    samples: dict[str, list[Sample]] = field(default_factory=dict)
+    totals: dict[str, TraceTotals] = field(default_factory=dict)
+    sizes: dict[str, str] = field(default_factory=dict)
+    outcome: str = ""  # the plain run's pytest summary line
+
+
+def run(command: Sequence[str]) -> None:
+    print(f"$ {shown(command)}", flush=True)
+    subprocess.run(command, check=True)
+
+
+# --- the environment ------------------------------------------------------------------------------
+
+
+def find_python(given: str | None) -> str:
+    if given:
+        return given
+    if f"{sys.version_info[0]}.{sys.version_info[1]}" == PYTHON_VERSION:
+        return sys.executable
+    found = shutil.which(f"python{PYTHON_VERSION}")
+    if found is None:
+        raise BenchmarkError(f"no python{PYTHON_VERSION} on PATH: pass --python")
+    return found
+
+
+def ensure_venv(venv: Path, python: str, plugin: Path, projects: Sequence[Project]) -> Path:
+    """A virtual environment with the pinned tools, the projects' releases and their test needs."""
+    requirements = sorted(
+        {
+            *TOOLS,
+            *(release for p in projects for release in p.pypi_release),
+            *(r for p in projects for r in p.requirements),
+        }
+    )
+    stamp_text = json.dumps({"requirements": requirements, "plugin": str(plugin)})
+    stamp = venv / "bench-stamp.json"
+    bin_dir = venv / "bin"
+    if stamp.is_file() and stamp.read_text() == stamp_text and (bin_dir / "pytest").exists():
+        return bin_dir
+    if venv.exists():
+        shutil.rmtree(venv)
+    run([python, "-m", "venv", str(venv)])
+    version = subprocess.run(
+        [str(bin_dir / "python"), "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    if version != PYTHON_VERSION:
+        raise BenchmarkError(f"{python} is Python {version}, not {PYTHON_VERSION}")
+    run([str(bin_dir / "python"), "-m", "pip", "install", "-q", *requirements, "-e", str(plugin)])
+    stamp.write_text(stamp_text)
+    return bin_dir
+
+
+def ensure_sources(project: Project, bin_dir: Path) -> Path:
+    """The project's sdist (tests included), downloaded once and unpacked."""
+    folder = WORK / project.folder
+    if project.generated is not None:
+        generate.ensure(folder, project.generated)
+        return folder
+    if (folder / "pyproject.toml").is_file():
+        return folder
+    downloads = WORK / "sdists"
+    downloads.mkdir(parents=True, exist_ok=True)
+    archive = downloads / f"{project.folder}.tar.gz"
+    if not archive.is_file():
+        run(
+            [
+                str(bin_dir / "python"),
+                "-m",
+                "pip",
+                "download",
+                "-q",
+                "--no-binary",
+                ":all:",
+                "--no-deps",
+                "-d",
+                str(downloads),
+                f"{project.name}=={project.version}",
+            ]
+        )
+    with tarfile.open(archive) as tar:
+        tar.extractall(WORK, filter="data")
+    if not (folder / "tests").is_dir():
+        raise BenchmarkError(f"{archive} has no tests/ folder")
+    return folder
+
+
+# --- the variants ---------------------------------------------------------------------------------
+
+
+def variants(project: Project, bin_dir: Path) -> list[Variant]:
+    pytest = (str(bin_dir / "pytest"), "-q", *project.pytest_args)
+
+    def cache(key: str) -> tuple[str, ...]:
+        # pytest's cache folder (and so pytest-lcov's analysis cache) of the variant's own.
+        return ("-o", f"cache_dir=.bench-cache/{key}")
+
+    coverage_files = (".coverage", ".coverage.*")
+    return [
+        Variant(
+            "anchor",
+            "pytest-cov --cov-context=test, --cov-report=lcov",
+            (
+                (
+                    *pytest,
+                    *cache("anchor"),
+                    "--cov",
+                    "--cov-branch",
+                    "--cov-context=test",
+                    "--cov-report=lcov:bench-out/cov-context.info",
+                    "-p",
+                    "no:lcov",
+                ),
+            ),
+            "bench-out/cov-context.info",
+            cleanup=coverage_files,
+        ),
+        Variant(
+            "anchor-separate",
+            "pytest-cov --cov-context=test, then coverage lcov",
+            (
+                (
+                    *pytest,
+                    *cache("anchor-separate"),
+                    "--cov",
+                    "--cov-branch",
+                    "--cov-context=test",
+                    "--cov-report=",
+                    "-p",
+                    "no:lcov",
+                ),
+                (str(bin_dir / "coverage"), "lcov", "-q", "-o", "bench-out/cov-context-separate.info"),
+            ),
+            "bench-out/cov-context-separate.info",
+            cleanup=coverage_files,
+        ),
+        Variant(
+            "per-test",
+            "pytest --lcov --lcov-branch --lcov-per-test, analysis cache warm",
+            (
+                (
+                    *pytest,
+                    *cache("per-test"),
+                    "--lcov=bench-out/per-test.info",
+                    "--lcov-branch",
+                    "--lcov-per-test",
+                    "-p",
+                    "no:cov",
+                ),
+            ),
+            "bench-out/per-test.info",
+            ours=True,
+        ),
+        Variant(
+            "per-test-cold",
+            "pytest --lcov --lcov-branch --lcov-per-test, analysis cache cold",
+            (
+                (
+                    *pytest,
+                    *cache("per-test-cold"),
+                    "--lcov=bench-out/per-test-cold.info",
+                    "--lcov-branch",
+                    "--lcov-per-test",
+                    "-p",
+                    "no:cov",
+                ),
+            ),
+            "bench-out/per-test-cold.info",
+            ours=True,
+            cleanup=(".bench-cache/per-test-cold",),  # a first run: every file parsed
+        ),
+        Variant(
+            "lcov",
+            "pytest --lcov --lcov-branch",
+            ((*pytest, *cache("lcov"), "--lcov=bench-out/lcov.info", "--lcov-branch", "-p", "no:cov"),),
+            "bench-out/lcov.info",
+            ours=True,
+        ),
+        Variant(
+            "cov",
+            "pytest-cov --cov-report=lcov (no contexts)",
+            (
+                (
+                    *pytest,
+                    *cache("cov"),
+                    "--cov",
+                    "--cov-branch",
+                    "--cov-report=lcov:bench-out/cov.info",
+                    "-p",
+                    "no:lcov",
+                ),
+            ),
+            "bench-out/cov.info",
+            cleanup=coverage_files,
+        ),
+        Variant(
+            "plain", "plain pytest", ((*pytest, *cache("plain"), "-p", "no:lcov", "-p", "no:cov"),), None
+        ),
+    ]
+
+
+# --- measuring ------------------------------------------------------------------------------------
+
+
+def prepare(cwd: Path, variant: Variant) -> None:
+    names: list[str] = list(variant.cleanup)
+    if variant.output:
+        out = Path(variant.output)
+        names += [variant.output, str(out.with_suffix(".desc")), str(out.with_suffix(".tests.info"))]
+    for pattern in names:
+        for path in cwd.glob(pattern):
+            if path.is_dir():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+    (cwd / "bench-out").mkdir(exist_ok=True)
+
+
+def run_project(result: Result, bin_dir: Path, repeat: int, warmup: int, logs: Path) -> None:
+    project, cwd = result.project, result.cwd
+    print(f"\n## {project.name} {project.version}", flush=True)
+    common.show_variants(cwd, result.variants)
+    python, env = str(bin_dir / "python"), common.child_env(bin_dir)
+    for number in range(warmup):
+        for variant in result.variants:
+            prepare(cwd, variant)
+            log = logs / f"{project.folder}-{variant.key}-warmup{number}.log"
+            sample = common.measure(python, variant.commands, cwd, log, env)
+            print(f"  warm-up {variant.key}: {sample.wall:.1f}s (load {sample.load:.2f})", flush=True)
+    result.samples = {variant.key: [] for variant in result.variants}
+    for round_number in range(repeat):
+        for variant in common.rotated(result.variants, round_number):
+            prepare(cwd, variant)
+            log = logs / f"{project.folder}-{variant.key}.log"
+            sample = common.measure(python, variant.commands, cwd, log, env)
+            result.samples[variant.key].append(sample)
+            check_output(result, variant, log)
+            print(f"  [{round_number + 1}/{repeat}] {variant.key}: {common.sample_text(sample)}", flush=True)
+
+
+def check_output(result: Result, variant: Variant, log: Path) -> None:
+    text = log.read_text(encoding="utf-8", errors="replace")
+    summary = [line for line in text.splitlines() if re.search(r"\d+ passed", line)]
+    if variant.key == "plain" and summary:
+        result.outcome = summary[-1].strip("= ")
+    if variant.output is None:
+        return
+    path = result.cwd / variant.output
+    if not path.is_file() or path.stat().st_size == 0:
+        raise BenchmarkError(f"{variant.label}: no tracefile {path} written")
+    totals = trace_totals(path)
+    size = size_text(path.stat().st_size)
+    tests_file = path.with_suffix(".tests.info")
+    if variant.ours and tests_file.is_file():
+        # Per-test sections in a file of their own: they must add up to the tracefile.
+        tests_totals = trace_totals(tests_file)
+        if tests_totals.merged != totals.merged:
+            raise BenchmarkError(f"{tests_file} adds up to {tests_totals.merged}, {path} to {totals.merged}")
+        totals = TraceTotals(totals.merged, totals.sections + tests_totals.sections, totals.exception_lines)
+        size += f" + {size_text(tests_file.stat().st_size)} .tests.info"
+    description = path.with_suffix(".desc")
+    if description.is_file():
+        size += f" + {size_text(description.stat().st_size)} .desc"
+    known = result.totals.get(variant.key)
+    if known is not None and known.merged != totals.merged:
+        raise BenchmarkError(
+            f"{variant.label}: totals changed between runs: {known.merged} then {totals.merged}"
+        )
+    result.totals[variant.key] = totals
+    result.sizes[variant.key] = size
+
+
+# --- reading tracefiles ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TraceTotals:
+    """Line and branch totals with every file's sections added up (as ``lcov -a`` does)."""
+
+    merged: tuple[int, int, int, int]  # lines hit, lines found, branches hit, branches found
+    sections: int
+    exception_lines: int  # pytest-lcov's extra branch for lines whose every run raised
+
+
+def trace_totals(path: Path) -> TraceTotals:
+    """Totals of a tracefile; a file with repeated ``SF`` sections is added up line by line first.
+
+    Branches are matched by (file, line, block, branch), which is exact for
+    numeric ids; a file that names each source once is read from its
+    LF/LH/BRF/BRH lines instead, so text branch ids (coverage.py's) never
+    need matching.
+    """
+    lines: dict[tuple[str, int], bool] = {}
+    branches: dict[tuple[str, str, str, str], bool] = {}
+    exceptions: set[tuple[str, str]] = set()
+    declared = dict.fromkeys(("LH", "LF", "BRH", "BRF"), 0)
+    sources: set[str] = set()
+    sections = 0
+    source = ""
+    with path.open(encoding="utf-8", errors="replace") as text:
+        for raw in text:
+            key, _, value = raw.rstrip("\n").partition(":")
+            if key == "SF":
+                source = value
+                sources.add(value)
+                sections += 1
+            elif key == "DA":
+                number, count = value.split(",")[:2]
+                line_key = (source, int(number))
+                lines[line_key] = lines.get(line_key, False) or count != "0"
+            elif key == "BRDA":
+                parts = value.split(",")
+                line, block, taken = parts[0], parts[1], parts[-1]
+                branch_key = (source, line, block, ",".join(parts[2:-1]))
+                branches[branch_key] = branches.get(branch_key, False) or taken not in ("0", "-")
+                if block != "0":  # pytest-lcov's exception branch: a block of its own (compat), e0 (lcov2)
+                    exceptions.add((source, line))
+            elif key in declared:
+                declared[key] += int(value)
+    if sections == len(sources):
+        merged = (declared["LH"], declared["LF"], declared["BRH"], declared["BRF"])
+    else:
+        merged = (sum(lines.values()), len(lines), sum(branches.values()), len(branches))
+    return TraceTotals(merged, sections, len(exceptions))
+
+
+# --- the table ------------------------------------------------------------------------------------
+
+
+def table(result: Result) -> str:
+    anchor = result.samples["anchor"]
+    anchor_wall = statistics.median(s.wall for s in anchor)
+    anchor_rss = statistics.median(s.maxrss_kib for s in anchor)
+    anchor_tree = statistics.median(s.tree_kib for s in anchor)
+    rows = [
+        "| variant | wall (median) | min - max | x anchor | CPU | peak RSS, largest process | x anchor "
+        "| peak PSS, process tree | x anchor | load (1 min) | output | lines hit/found "
+        "| branches hit/found |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |",
+    ]
+    for variant in result.variants:
+        samples = result.samples[variant.key]
+        wall = statistics.median(s.wall for s in samples)
+        rss = statistics.median(s.maxrss_kib for s in samples)
+        tree = statistics.median(s.tree_kib for s in samples)
+        loads = [s.load for s in samples]
+        lines = branches = "-"
+        totals = result.totals.get(variant.key)
+        if totals is not None:
+            lines_hit, lines_found, branches_hit, branches_found = totals.merged
+            lines = ratio_text(lines_hit, lines_found)
+            extra = totals.exception_lines
+            branches = ratio_text(branches_hit - extra, branches_found - extra)
+            if extra:
+                branches += f" + {extra} raising"
+        name = f"**{variant.label}** (anchor)" if variant.key == "anchor" else variant.label
+        rows.append(
+            f"| {name} | {wall:.2f} s | {min(s.wall for s in samples):.2f} - "
+            f"{max(s.wall for s in samples):.2f} s | {wall / anchor_wall:.2f} "
+            f"| {statistics.median(s.cpu for s in samples):.2f} s | {rss / 1024:.0f} MiB "
+            f"| {rss / anchor_rss:.2f} | {tree / 1024:.0f} MiB | {tree / anchor_tree:.2f} "
+            f"| {min(loads):.2f} - {max(loads):.2f} | {result.sizes.get(variant.key, '-')} "
+            f"| {lines} | {branches} |"
+        )
+    return "\n".join(rows)
+
+
+def agreement(result: Result) -> str:
+    """Whether pytest-lcov's totals are pytest-cov's (less pytest-lcov's documented raising-line branches)."""
+    anchor = result.totals["anchor"].merged
+    lines = []
+    for variant in result.variants:
+        totals = result.totals.get(variant.key)
+        if totals is None or not variant.ours:
+            continue
+        hit, found, branches_hit, branches_found = totals.merged
+        extra = totals.exception_lines
+        mine = (hit, found, branches_hit - extra, branches_found - extra)
+        verdict = "equal" if mine == anchor else f"DIFFERENT: {mine} against {anchor}"
+        lines.append(
+            f"- {variant.label}: lines and branches {verdict} to the anchor's "
+            f"({totals.sections} sections added up; {extra} raising-line branches set aside)"
+        )
+    return "\n".join(lines)
+
+
+def checkout_state(plugin: Path) -> str:
+    """The measured checkout: its path (``--plugin`` may name another) and its state."""
+    return f"{plugin}: {common.package_state(plugin)}"
+
+
+# --- main -----------------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--projects", default="attrs,click,synth", help="comma-separated (default %(default)s)"
+    )
+    parser.add_argument("--repeat", type=int, default=3, help="timed runs per variant (default %(default)s)")
+    parser.add_argument(
+        "--warmup", type=int, default=1, help="untimed runs per variant first (default %(default)s)"
+    )
+    parser.add_argument(
+        "--variants",
+        default=None,
+        help="comma-separated keys to run (the anchor always runs): "
+        "anchor-separate, per-test, per-test-cold, lcov, cov, plain",
+    )
+    parser.add_argument("--python", default=None, help=f"the Python {PYTHON_VERSION} that makes the venv")
+    parser.add_argument(
+        "--plugin", type=Path, default=REPO, help="the pytest-lcov checkout to install (editable)"
+    )
+    parser.add_argument("--venv", type=Path, default=WORK / "venv", help="default %(default)s")
+    parser.add_argument("--results", type=Path, default=WORK / "results.md", help="default %(default)s")
+    args = parser.parse_args(argv)
+    names = [name.strip() for name in args.projects.split(",") if name.strip()]
+    if not names or set(names) - set(PROJECTS):
+        parser.error(f"--projects takes a comma-separated list of: {', '.join(PROJECTS)}")
+    projects = [PROJECTS[name] for name in names]
+    plugin = args.plugin.resolve()
+    logs = WORK / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    try:
+        # One environment for every project, whichever are run, so that it is made once.
+        bin_dir = ensure_venv(args.venv.resolve(), find_python(args.python), plugin, list(PROJECTS.values()))
+        results = []
+        for project in projects:
+            cwd = ensure_sources(project, bin_dir)
+            chosen = variants(project, bin_dir)
+            if args.variants:
+                keep = {"anchor", *(key.strip() for key in args.variants.split(","))}
+                chosen = [variant for variant in chosen if variant.key in keep]
+            results.append(Result(project, cwd, chosen))
+        started, started_at, state_before = time.perf_counter(), datetime.now(UTC), checkout_state(plugin)
+        for result in results:
+            run_project(result, bin_dir, args.repeat, args.warmup, logs)
+    except (BenchmarkError, subprocess.CalledProcessError) as exc:
+        print(f"\nbenchmark failed: {exc}", file=sys.stderr)
+        return 1
+    state_after = checkout_state(plugin)
+    versions = subprocess.run(
+        [str(bin_dir / "python"), "-m", "pip", "list", "--format=freeze"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.split()
+    wanted = {"pytest", "coverage", "pytest-cov", "hypothesis", "attrs", "click"}
+    out = [
+        "# Per-test data on real projects",
+        "",
+        f"- date: {started_at.strftime('%Y-%m-%d %H:%M UTC')}; whole benchmark "
+        f"{(time.perf_counter() - started) / 60:.1f} min",
+        f"- machine: {platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}",
+        f"- Python {PYTHON_VERSION}; " + ", ".join(v for v in versions if v.split("==")[0].lower() in wanted),
+        f"- pytest-lcov: {state_before}",
+        f"- {args.repeat} timed runs per variant (medians), interleaved, after {args.warmup} untimed "
+        "run(s) of each",
+        "- peak RSS, largest process: getrusage(RUSAGE_CHILDREN).ru_maxrss of a fresh wrapper per run (the "
+        "pytest process, where both plugins write their report; for the two-command variant, the larger of "
+        "pytest and coverage lcov); process tree: the peak of the PSS summed over the command's process and "
+        "all its descendants (pytest-lcov's parsing helpers, the tests' own children), sampled every "
+        "50 ms (PSS counts a page shared by n processes 1/n in each, so forked children are not "
+        "counted twice)",
+        "- load: the 1-minute load average just before each timed run (min - max); the machine is shared",
+    ]
+    if state_after != state_before:
+        out.append(f"- **pytest-lcov's code changed during the benchmark**; at the end: {state_after}")
+    for result in results:
+        out += ["", f"## {result.project.name} {result.project.version}", ""]
+        if result.outcome:
+            out += [f"Plain run: {result.outcome}.", ""]
+        commands = common.commands_block(result.cwd, result.variants)
+        out += [table(result), "", agreement(result), "", commands, ""]
+        out += [f"Note: {note}" for note in result.project.notes]
+    text = "\n".join(out) + "\n"
+    print("\n" + text)
+    args.results.parent.mkdir(parents=True, exist_ok=True)
+    args.results.write_text(text, encoding="utf-8")
+    print(f"written to {args.results}", file=sys.stderr)
+    if "DIFFERENT" in text:
+        print("benchmark failed: pytest-lcov's totals differ from pytest-cov's (see above)", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
