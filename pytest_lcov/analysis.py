@@ -449,7 +449,8 @@ class ParallelAnalysis:
             self._temporary = tempfile.TemporaryDirectory(prefix="pytest-lcov-analysis-")
             folder, key = Path(self._temporary.name), load_or_create_key(None)
         else:
-            folder, key = cache_dir, load_or_create_key(user_key_file())
+            # Absolute: the helpers run in the temporary folder, and must write where the report reads.
+            folder, key = cache_dir.absolute(), load_or_create_key(user_key_file())
         self.store = AnalysisStore(folder, key, analysis_salt(cov, has_arcs))
         self.workers: list[subprocess.Popen[str]] = []
 

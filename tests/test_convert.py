@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from pytest_lcov.analysis import MIN_FILES_PER_PROCESS, available_cpus
 from tests.helpers import QUIET_PLUGINS, run_pytest
 from tests.sample_project import write_sample_project
 from tests.test_merge import assert_refused, run_cli
@@ -225,3 +227,46 @@ def test_the_output_is_named_never_its_temporary_file(small: pytest.Pytester) ->
     assert result.returncode == 2
     assert result.stderr == f"pytest-lcov convert: cannot write {name}: File name too long\n"
     assert not (small.path / name).exists()
+
+
+def test_a_relative_cache_dir_is_filled_where_it_is_named(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    """The parsing helpers run in the temporary folder: they once wrote a relative --cache-dir there.
+
+    The report then found none of their entries, parsed every file again in
+    one process, and left a folder in the temporary folder.
+    """
+    if available_cpus() < 2:
+        pytest.skip("parsing is shared out only on two or more processors")
+    modules = 2 * MIN_FILES_PER_PROCESS
+    pytester.mkpydir("pkg")
+    for index in range(modules):
+        pytester.path.joinpath(f"pkg/m{index}.py").write_text(f"def f(x):\n    return x + {index}\n")
+    pytester.makepyfile(
+        main=f"import importlib\nfor i in range({modules}):\n    importlib.import_module(f'pkg.m{{i}}')\n"
+    )
+    coverage_data = pytester.run(sys.executable, "-m", "coverage", "run", "--source=pkg", "main.py")
+    assert coverage_data.ret == 0, coverage_data.stderr.str()
+    temporary = tmp_path / "temporary"
+    temporary.mkdir()
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest_lcov",
+            "convert",
+            ".coverage",
+            "-o",
+            "out.info",
+            "--cache-dir=analysis-cache",
+        ],
+        cwd=pytester.path,
+        env={**os.environ, "TMPDIR": str(temporary)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert list(temporary.iterdir()) == []
+    entries = [path for path in (pytester.path / "analysis-cache").rglob("*") if path.is_file()]
+    assert len(entries) == modules + 1  # one per module, and pkg/__init__.py
+    assert (pytester.path / "out.info").read_text().count("end_of_record") == modules + 1
