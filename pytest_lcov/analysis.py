@@ -18,10 +18,12 @@ import hashlib
 import importlib.util
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import warnings
+from array import array
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +31,7 @@ from typing import Any
 
 import coverage
 from coverage import Coverage, CoverageData
-from coverage.exceptions import CoverageWarning, NoDataError, NoSource, NotPython
+from coverage.exceptions import CoverageWarning, DataError, NoDataError, NoSource, NotPython
 from coverage.files import GlobMatcher, prep_patterns
 from coverage.parser import PythonParser
 from coverage.phystokens import source_encoding
@@ -398,6 +400,40 @@ def _analyses(
                 )
             else:
                 yield reporter, analysis
+
+
+def context_arcs(data: CoverageData, filename: str) -> dict[str, array[int]] | None:
+    """Every context's arcs in one file, from one query: context -> flat (from, to, from, to, ...).
+
+    The public way, `set_query_context` then `arcs` for each context, costs two
+    queries per (file, test) pair, which adds up to most of a per-test report on
+    a suite of thousands of tests.  This reads coverage.py's arc table directly,
+    into compact arrays.  None when the data is not the SQLite layout this
+    knows, so that the caller takes the public way.
+    """
+    try:
+        data._start_using()
+        with data._connect() as con:
+            file_id = data._file_id(filename)
+            if file_id is None:
+                return {}
+            arcs: dict[str, array[int]] = {}
+            with con.execute(CONTEXT_ARCS_QUERY, (file_id,)) as rows:
+                for context, fromno, tono in rows:
+                    flat = arcs.get(context)
+                    if flat is None:
+                        flat = arcs[context] = array("i")
+                    flat.append(fromno)
+                    flat.append(tono)
+            return arcs
+    except (AttributeError, TypeError, ValueError, OverflowError, sqlite3.Error, DataError):
+        return None
+
+
+CONTEXT_ARCS_QUERY = (
+    "SELECT context.context, arc.fromno, arc.tono FROM arc JOIN context ON arc.context_id = context.id "
+    "WHERE arc.file_id = ?"
+)
 
 
 def _reported_names(cov: Coverage, data: CoverageData) -> list[str]:

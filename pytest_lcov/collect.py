@@ -19,7 +19,7 @@ from pathlib import Path
 from coverage import CoverageData
 from coverage.plugin import CodeRegion, FileReporter
 
-from pytest_lcov.analysis import Analysis, SourceReporter
+from pytest_lcov.analysis import Analysis, SourceReporter, context_arcs
 from pytest_lcov.model import BranchRecord, FileRecord, FunctionRecord
 
 EXCEPTION_DESCRIPTION = "every run raised"
@@ -270,8 +270,14 @@ class ContextHits(Mapping[str, Hits]):
         self._data = data
         self._reporter = reporter
         self._has_arcs = has_arcs
+        # With branch data, every context's arcs from one query when the data allows it.
+        self._arcs = context_arcs(data, reporter.filename) if has_arcs else None
         # Raw line numbers per context; with branch data, only which contexts (lines come from arcs).
         self._lines: dict[str, list[int]] = {}
+        if self._arcs is not None:
+            # The contexts contexts_by_lineno would name: those that reached a line.
+            self._lines = {context: [] for context, flat in self._arcs.items() if max(flat) > 0}
+            return
         for line, contexts in data.contexts_by_lineno(reporter.filename).items():
             for context in contexts:
                 lines = self._lines.get(context)
@@ -285,12 +291,17 @@ class ContextHits(Mapping[str, Hits]):
         reporter = self._reporter
         if not self._has_arcs:
             return Hits(frozenset(reporter.translate_lines(raw_lines)), None)
-        data = self._data
-        data.set_query_context(context)
-        try:
-            raw_arcs = data.arcs(reporter.filename) or []
-        finally:
-            data.set_query_contexts(None)
+        raw_arcs: list[Arc]
+        if self._arcs is not None:
+            flat = self._arcs[context]
+            raw_arcs = list(zip(flat[::2], flat[1::2], strict=True))
+        else:
+            data = self._data
+            data.set_query_context(context)
+            try:
+                raw_arcs = data.arcs(reporter.filename) or []
+            finally:
+                data.set_query_contexts(None)
         raw_lines = {line for arc in raw_arcs for line in arc if line > 0}
         return Hits(
             frozenset(reporter.translate_lines(raw_lines)), frozenset(reporter.translate_arcs(raw_arcs))

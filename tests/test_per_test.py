@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from coverage import CoverageData
 
+from pytest_lcov.analysis import context_arcs
 from pytest_lcov.model import FileRecord, Totals, merge_records
 from pytest_lcov.tracefile import ParsedRecord, parse
 from tests.helpers import QUIET_PLUGINS, read_records, run_pytest, summary_line
@@ -351,3 +352,32 @@ def test_per_test_and_run_counts_together_is_refused(pytester: pytest.Pytester) 
     result = run_pytest(pytester, "--lcov", "--lcov-per-test", "--lcov-counts=run")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert "lcov_counts must be 'tests'" in result.stderr.str()
+
+
+def test_one_query_reads_each_tests_arcs_as_coverage_py_does(sample: pytest.Pytester) -> None:
+    """All tests' arcs of a file read at once, as coverage.py's public API reads them one test at a time."""
+    pytest.importorskip("pytest_cov")
+    result = sample.run(
+        sys.executable, "-m", "pytest", *QUIET_PLUGINS, "-p", "no:lcov", "-p", "no:cacheprovider",
+        "--cov", "--cov-branch", "--cov-context=test",
+    )  # fmt: skip
+    assert result.ret == 0, result.stdout.str()
+    data = CoverageData(str(sample.path / ".coverage"))
+    data.read()
+    compared = 0
+    for filename in data.measured_files():
+        fast = context_arcs(data, filename)
+        assert fast is not None, "the data is coverage.py's SQLite layout: the fast path must read it"
+        public = {}
+        for context in data.measured_contexts():
+            data.set_query_context(context)
+            arcs = set(data.arcs(filename) or [])
+            if arcs:
+                public[context] = arcs
+        data.set_query_contexts(None)
+        assert {
+            context: set(zip(flat[::2], flat[1::2], strict=True)) for context, flat in fast.items()
+        } == public
+        compared += len(public)
+    assert compared >= 10  # (file, context) pairs with arcs in the sample project
+    assert context_arcs(data, str(sample.path / "no_such_file.py")) == {}
