@@ -381,3 +381,16 @@ def test_one_query_reads_each_tests_arcs_as_coverage_py_does(sample: pytest.Pyte
         compared += len(public)
     assert compared >= 10  # (file, context) pairs with arcs in the sample project
     assert context_arcs(data, str(sample.path / "no_such_file.py")) == {}
+
+
+def test_without_the_one_query_the_per_test_files_are_the_same(sample: pytest.Pytester) -> None:
+    """Data the one query cannot read (another layout) is read test by test, with the same result."""
+    args = ("--lcov-branch", "--lcov-per-test")
+    assert run_pytest(sample, "--lcov=fast.info", *args).ret == 0
+    conftest = sample.path / "conftest.py"  # not measured: the sample measures app/ only
+    patch = "import pytest_lcov.collect\npytest_lcov.collect.context_arcs = lambda *args: None\n"
+    conftest.write_text(conftest.read_text() + "\n" + patch)
+    assert run_pytest(sample, "--lcov=public.info", *args).ret == 0
+    for fast, public in (("fast.info", "public.info"), ("fast.tests.info", "public.tests.info")):
+        assert (sample.path / fast).read_text() == (sample.path / public).read_text()
+    assert "BRDA:" in (sample.path / "fast.tests.info").read_text()
