@@ -220,8 +220,11 @@ def start_parallel_analysis(measurement: Measurement, options: ReportOptions) ->
     """Start parsing the measured sources beside the tests: the report then waits for less.
 
     Only for code bases big enough to share out (a small one is parsed at
-    the report in less time than a helper process takes to start).
+    the report in less time than a helper process takes to start), and only
+    with a processor to spare: on one, a helper takes its time from the tests.
     """
+    if analysis.available_cpus() < 2:
+        return None
     cov = measurement.cov
     sources = measured_sources(cov)
     if len(sources) < analysis.MIN_FILES_PER_PROCESS:
