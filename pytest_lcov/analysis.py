@@ -13,9 +13,11 @@ with another's key.
 from __future__ import annotations
 
 import ast
+import base64
 import contextlib
 import hashlib
 import importlib.util
+import itertools
 import json
 import os
 import sqlite3
@@ -45,7 +47,7 @@ from pytest_lcov.analysis_cache import AnalysisStore, load_or_create_key, user_k
 
 __all__ = ["Analysis", "FileReporter", "format_lines"]
 
-STATE_FORMAT = 1
+STATE_FORMAT = 2
 SETTINGS_THAT_CHANGE_ANALYSIS = (
     "report:exclude_lines",
     "report:exclude_also",
@@ -110,8 +112,12 @@ class NotPlainData(ValueError):
     """A value that is not made of ints, strings, None, lists, tuples, sets and dicts."""
 
 
+# Type checks by set(map(type, ...)): a stored entry holds many thousands of numbers.
+PRIMITIVE_TYPES = frozenset({int, str, bool, type(None)})
+
+
 def _ints(items: Any) -> bool:
-    return all(type(item) is int for item in items)
+    return set(map(type, items)) <= {int}
 
 
 def _int_pairs(items: Any) -> bool:
@@ -119,7 +125,49 @@ def _int_pairs(items: Any) -> bool:
 
 
 def _primitive(items: Any) -> bool:
-    return all(item is None or type(item) in (int, str, bool) for item in items)
+    return set(map(type, items)) <= PRIMITIVE_TYPES
+
+
+def _lists_of_primitives(items: list[Any]) -> bool:
+    return set(map(type, items)) <= {list} and _primitive(itertools.chain.from_iterable(items))
+
+
+def _primitive_tuples(items: Any) -> bool:
+    return all(type(item) is tuple and _primitive(item) for item in items)
+
+
+# Runs of line numbers are stored as base64 of int32s: decoded at C speed, not digit by digit.
+PACKED = array("i").itemsize == 4
+
+
+def _pack(numbers: list[int]) -> list[int] | str:
+    if not PACKED or len(numbers) < 8:
+        return numbers
+    try:
+        packed = array("i", numbers)
+    except OverflowError:
+        return numbers
+    if sys.byteorder == "big":
+        packed.byteswap()
+    return base64.b64encode(packed.tobytes()).decode("ascii")
+
+
+def _unpack(items: Any) -> list[int]:
+    if isinstance(items, list) and _ints(items):
+        return items
+    if not isinstance(items, str) or not PACKED:
+        raise NotPlainData("not whole numbers")
+    try:
+        raw = base64.b64decode(items, validate=True)
+    except ValueError:
+        raise NotPlainData("not base64") from None
+    if len(raw) % 4:
+        raise NotPlainData("not int32s")
+    numbers = array("i")
+    numbers.frombytes(raw)
+    if sys.byteorder == "big":
+        numbers.byteswap()
+    return numbers.tolist()
 
 
 def _flat(pairs: Any) -> list[int]:
@@ -139,8 +187,10 @@ def to_plain(value: Any, depth: int = 0) -> Any:
     if value is None or isinstance(value, bool | int | str):
         return value
     if isinstance(value, list):
-        if all(type(item) is tuple and _primitive(item) for item in value):
+        if _primitive_tuples(value):
             return {"lt": [list(item) for item in value]}
+        if all(type(item) is list and _primitive(item) for item in value):
+            return {"ll": [list(item) for item in value]}
         return [to_plain(item, depth + 1) for item in value]
     if isinstance(value, tuple):
         if _primitive(value):
@@ -148,16 +198,21 @@ def to_plain(value: Any, depth: int = 0) -> Any:
         return {"t": [to_plain(item, depth + 1) for item in value]}
     if isinstance(value, set | frozenset):
         if _ints(value):
-            return {"si": sorted(value)}
+            return {"si": _pack(sorted(value))}
         if _int_pairs(value):
-            return {"sp": _flat(sorted(value))}
+            return {"sp": _pack(_flat(sorted(value)))}
         return {"s": [to_plain(item, depth + 1) for item in value]}
     if isinstance(value, dict):
         if _ints(value) and _ints(value.values()):
-            return {"dii": _flat(sorted(value.items()))}
+            return {"dii": _pack(_flat(sorted(value.items())))}
         if _int_pairs(value):
             keys = sorted(value)
-            return {"dp": [_flat(keys), [to_plain(value[key], depth + 1) for key in keys]]}
+            if all(
+                type(v) is list and all(type(t) is tuple and _primitive(t) for t in v) for v in value.values()
+            ):
+                # Line pairs to lists of tuples (the parser's arc descriptions): one tag for all.
+                return {"dpl": [_pack(_flat(keys)), [[list(t) for t in value[key]] for key in keys]]}
+            return {"dp": [_pack(_flat(keys)), [to_plain(value[key], depth + 1) for key in keys]]}
         return {"d": [[to_plain(k, depth + 1), to_plain(v, depth + 1)] for k, v in value.items()]}
     raise NotPlainData(f"cannot store a {type(value).__name__}")
 
@@ -173,24 +228,35 @@ def from_plain(value: Any, depth: int = 0) -> Any:
         return [from_plain(item, depth + 1) for item in value]
     if isinstance(value, dict) and len(value) == 1:
         [(tag, items)] = value.items()
-        if isinstance(items, list):
+        if isinstance(items, list) or (isinstance(items, str) and tag in ("si", "sp", "dii")):
             return _from_tagged(tag, items, depth)
     raise NotPlainData("not a stored value")
 
 
-def _from_tagged(tag: str, items: list[Any], depth: int) -> Any:
-    if tag == "si" and _ints(items):
-        return set(items)
+def _from_tagged(tag: str, items: Any, depth: int) -> Any:
+    if tag == "si":
+        return set(_unpack(items))
     if tag == "sp":
-        return set(_paired(items))
+        return set(_paired(_unpack(items)))
     if tag == "dii":
-        return dict(_paired(items))
+        return dict(_paired(_unpack(items)))
     if tag == "tv" and _primitive(items):
         return tuple(items)
-    if tag == "lt" and all(isinstance(item, list) and _primitive(item) for item in items):
+    if tag == "lt" and _lists_of_primitives(items):
         return [tuple(item) for item in items]
-    if tag == "dp" and len(items) == 2 and isinstance(items[0], list) and isinstance(items[1], list):
-        keys = list(_paired(items[0]))
+    if tag == "ll" and _lists_of_primitives(items):
+        return [list(item) for item in items]
+    if tag == "dpl" and len(items) == 2 and isinstance(items[1], list):
+        keys = list(_paired(_unpack(items[0])))
+        values = items[1]
+        if (
+            len(keys) == len(values)
+            and set(map(type, values)) <= {list}
+            and _lists_of_primitives(list(itertools.chain.from_iterable(values)))
+        ):
+            return {key: [tuple(t) for t in value] for key, value in zip(keys, values, strict=True)}
+    if tag == "dp" and len(items) == 2 and isinstance(items[1], list):
+        keys = list(_paired(_unpack(items[0])))
         if len(keys) == len(items[1]):
             return {key: from_plain(item, depth + 1) for key, item in zip(keys, items[1], strict=True)}
     if tag == "t":
@@ -239,7 +305,7 @@ class SourceReporter(PythonFileReporter):
             self.parser  # noqa: B018 - parsing finds the regions too, from the same syntax tree
         if self._regions is None:
             if self._state is not None:
-                self._regions = [CodeRegion(*fields) for fields in self._state["regions"]]
+                self._regions = [CodeRegion(*_region_fields(flat)) for flat in self._state["regions"]]
             else:
                 self._regions = list(super().code_regions())
         return self._regions
@@ -253,7 +319,8 @@ class SourceReporter(PythonFileReporter):
             return to_plain(
                 {
                     "parser": {k: v for k, v in vars(parser).items() if k not in PARSER_INPUTS},
-                    "regions": [(r.kind, r.name, r.start, r.lines) for r in self.code_regions()],
+                    # Flat, [kind, name, start, *lines]: one tag for them all.
+                    "regions": [[r.kind, r.name, r.start, *sorted(r.lines)] for r in self.code_regions()],
                 }
             )
         except NotPlainData:
@@ -296,16 +363,19 @@ def restored_state(plain: Any) -> dict[str, Any] | None:
     return state
 
 
-def _is_region(fields: Any) -> bool:
+def _is_region(flat: Any) -> bool:
+    """A stored region: [kind, name, start, *lines]."""
     return (
-        isinstance(fields, tuple)
-        and len(fields) == 4
-        and isinstance(fields[0], str)
-        and isinstance(fields[1], str)
-        and isinstance(fields[2], int)
-        and isinstance(fields[3], set)
-        and all(isinstance(line, int) for line in fields[3])
+        isinstance(flat, list)
+        and len(flat) >= 3
+        and isinstance(flat[0], str)
+        and isinstance(flat[1], str)
+        and _ints(flat[2:])
     )
+
+
+def _region_fields(flat: list[Any]) -> tuple[str, str, int, set[int]]:
+    return flat[0], flat[1], flat[2], set(flat[3:])
 
 
 class Analyser:

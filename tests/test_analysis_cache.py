@@ -14,6 +14,8 @@ from pathlib import Path
 
 import coverage
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pytest_lcov import analysis
 from pytest_lcov.analysis import SourceReporter, read_source
@@ -353,3 +355,66 @@ def test_parsing_beside_the_tests_without_a_cache_gives_the_same_report(pytester
     assert (pytester.path / "background.info").read_text() == serial
     assert (pytester.path / "background-xdist.info").read_text() == serial
     assert not (pytester.path / ENTRIES).exists()
+
+
+PRIMITIVES = st.none() | st.booleans() | st.integers() | st.text(max_size=5)
+LINE_PAIRS = st.tuples(st.integers(), st.integers())
+PLAIN_VALUES = st.recursive(
+    PRIMITIVES
+    | st.sets(st.integers())
+    | st.sets(LINE_PAIRS)
+    | st.dictionaries(st.integers(), st.integers())
+    | st.dictionaries(LINE_PAIRS, st.lists(st.tuples(PRIMITIVES, PRIMITIVES)))
+    | st.lists(st.lists(PRIMITIVES)),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.tuples(inner, inner)
+        | st.dictionaries(st.text(max_size=5), inner, max_size=4)
+        | st.dictionaries(LINE_PAIRS, inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@given(PLAIN_VALUES)
+def test_plain_data_comes_back_as_it_was(value: object) -> None:
+    """Every shape the parser's state takes survives the store's JSON, types included."""
+    restored = analysis.from_plain(json.loads(json.dumps(analysis.to_plain(value))))
+    assert restored == value
+    assert_same_types(restored, value)
+
+
+def assert_same_types(restored: object, value: object) -> None:
+    """Sets stay sets, tuples tuples, bools bools, all the way down (== alone would not tell)."""
+    assert type(restored) is type(value)
+    if isinstance(value, dict):
+        assert isinstance(restored, dict)
+        for key, item in value.items():
+            [twin] = [k for k in restored if k == key]
+            assert_same_types(twin, key)
+            assert_same_types(restored[key], item)
+    elif isinstance(value, list | tuple):
+        assert isinstance(restored, list | tuple)
+        for twin, item in zip(restored, value, strict=True):
+            assert_same_types(twin, item)
+    elif isinstance(value, set):
+        assert isinstance(restored, set)
+        for item in value:
+            [twin] = [r for r in restored if r == item]
+            assert_same_types(twin, item)
+
+
+@pytest.mark.parametrize(
+    "planted",
+    [
+        {"tv": "abc"},
+        {"si": "not base64!"},
+        {"si": "AAAAAAA="},
+        {"lt": "AAAA"},
+        {"dii": "AAAAAAAAAAAAAAAA"[:-4]},
+    ],
+)
+def test_packed_numbers_are_checked(planted: object) -> None:
+    """Only number runs are packed, and a packed run must be whole int32s (and, for pairs, pairs)."""
+    with pytest.raises(analysis.NotPlainData):
+        analysis.from_plain(planted)
