@@ -487,7 +487,8 @@ CACHE_NOTE = (
     "*cache cold*: the run starts with no cache (the first run on a machine: files are parsed, in "
     "parallel worker processes when there are many, and stored); *cache warm*: every file is in the "
     "cache (a rerun with unchanged sources); *--lcov-no-cache* (with `-p no:cacheprovider`): no cache "
-    "at all, every file parsed in the pytest process."
+    "kept: helper processes parse into a temporary folder for this run only (with 50 or more files on "
+    "two or more processors; otherwise the pytest process parses at the report)."
 )
 
 
