@@ -1,0 +1,515 @@
+"""Exact execution counts for Python source, by AST instrumentation at import.
+
+coverage.py says whether a line ran; this module says how many times.  It
+works on ``ast`` and source text only (no coverage.py, no pytest), so what it
+counts is defined by the source, and the report checks it against coverage.py.
+
+What a count means (the spec is CPython's ``sys.settrace`` "line" events,
+normalised to "statement starts"; the tests hold that reference):
+
+* a statement line: how many times a statement that starts on it began to run;
+  a ``for``/``while`` header: once on entry, plus once each time control comes
+  back to it (end of the body or ``continue``);
+* a function: how many times it was entered (a generator or coroutine: started,
+  not resumed);
+* a branch way of an ``if``/``while``/``for``: how many times control went into
+  the body, or into the ``else`` (an ``else`` with one counter is synthesised
+  where the source has none).
+
+How, and why it is exact:
+
+* A counter ``_c[k] += 1`` goes right before every statement that is the first
+  on its line: it runs just before the statement starts, so a statement that
+  raises still counts and the ones after it do not.
+* Loop back-edges: a ``for`` iterable is wrapped in `CountingIter`, which counts
+  every ``__next__`` after the first (a statement at the end of the body,
+  located on the header line, would give coverage.py a new header-to-header arc).
+  A ``while`` gets a counter at the end of its body and before each ``continue``
+  of that loop, or, when a ``continue`` leaves through ``finally``/``with`` code
+  (which may raise or break instead), a counter inside its test.
+* ``except E:`` lines run when their type test runs, matched or not: the counter
+  goes into the type expression.  A bare ``except:`` counts at its body start.
+* ``case`` lines run when their pattern is tried; a pattern holds no expression,
+  so a case's count is derived: subject evaluations minus entries of the cases
+  before it.
+* Decorators: a counter inside each decorator expression; the ``def``/``class``
+  line counts after the last decorator was evaluated.
+* Inserted nodes are located on the line they count, so tracebacks, line
+  numbers and what coverage.py sees stay those of the source.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import importlib.abc
+import importlib.machinery
+import importlib.util
+import os
+import sys
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from types import CodeType, ModuleType
+from typing import Any
+
+COUNTER_NAME = "__lcov_counts__"
+ITER_NAME = "__lcov_counts_iter__"  # dunder at both ends: never name-mangled in a class body
+AITER_NAME = "__lcov_counts_aiter__"
+FUNCS = (ast.FunctionDef, ast.AsyncFunctionDef)
+DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+LOOPS = (ast.For, ast.AsyncFor, ast.While)
+TRYS: tuple[type[ast.stmt], ...] = (ast.Try, *((ast.TryStar,) if hasattr(ast, "TryStar") else ()))
+Counted = ast.stmt | ast.ExceptHandler | ast.match_case
+AMBIGUOUS = -1  # a function slot shared by two functions starting on one line: not counted
+
+
+@dataclass(frozen=True)
+class Way:
+    """A counted way out of a branch line: into `dest` (None: whatever follows the statement)."""
+
+    line: int
+    dest: int | None
+    slot: int
+
+
+@dataclass
+class CounterMap:
+    """What each counter slot of one instrumented source means."""
+
+    nslots: int = 0
+    line_slots: dict[int, list[int]] = field(default_factory=dict)  # line -> slots adding up to its count
+    derived: dict[int, tuple[int, list[int]]] = field(default_factory=dict)  # case line -> subject, earlier
+    function_slots: dict[int, int] = field(default_factory=dict)  # first body line -> entry slot
+    function_keys: dict[tuple[int, str], int] = field(default_factory=dict)  # (def line, qualname) -> slot
+    ways: list[Way] = field(default_factory=list)
+
+    def new(self) -> int:
+        self.nslots += 1
+        return self.nslots - 1
+
+    def line_slot(self, line: int) -> int:
+        slot = self.new()
+        self.line_slots.setdefault(line, []).append(slot)
+        return slot
+
+    def line_counts(self, values: Sequence[int]) -> dict[int, int]:
+        """Each counted line's count from the slot values."""
+        out = {line: sum(values[s] for s in slots) for line, slots in self.line_slots.items()}
+        for line, (subject, earlier) in self.derived.items():
+            out[line] = values[subject] - sum(values[s] for s in earlier)
+        return out
+
+    def function_counts(self, values: Sequence[int]) -> dict[int, int]:
+        """Entries of each function, by the line its body starts on (functions sharing one are left out)."""
+        return {line: values[s] for line, s in self.function_slots.items() if s != AMBIGUOUS}
+
+    def way_counts(self, values: Sequence[int]) -> list[tuple[int, int | None, int]]:
+        """(branch line, destination or None, times taken) of every counted way."""
+        return [(way.line, way.dest, values[way.slot]) for way in self.ways]
+
+
+def first_line(node: Counted) -> int:
+    """The line a statement starts on as settrace and coverage.py see it: a decorator's, if any."""
+    if isinstance(node, DEFS) and node.decorator_list:
+        return min(d.lineno for d in node.decorator_list)
+    if isinstance(node, ast.match_case):
+        return node.pattern.lineno
+    return node.lineno
+
+
+def _located(node: ast.AST, line: int) -> Any:
+    for sub in ast.walk(node):
+        sub.lineno = sub.end_lineno = line  # type: ignore[attr-defined]
+        sub.col_offset = sub.end_col_offset = 0  # type: ignore[attr-defined]
+    return node
+
+
+def _is_docstring(node: ast.stmt) -> bool:
+    return (
+        isinstance(node, ast.Expr)
+        and isinstance(node.value, ast.Constant)
+        and isinstance(node.value.value, str)
+    )
+
+
+def _is_future(node: ast.stmt) -> bool:
+    return isinstance(node, ast.ImportFrom) and node.module == "__future__"
+
+
+class _Instrumenter:
+    """Rewrites one module's tree in place, recording each slot in a CounterMap."""
+
+    def __init__(self, cmap: CounterMap) -> None:
+        self.cmap = cmap
+        self.first_on_line: set[int] = set()  # id() of the first statement of each line
+        self.loop_stack: list[int | None] = []  # a while's back-edge slot; None: no counter (for, def)
+
+    def inc_stmt(self, slot: int, line: int) -> ast.stmt:
+        """``_c[k] += 1`` on `line`."""
+        target = ast.Subscript(ast.Name(COUNTER_NAME, ast.Load()), ast.Constant(slot), ast.Store())
+        node: ast.stmt = _located(ast.AugAssign(target, ast.Add(), ast.Constant(1)), line)
+        return node
+
+    def inc_expr(self, slot: int, line: int) -> ast.expr:
+        """``_c.__setitem__(k, _c[k] + 1)``: an increment where only an expression fits; it is None."""
+        read = ast.Subscript(ast.Name(COUNTER_NAME, ast.Load()), ast.Constant(slot), ast.Load())
+        call = ast.Call(
+            ast.Attribute(ast.Name(COUNTER_NAME, ast.Load()), "__setitem__", ast.Load()),
+            [ast.Constant(slot), ast.BinOp(read, ast.Add(), ast.Constant(1))],
+            [],
+        )
+        node: ast.expr = _located(call, line)
+        return node
+
+    def before(self, expr: ast.expr, slot: int) -> ast.expr:
+        """``(inc or expr)``: count, then evaluate `expr` (the increment is None)."""
+        return ast.copy_location(ast.BoolOp(ast.Or(), [self.inc_expr(slot, expr.lineno), expr]), expr)
+
+    def after(self, expr: ast.expr, slot: int, line: int) -> ast.expr:
+        """``(expr, inc)[0]``: evaluate `expr`, then count."""
+        pair = ast.copy_location(ast.Tuple([expr, self.inc_expr(slot, line)], ast.Load()), expr)
+        index = ast.copy_location(ast.Constant(0), expr)
+        return ast.copy_location(ast.Subscript(pair, index, ast.Load()), expr)
+
+    def run(self, tree: ast.Module) -> None:
+        nodes = [n for n in ast.walk(tree) if isinstance(n, ast.stmt | ast.ExceptHandler | ast.match_case)]
+        first: dict[int, tuple[tuple[int, int], Counted]] = {}
+        for node in nodes:
+            key = (first_line(node), getattr(node, "col_offset", 0))
+            if key[0] not in first or key < first[key[0]][0]:
+                first[key[0]] = (key, node)
+        self.first_on_line = {id(node) for _, node in first.values()}
+        tree.body = self.block(tree.body, module=True, docstring=True)
+
+    def block(
+        self,
+        body: list[ast.stmt],
+        module: bool = False,
+        func: tuple[int, str] | None = None,
+        qual: str = "",
+        docstring: bool = False,
+    ) -> list[ast.stmt]:
+        """A statement list, counted; docstrings and ``__future__`` imports stay first, as they must."""
+        start = 1 if docstring and body and _is_docstring(body[0]) else 0
+        while module and start < len(body) and _is_future(body[start]):
+            start += 1
+        out = body[:start]
+        for node in body[:start]:
+            if _is_future(node) and id(node) in self.first_on_line:
+                out.append(self.inc_stmt(self.cmap.line_slot(node.lineno), node.lineno))
+        if func is not None:
+            first = body[start] if start < len(body) else body[-1]
+            out.append(self.inc_stmt(self.function_entry(first, func), first_line(first)))
+        for node in body[start:]:
+            out.extend(self.stmt(node, qual))
+        return out
+
+    def function_entry(self, first: ast.stmt, key: tuple[int, str]) -> int:
+        """A function's entry slot, known by its first body line (where coverage.py starts it)."""
+        slot = self.cmap.new()
+        self.cmap.function_keys[key] = slot
+        line = first_line(first)
+        self.cmap.function_slots[line] = AMBIGUOUS if line in self.cmap.function_slots else slot
+        return slot
+
+    def stmt(self, node: ast.stmt, qual: str) -> list[ast.stmt]:
+        """The statement with its counters, preceded by its line counter if it is first on its line."""
+        pre: list[ast.stmt] = []
+        counted = id(node) in self.first_on_line
+        if isinstance(node, DEFS) and node.decorator_list:
+            # Decorator lines run as each expression is evaluated; the def/class line after the last.
+            decos = [self.before(d, self.cmap.line_slot(d.lineno)) for d in node.decorator_list]
+            if counted:
+                decos[-1] = self.after(decos[-1], self.cmap.line_slot(node.lineno), node.lineno)
+            node.decorator_list = decos
+        elif counted:
+            pre.append(self.inc_stmt(self.cmap.line_slot(node.lineno), node.lineno))
+        if isinstance(node, FUNCS):
+            name = f"{qual}{node.name}"
+            self.loop_stack.append(None)
+            inner = name + ".<locals>."
+            node.body = self.block(node.body, func=(node.lineno, name), qual=inner, docstring=True)
+            self.loop_stack.pop()
+        elif isinstance(node, ast.ClassDef):
+            self.loop_stack.append(None)
+            node.body = self.block(node.body, qual=f"{qual}{node.name}.", docstring=True)
+            self.loop_stack.pop()
+        elif isinstance(node, ast.For | ast.AsyncFor):
+            self.for_loop(node, qual)
+        elif isinstance(node, ast.While):
+            self.while_loop(node, pre, qual)
+        elif isinstance(node, ast.If):
+            self.branch_ways(node, qual)
+        elif isinstance(node, ast.Continue):
+            back = self.loop_stack[-1] if self.loop_stack else None
+            if back is not None:
+                pre.append(self.inc_stmt(back, node.lineno))
+        elif isinstance(node, TRYS):
+            self.try_stmt(node, qual)  # type: ignore[arg-type]
+        elif isinstance(node, ast.Match):
+            self.match_stmt(node, qual)
+        elif isinstance(node, ast.With | ast.AsyncWith):
+            node.body = self.block(node.body, qual=qual)
+        return [*pre, node]
+
+    def branch_ways(self, node: ast.If | ast.For | ast.AsyncFor | ast.While, qual: str) -> None:
+        """Count the body (one way out of the header) and the else (the other), synthesising an else.
+
+        The synthesised else's counter is located on the header line, the
+        line control is on when it leaves that way: no new line is seen.
+        """
+        line = node.lineno
+        into_body = self.cmap.new()
+        self.cmap.ways.append(Way(line, first_line(node.body[0]), into_body))
+        body = self.block(node.body, qual=qual)
+        node.body = [self.inc_stmt(into_body, node.body[0].lineno), *body]
+        into_else = self.cmap.new()
+        if node.orelse:
+            dest = first_line(node.orelse[0])
+            self.cmap.ways.append(Way(line, dest, into_else))
+            node.orelse = [
+                self.inc_stmt(into_else, node.orelse[0].lineno),
+                *self.block(node.orelse, qual=qual),
+            ]
+        else:
+            self.cmap.ways.append(Way(line, None, into_else))
+            node.orelse = [self.inc_stmt(into_else, line)]
+
+    def for_loop(self, node: ast.For | ast.AsyncFor, qual: str) -> None:
+        """Back-edges counted by the iterator: every ``__next__`` but the first comes back to the header."""
+        back = self.cmap.line_slot(node.lineno)
+        wrapper = AITER_NAME if isinstance(node, ast.AsyncFor) else ITER_NAME
+        call = ast.Call(ast.Name(wrapper, ast.Load()), [node.iter, ast.Constant(back)], [])
+        for sub in (call, call.func, call.args[1]):
+            ast.copy_location(sub, node.iter)
+        node.iter = call
+        self.loop_stack.append(None)
+        self.branch_ways(node, qual)
+        self.loop_stack.pop()
+
+    def while_loop(self, node: ast.While, pre: list[ast.stmt], qual: str) -> None:
+        """Back-edges: a counter at the body's end and before each continue, or in the test when unsafe."""
+        if _risky_continue(node):
+            # A continue leaves through finally/__exit__ code, which may raise or
+            # break instead: count where the test is evaluated (entry included).
+            slot = self.cmap.line_slot(node.lineno) if not pre else _slot_of(pre.pop())
+            node.test = self.before(node.test, slot)
+            self.loop_stack.append(None)
+            self.branch_ways(node, qual)
+            self.loop_stack.pop()
+            return
+        back = self.cmap.line_slot(node.lineno)
+        self.loop_stack.append(back)
+        self.branch_ways(node, qual)
+        self.loop_stack.pop()
+        node.body.append(self.inc_stmt(back, node.lineno))
+
+    def try_stmt(self, node: ast.Try, qual: str) -> None:
+        node.body = self.block(node.body, qual=qual)
+        for handler in node.handlers:
+            body = self.block(handler.body, qual=qual)
+            if id(handler) in self.first_on_line:
+                slot = self.cmap.line_slot(handler.lineno)
+                if handler.type is not None:
+                    handler.type = self.before(handler.type, slot)
+                else:
+                    body.insert(0, self.inc_stmt(slot, handler.lineno))
+            handler.body = body
+        if node.orelse:
+            node.orelse = self.block(node.orelse, qual=qual)
+        if node.finalbody:
+            node.finalbody = self.block(node.finalbody, qual=qual)
+
+    def match_stmt(self, node: ast.Match, qual: str) -> None:
+        """Case lines derived: subject evaluations minus entries of the cases before."""
+        subject = self.cmap.new()
+        node.subject = self.after(node.subject, subject, node.lineno)
+        earlier: list[int] = []
+        for case in node.cases:
+            body = self.block(case.body, qual=qual)
+            entered = self.cmap.new()
+            body.insert(0, self.inc_stmt(entered, case.body[0].lineno))
+            if id(case) in self.first_on_line:
+                self.cmap.derived[case.pattern.lineno] = (subject, list(earlier))
+            earlier.append(entered)
+            case.body = body
+
+
+def _slot_of(counter: ast.stmt) -> int:
+    assert isinstance(counter, ast.AugAssign) and isinstance(counter.target, ast.Subscript)
+    assert isinstance(counter.target.slice, ast.Constant)
+    slot = counter.target.slice.value
+    assert isinstance(slot, int)
+    return slot
+
+
+def _risky_continue(loop: ast.While) -> bool:
+    """Whether a continue of this loop sits in a ``try`` with ``finally``, or in a ``with``."""
+
+    def walk(nodes: Iterable[ast.AST], guarded: bool) -> bool:
+        for node in nodes:
+            if isinstance(node, (*DEFS, ast.Lambda)):
+                continue
+            if isinstance(node, ast.Continue):
+                if guarded:
+                    return True
+                continue
+            if isinstance(node, LOOPS):
+                if walk(node.orelse, guarded):
+                    return True
+                continue  # continues in the body belong to the inner loop
+            inner = guarded or isinstance(node, ast.With | ast.AsyncWith)
+            inner = inner or (isinstance(node, TRYS) and bool(getattr(node, "finalbody", None)))
+            for name in ("body", "orelse", "finalbody", "handlers", "cases"):
+                sub = getattr(node, name, None)
+                if sub and walk(sub, inner if name != "finalbody" else guarded):
+                    return True
+        return False
+
+    return walk(loop.body, False)
+
+
+class CountingIter:
+    """Iterator wrapper that counts every ``__next__`` after the first: each is a return to the header."""
+
+    __slots__ = ("counts", "it", "slot", "started")
+
+    def __init__(self, counts: list[int], iterable: Iterable[Any], slot: int) -> None:
+        self.it = iter(iterable)
+        self.counts, self.slot, self.started = counts, slot, False
+
+    def __iter__(self) -> Iterator[Any]:
+        return self
+
+    def __next__(self) -> Any:
+        if self.started:
+            self.counts[self.slot] += 1
+        else:
+            self.started = True
+        return next(self.it)
+
+
+class CountingAsyncIter:
+    """`CountingIter` for ``async for``."""
+
+    __slots__ = ("counts", "it", "slot", "started")
+
+    def __init__(self, counts: list[int], iterable: AsyncIterable[Any], slot: int) -> None:
+        self.it = aiter(iterable)
+        self.counts, self.slot, self.started = counts, slot, False
+
+    def __aiter__(self) -> AsyncIterator[Any]:
+        return self
+
+    async def __anext__(self) -> Any:
+        if self.started:
+            self.counts[self.slot] += 1
+        else:
+            self.started = True
+        return await anext(self.it)
+
+
+def instrument(tree: ast.Module) -> CounterMap:
+    """Rewrite `tree` in place; run it in `namespace(cmap)` and read the values with the map."""
+    cmap = CounterMap()
+    _Instrumenter(cmap).run(tree)
+    ast.fix_missing_locations(tree)
+    return cmap
+
+
+def namespace(cmap: CounterMap) -> dict[str, Any]:
+    """The globals an instrumented module needs: its counter list and loop wrappers."""
+    counts = [0] * cmap.nslots
+
+    def count_iter(iterable: Iterable[Any], slot: int) -> CountingIter:
+        return CountingIter(counts, iterable, slot)
+
+    def count_aiter(iterable: AsyncIterable[Any], slot: int) -> CountingAsyncIter:
+        return CountingAsyncIter(counts, iterable, slot)
+
+    return {COUNTER_NAME: counts, ITER_NAME: count_iter, AITER_NAME: count_aiter}
+
+
+def instrument_source(source: str | bytes, filename: str, optimize: int = -1) -> tuple[CodeType, CounterMap]:
+    """Compile `source` instrumented, under its own file name (tracebacks and coverage.py see that file)."""
+    tree = ast.parse(source, filename)
+    cmap = instrument(tree)
+    return compile(tree, filename, "exec", dont_inherit=True, optimize=optimize), cmap
+
+
+@dataclass
+class CountedFile:
+    """One instrumented module's counters, and the digest of the bytes compiled."""
+
+    cmap: CounterMap
+    values: list[int]
+    digest: str
+
+
+class CountingLoader(importlib.machinery.SourceFileLoader):
+    """A source loader whose `exec_module` runs the module instrumented, compiled from its source.
+
+    Instrumented bytecode never goes to ``__pycache__``, where the next plain
+    ``python`` would run it: it is compiled in memory and never cached, and
+    `set_data` writes nothing.  `get_code` (runpy, pkgutil) stays the plain code.
+    """
+
+    def __init__(self, fullname: str, path: str, files: dict[str, CountedFile]) -> None:
+        super().__init__(fullname, path)
+        self.files = files
+
+    def set_data(self, path: str, data: Any, *, _mode: int = 0o666) -> None:
+        """Never write bytecode."""
+
+    def exec_module(self, module: ModuleType) -> None:
+        path = self.get_filename(self.name)
+        data = self.get_data(path)
+        code, cmap = instrument_source(importlib.util.decode_source(data), path)
+        names = namespace(cmap)
+        self.files[os.path.abspath(path)] = CountedFile(
+            cmap, names[COUNTER_NAME], hashlib.sha256(data).hexdigest()
+        )
+        module.__dict__.update(names)
+        exec(code, module.__dict__)
+
+
+class CountingFinder(importlib.abc.MetaPathFinder):
+    """First on ``sys.meta_path``: instruments the modules whose file is in `paths`; passes the rest on."""
+
+    def __init__(self, paths: frozenset[str]) -> None:
+        self.paths = paths
+        self.files: dict[str, CountedFile] = {}
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+        origin = spec.origin if spec is not None else None
+        if spec is None or not origin or os.path.abspath(origin) not in self.paths:
+            return None
+        if type(spec.loader) is not importlib.machinery.SourceFileLoader:
+            return None
+        spec.loader = CountingLoader(fullname, origin, self.files)
+        return spec
+
+    def install(self) -> None:
+        sys.meta_path.insert(0, self)
+
+    def uninstall(self) -> None:
+        if self in sys.meta_path:
+            sys.meta_path.remove(self)
+
+    def imported_before(self) -> list[str]:
+        """Modules of our files already imported by something else: they are not counted."""
+        names = []
+        for name, module in list(sys.modules.items()):
+            filename = getattr(module, "__file__", None)
+            ours = isinstance(filename, str) and os.path.abspath(filename) in self.paths
+            if ours and COUNTER_NAME not in vars(module):
+                names.append(name)
+        return sorted(names)
+
+
+def should_count(path: str, skip: Callable[[str], bool]) -> bool:
+    """A Python source file that `skip` (test modules, conftest.py) does not claim."""
+    return path.endswith(".py") and not skip(os.path.basename(path))

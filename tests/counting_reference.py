@@ -1,0 +1,168 @@
+"""The spec of execution counts: sys.settrace 'line' events, normalised to statement starts.
+
+CPython fires line events that are not statement starts (a ``with`` line
+again at ``__exit__``, decorator and def lines twice, a multi-line condition
+going back to its first line on 3.11, comprehension lines once per item on
+3.12+, and on 3.11 phantom events on a ``finally``'s last line when an
+exception passes through).  `reference_counts` counts an event on line L
+(the first line of statement S) only if L is a loop header, or if it is the
+first event on L since control entered S's span.  See pytest_lcov.counting.
+"""
+
+from __future__ import annotations
+
+import ast
+import dis
+import itertools
+import sys
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import CodeType, FrameType
+from typing import Any
+
+from coverage.parser import PythonParser
+
+from pytest_lcov.counting import DEFS, FUNCS, LOOPS, first_line
+
+TraceFunction = Callable[[FrameType, str, Any], Any]
+_RERAISE = dis.opmap["RERAISE"]
+_COPY = dis.opmap["COPY"]
+_POP_EXCEPT = dis.opmap["POP_EXCEPT"]
+_EXPR_CODE = {"<lambda>", "<listcomp>", "<setcomp>", "<dictcomp>", "<genexpr>"}
+Span = tuple[int, int]
+
+
+def statement_lines(source: str, filename: str = "<src>") -> set[int]:
+    """coverage.py's statements: the lines whose counts are compared."""
+    parser = PythonParser(text=source, filename=filename)
+    parser.parse_source()
+    return set(parser.statements)
+
+
+def _phantom(co_code: bytes, index: int) -> int:
+    """3.11 gives RERAISE and exception clean-up (COPY 3; POP_EXCEPT; RERAISE 1) the line before.
+
+    2: an exception clean-up block, never a statement; 1: a RERAISE, a
+    statement only when the line holds code-less ``pass``; 0: neither.
+    """
+    op = co_code[index]
+    if op == _COPY and co_code[index + 2] == _POP_EXCEPT:
+        return 2
+    return 1 if op == _RERAISE else 0
+
+
+def _model(tree: ast.Module) -> tuple[dict[int, tuple[Span, bool]], dict[int, Span]]:
+    """line -> (span of the statement starting there, loop header?); def/class first line -> its head."""
+    info: dict[int, tuple[Span, bool]] = {}
+    heads: dict[int, Span] = {}
+    nodes = [n for n in ast.walk(tree) if isinstance(n, ast.stmt | ast.ExceptHandler | ast.match_case)]
+    nodes.sort(key=lambda n: (first_line(n), getattr(n, "col_offset", 0)))
+    for node in nodes:
+        first = first_line(node)
+        if isinstance(node, DEFS):
+            heads[first] = (first, node.body[0].lineno - 1)
+            span = (first, node.end_lineno or first)
+            for decorator in node.decorator_list:
+                info.setdefault(decorator.lineno, (span, False))
+            info.setdefault(node.lineno, (span, False))
+        elif isinstance(node, ast.match_case):
+            span = (first, node.body[-1].end_lineno or first)
+        else:
+            span = (first, node.end_lineno or first)
+        info.setdefault(first, (span, isinstance(node, LOOPS)))
+    return info, heads
+
+
+class _Tracer:
+    """Counts normalised line events and function entries of one file's frames."""
+
+    def __init__(self, source: str, filename: str) -> None:
+        self.filename = filename
+        tree = ast.parse(source, filename)
+        self.tree = tree
+        self.info, self.heads = _model(tree)
+        # Statements compiled to no code: their line lands on the next
+        # instruction (on 3.11 possibly a RERAISE), so that event is genuine.
+        self.nocode = {
+            n.lineno
+            for n in ast.walk(tree)
+            if isinstance(n, ast.Pass) or (isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant))
+        }
+        self.lines: Counter[int] = Counter()
+        self.funcs: Counter[tuple[int, str]] = Counter()
+        self.history: dict[int, list[int]] = {}
+        self.frames: list[FrameType] = []  # alive, so frame ids stay unique
+
+    def __call__(self, frame: FrameType, event: str, arg: Any) -> TraceFunction | None:
+        code = frame.f_code
+        if code.co_filename != self.filename or code.co_name in _EXPR_CODE:
+            return None
+        if event == "call":
+            if id(frame) not in self.history:
+                self.history[id(frame)] = []
+                self.frames.append(frame)
+                if code.co_flags & 0x1:  # CO_OPTIMIZED: functions, not class bodies
+                    self.funcs[code.co_firstlineno, code.co_qualname] += 1
+        elif event == "line":
+            self.line(frame, code)
+        return self
+
+    def line(self, frame: FrameType, code: CodeType) -> None:
+        line = frame.f_lineno
+        phantom = _phantom(code.co_code, frame.f_lasti) if sys.version_info < (3, 12) else 0
+        if phantom == 2 or (phantom == 1 and line not in self.nocode):
+            return
+        if code.co_name != "<module>" and code.co_firstlineno in self.heads:
+            low, high = self.heads[code.co_firstlineno]
+            if low <= line <= high:
+                return
+        history = self.history[id(frame)]
+        if line in self.info:
+            (low, high), is_loop = self.info[line]
+            count = True
+            if not is_loop:
+                for previous in reversed(history):
+                    if previous == line:
+                        count = False
+                        break
+                    if not low <= previous <= high:
+                        break
+            if count:
+                self.lines[line] += 1
+        history.append(line)
+
+    def transitions(self) -> Counter[tuple[int, int]]:
+        """How often an event on one line was followed by one on another, in the same frame."""
+        pairs: Counter[tuple[int, int]] = Counter()
+        for history in self.history.values():
+            pairs.update(itertools.pairwise(history))
+        return pairs
+
+    def function_counts(self) -> dict[tuple[int, str], int]:
+        """Entries by (def line, qualname): co_firstlineno is the first decorator's line."""
+        def_lines = {first_line(n): n.lineno for n in ast.walk(self.tree) if isinstance(n, FUNCS)}
+        return {(def_lines.get(line, line), name): n for (line, name), n in self.funcs.items()}
+
+
+@dataclass(frozen=True)
+class Reference:
+    """What the reference counted, and what the program's `run` returned."""
+
+    lines: dict[int, int]
+    functions: dict[tuple[int, str], int]  # by (def line, qualname)
+    transitions: Counter[tuple[int, int]]  # (line, next line in the same frame) -> times
+    result: Any
+
+
+def reference_counts(source: str, filename: str, run: Callable[[CodeType], Any]) -> Reference:
+    """Run ``run(code)`` on the plain compiled source under sys.settrace."""
+    tracer = _Tracer(source, filename)
+    code = compile(source, filename, "exec", dont_inherit=True)
+    old = sys.gettrace()
+    sys.settrace(tracer)
+    try:
+        result = run(code)
+    finally:
+        sys.settrace(old)
+    return Reference(dict(tracer.lines), tracer.function_counts(), tracer.transitions(), result)
