@@ -133,10 +133,23 @@ class _Tracer:
         history.append(line)
 
     def transitions(self) -> Counter[tuple[int, int]]:
-        """How often an event on one line was followed by one on another, in the same frame."""
+        """How often an event on one statement was followed by one on another, in the same frame.
+
+        Lines are read as the first line of their statement (of a compound
+        statement's header): 3.12+ leaves a multi-line condition on its last line.
+        """
+        start: dict[int, int] = {}
+        for node in ast.walk(self.tree):
+            if isinstance(node, ast.stmt):
+                body = node.cases[0].pattern if isinstance(node, ast.Match) else getattr(node, "body", None)
+                body = body[0] if isinstance(body, list) and body else body
+                last = body.lineno - 1 if isinstance(body, ast.stmt | ast.pattern) else node.end_lineno
+                for line in range(node.lineno + 1, (last or node.lineno) + 1):
+                    start.setdefault(line, node.lineno)
         pairs: Counter[tuple[int, int]] = Counter()
         for history in self.history.values():
-            pairs.update(itertools.pairwise(history))
+            lines = [start.get(line, line) for line in history]
+            pairs.update((a, b) for a, b in itertools.pairwise(lines) if a != b)
         return pairs
 
     def function_counts(self) -> dict[tuple[int, str], int]:
