@@ -207,34 +207,65 @@ def branch_ways_of(reporter: FileReporter, analysis: Analysis) -> dict[int, tupl
     return ways
 
 
-def build_record(shape: FileShape, hits: Hits, only_reached: bool = False) -> FileRecord:
+@dataclass(frozen=True)
+class RecordCounts:
+    """How many times things ran, where a record shows more than 0/1 (``lcov_counts = "executions"``).
+
+    By statement line, by function start line, by branch way (line,
+    destination); anything not named keeps 0/1.  The counts must agree with
+    the hits on what ran at all (pytest_lcov.executions checks that).
+    """
+
+    lines: dict[int, int]
+    functions: dict[int, int]
+    ways: dict[Arc, int]
+
+
+def _entered(shape: FileShape, hits: Hits) -> frozenset[int] | set[int]:
+    """Lines that functions were entered at, from arcs: what tells a one-line function's call."""
+    if hits.arcs is not None and any(fn.one_line for fn in shape.functions):
+        return {dst for src, dst in hits.arcs if src < 0}
+    return frozenset()
+
+
+def function_hit(shape: FileShape, fn: FunctionShape, hits: Hits) -> bool:
+    """Whether `fn` ran in `hits`, as its record says."""
+    return fn.start in _entered(shape, hits) if fn.one_line else not fn.own.isdisjoint(hits.lines)
+
+
+def build_record(
+    shape: FileShape, hits: Hits, only_reached: bool = False, counts: RecordCounts | None = None
+) -> FileRecord:
     """The LCOV record of one file for `hits`.
 
     With `only_reached`, the record holds only what those hits reached, as a
     per-test section does; otherwise every statement, function and branch.
+    With `counts`, what they count replaces the 0/1 of what ran.
     """
     ran = hits.lines
     if only_reached:
         lines = {line: 1 for line in shape.statements if line in ran}
     else:
         lines = {line: int(line in ran) for line in shape.statements}
-    arcs = hits.arcs
-    entered: frozenset[int] | set[int] = frozenset()
-    if arcs is not None and any(fn.one_line for fn in shape.functions):
-        entered = {dst for src, dst in arcs if src < 0}
+    if counts is not None:
+        lines.update((line, count) for line, count in counts.lines.items() if line in lines)
+    entered = _entered(shape, hits)
     functions = []
     for fn in shape.functions:
         hit = fn.start in entered if fn.one_line else not fn.own.isdisjoint(ran)
         if hit or not only_reached:
-            functions.append(shape.function_record(fn, int(hit)))
+            times = counts.functions.get(fn.start, int(hit)) if counts is not None else int(hit)
+            functions.append(shape.function_record(fn, times))
     record = FileRecord(shape.path, lines=lines, functions=functions, branches=[])
-    record.branches = list(_branches(shape, hits, only_reached))
+    record.branches = list(_branches(shape, hits, only_reached, counts))
     if shape.checksums:
         record.checksums = {line: shape.checksums[line] for line in lines if line in shape.checksums}
     return record
 
 
-def _branches(shape: FileShape, hits: Hits, only_reached: bool) -> Iterator[BranchRecord]:
+def _branches(
+    shape: FileShape, hits: Hits, only_reached: bool, counts: RecordCounts | None = None
+) -> Iterator[BranchRecord]:
     """Ways out numbered 0..n-1 per line, so numeric-only readers keep them.
 
     A line that never ran has its ways as LCOV's ``-``.  A line whose every
@@ -247,6 +278,8 @@ def _branches(shape: FileShape, hits: Hits, only_reached: bool) -> Iterator[Bran
             continue
         for number, (dest, _) in enumerate(ways):
             taken = int((line, dest) in arcs) if line_ran else None
+            if taken is not None and counts is not None:
+                taken = counts.ways.get((line, dest), taken)
             yield shape.branch_record(line, number, taken)
         if line in shape.raising_lines:
             yield shape.branch_record(line, len(ways), 1 if line_ran else None)

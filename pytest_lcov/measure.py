@@ -106,6 +106,7 @@ class Measurement:
     @classmethod
     def _borrow(cls, current: coverage.Coverage, settings: Settings) -> Measurement:
         """The Coverage that ``coverage run`` started: its configuration decides, so say what it ignores."""
+        refuse_executions_without_source(settings, current)
         if settings.needs_contexts and sys.gettrace() is None:
             raise setting_error(
                 "pytest-lcov: per-test data needs coverage.py's C tracer, but the running "
@@ -205,11 +206,23 @@ def _configured_coverage(settings: Settings, rootdir: Path, data_file: str | Non
         source=list(settings.source) or None,
         branch=True if settings.branch else None,
     )
+    refuse_executions_without_source(settings, cov)
     if not (
         cov.get_option("run:source") or cov.get_option("run:source_pkgs") or cov.get_option("run:include")
     ):
         cov.set_option("run:source", [str(rootdir)])
     return cov
+
+
+def refuse_executions_without_source(settings: Settings, cov: coverage.Coverage) -> None:
+    """Execution counts instrument the files under `source`: without it, nothing says which."""
+    if settings.report.counts == "executions" and not (
+        cov.get_option("run:source") or cov.get_option("run:source_pkgs")
+    ):
+        raise setting_error(
+            "pytest-lcov: lcov_counts = executions needs coverage.py's `source` (or --lcov-source): "
+            "the files whose executions are counted"
+        )
 
 
 SYSMON_CONCURRENCY = ("thread",)  # what coverage.py's sys.monitoring core measures

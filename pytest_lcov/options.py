@@ -22,7 +22,8 @@ from pytest_lcov.tracefile import DIALECTS, safe_test_name
 DEFAULT_OUTPUT = "lcov.info"
 DEFAULT_GENHTML_TIMEOUT = 600.0
 PATH_STYLES = ("relative", "absolute")
-COUNTS = ("run", "tests")  # ran at all in the run (0/1), or how many tests reached it
+# ran at all in the run (0/1), how many tests reached it, or how many times it ran
+COUNTS = ("run", "tests", "executions")
 GATES = ("lines", "functions", "branches")
 
 
@@ -204,7 +205,8 @@ OPTIONS = (
     ),
     Option(
         "lcov_counts",
-        f"what DA/FNDA/BRDA counts mean: {' or '.join(COUNTS)} (default run)",
+        "what DA/FNDA/BRDA counts mean: run (ran at all, 0/1; the default), tests (how many tests "
+        "reached it) or executions (how many times it ran; needs coverage.py's source)",
         parse=_choice(COUNTS),
         default="run",
     ),
@@ -323,6 +325,8 @@ def report_options(values: dict[str, Any], output: Path, rootdir: Path) -> Repor
     """The report's options from checked setting values (by name), with defaults for the rest."""
     per_test = bool(values.get("per_test"))
     counts = values.get("counts")
+    if per_test and counts == "executions":
+        raise OptionError("lcov_counts = 'executions' cannot go with lcov_per_test, which counts tests")
     if per_test and counts not in (None, "tests"):
         raise OptionError("lcov_per_test counts tests by nature: lcov_counts must be 'tests' or unset")
     return ReportOptions(

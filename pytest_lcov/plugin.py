@@ -29,6 +29,7 @@ import pytest
 
 from pytest_lcov import PytestLcovWarning, analysis
 from pytest_lcov.analysis import ParallelAnalysis, measured_sources
+from pytest_lcov.counting import CountingFinder
 from pytest_lcov.diff import (
     ChangedLines,
     DiffCoverage,
@@ -38,6 +39,13 @@ from pytest_lcov.diff import (
     github_annotations,
 )
 from pytest_lcov.diff import summary_line as diff_summary_line
+from pytest_lcov.executions import (
+    FileCounts,
+    imported_before_notice,
+    instrumented_files,
+    merged_counts,
+    plain_counts,
+)
 from pytest_lcov.files import DESCRIPTION_LINE, TRACEFILE_LINE, output_problem
 from pytest_lcov.html import (
     Genhtml,
@@ -57,6 +65,7 @@ from pytest_lcov.summary import missed_gates, shown, summary_line, table
 lcov_run_key = pytest.StashKey["LcovRun"]()
 WORKER_DATA_KEY = "pytest_lcov_data"
 WORKER_ERROR_KEY = "pytest_lcov_error"
+WORKER_COUNTS_KEY = "pytest_lcov_counts"
 NOT_WRITTEN = "pytest-lcov: no tracefile written"
 SLOW_GENHTML_SECONDS = 10.0  # genhtml 2.x on per-test data: say how long from this estimate on
 TITLE = "Coverage (pytest-lcov)"
@@ -79,6 +88,8 @@ def pytest_load_initial_conftests(early_config: pytest.Config, args: list[str]) 
     distributes = xdist_will_distribute(early_config)
     measurement = Measurement.begin(settings, early_config.rootpath, trace=not distributes)
     run = LcovRun(settings, measurement, distributes)
+    if settings.report.counts == "executions" and not distributes:
+        run.start_counting(early_config)
     early_config.stash[lcov_run_key] = run
     early_config.pluginmanager.register(run, "lcov-run")
     if settings.needs_contexts:
@@ -180,6 +191,22 @@ class LcovRun:
         self.distributes = distributes
         self.report_options = settings.report
         self.parallel: ParallelAnalysis | None = None
+        self.counter: CountingFinder | None = None
+
+    def start_counting(self, config: pytest.Config) -> str | None:
+        """Count executions of the measured sources imported from now on; say which were imported before.
+
+        The import hook goes first on ``sys.meta_path`` and passes on every
+        module that is not one of the files to count.
+        """
+        python_files = config.getini("python_files")
+        paths = instrumented_files(measured_sources(self.measurement.cov), python_files)
+        self.counter = CountingFinder(paths)
+        notice = imported_before_notice(self.counter.imported_before())
+        self.counter.install()
+        if notice is not None:
+            self.measurement.notices.append(notice)
+        return notice
 
     def pytest_configure(self, config: pytest.Config) -> None:
         """Settle everything the report needs: its cache folder lives in pytest's."""
@@ -194,10 +221,11 @@ class LcovRun:
         config = session.config
         manager = config.pluginmanager
         if _is_xdist_worker(config):
-            manager.register(WorkerHandoff(self.measurement, config), "lcov-worker")
+            manager.register(WorkerHandoff(self.measurement, config, self.counter), "lcov-worker")
             return
         self.parallel = start_parallel_analysis(self.measurement, self.report_options)
         report = LcovReport(self.settings, self.report_options, self.measurement, config, self.parallel)
+        report.counter = self.counter
         manager.register(report, "lcov-report")
         controller = manager.has_plugin("dsession")
         if controller:
@@ -205,6 +233,10 @@ class LcovRun:
             manager.register(WorkerData(report), "lcov-worker-data")
         elif self.distributes:  # xdist decided to run the tests here after all
             self.measurement.start()
+            if self.report_options.counts == "executions":
+                notice = self.start_counting(config)
+                report.counter = self.counter
+                report.notices += [notice] if notice else []
             report.notices.append(
                 "pytest-lcov: pytest-xdist runs the tests in this process after all, so measuring started "
                 "late: lines run while pytest started up (imports of conftest.py files) count as not run"
@@ -212,6 +244,8 @@ class LcovRun:
 
     def close(self) -> None:
         self.measurement.close()
+        if self.counter is not None:
+            self.counter.uninstall()
         if self.parallel is not None:
             self.parallel.close()
 
@@ -254,9 +288,12 @@ class TestContexts:
 class WorkerHandoff:
     """In a pytest-xdist worker: send this worker's data to the controller, which writes the report."""
 
-    def __init__(self, measurement: Measurement, config: pytest.Config) -> None:
+    def __init__(
+        self, measurement: Measurement, config: pytest.Config, counter: CountingFinder | None = None
+    ) -> None:
         self.measurement = measurement
         self.config = config
+        self.counter = counter
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self) -> None:
@@ -265,6 +302,8 @@ class WorkerHandoff:
         try:
             # Bytes travel through execnet, also to a controller on another host.
             output[WORKER_DATA_KEY] = self.measurement.end().get_data().dumps()
+            if self.counter is not None:
+                output[WORKER_COUNTS_KEY] = plain_counts(self.counter)  # plain data, as execnet wants
         except Exception as exc:
             output[WORKER_ERROR_KEY] = f"{type(exc).__name__}: {exc}"
 
@@ -282,6 +321,7 @@ class WorkerData:
         blob = output.get(WORKER_DATA_KEY)
         if blob is not None:
             self.report.worker_data.append(blob)
+            self.report.worker_counts.append(output.get(WORKER_COUNTS_KEY) or {})
             return
         why = output.get(WORKER_ERROR_KEY) or "it did not finish"
         self.report.notices.append(
@@ -333,6 +373,8 @@ class LcovReport:
         self.messages: list[tuple[str, dict[str, bool]]] = []
         self.notices: list[str] = list(measurement.notices)
         self.worker_data: list[bytes] = []
+        self.worker_counts: list[dict[str, Any]] = []
+        self.counter: CountingFinder | None = None
         self.annotations: list[str] = []
 
     @pytest.hookimpl(trylast=True)
@@ -353,11 +395,19 @@ class LcovReport:
         try:
             self.measurement.add_data(self.worker_data)
             self.report = write_report(
-                cov, options, self.rootdir, self.measurement.started, self.parallel, keep=changed or ()
+                cov,
+                options,
+                self.rootdir,
+                self.measurement.started,
+                self.parallel,
+                keep=changed or (),
+                counts=self._counts(),
             )
         except Exception as exc:  # the report must never take the test run down
             self._report_failed(session, report_failure(exc, settings.output), exc)
             return
+        for line in self.report.uncounted:
+            self._notice(session, f"pytest-lcov: counts are 0/1, not executions, in {line}")
         for name in self.report.changed:
             self._notice(
                 session,
@@ -375,6 +425,13 @@ class LcovReport:
         self._write_job_summary(
             session, job_summary(self.report.totals, self.report.files, diff, title=TITLE)
         )
+
+    def _counts(self) -> dict[str, FileCounts] | None:
+        """Execution counts of this process and the workers, added up; None unless asked for."""
+        if self.options.counts != "executions":
+            return None
+        mine = [plain_counts(self.counter)] if self.counter is not None else []
+        return merged_counts(mine + self.worker_counts)
 
     def _changed_lines(self, session: pytest.Session) -> ChangedLines | None:
         """The lines the change touches, or None; a git problem fails the change's gates."""

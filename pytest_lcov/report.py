@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import gc
-from collections.abc import Collection, Iterable, Iterator
+import os
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
@@ -16,12 +17,15 @@ from pytest_lcov.collect import (
     FileShape,
     Hits,
     PathStyle,
+    RecordCounts,
     build_record,
     context_hits,
     file_shape,
     modified_since,
     run_hits,
+    source_bytes,
 )
+from pytest_lcov.executions import FileCounts, check, source_digest
 from pytest_lcov.files import DESCRIPTION_LINE, TRACEFILE_LINE, atomic_output
 from pytest_lcov.model import FileRecord, Totals, merge_records
 from pytest_lcov.options import ReportOptions
@@ -49,6 +53,7 @@ class Report:
     changed: tuple[str, ...] = ()
     records: dict[str, FileRecord] = field(default_factory=dict)
     tests_load: Lcov2Load | None = None  # what the per-test file costs lcov 2.x to read, when written
+    uncounted: tuple[str, ...] = ()  # files whose execution counts were not trusted, each with why
 
 
 @dataclass
@@ -98,6 +103,7 @@ def write_report(
     measured_since: float | None = None,
     parallel: ParallelAnalysis | None = None,
     keep: Collection[str] = (),
+    counts: Mapping[str, FileCounts] | None = None,
 ) -> Report:
     """Write the tracefile `options` asks for; return what it holds.
 
@@ -106,9 +112,10 @@ def write_report(
     `measured_since` are named in the report's `changed`.  `parallel` is the
     parsing started with the session, if any.  The records of the files in
     `keep` (absolute paths, as measured) are kept in the report's `records`.
+    `counts` are execution counts by real path (``lcov_counts = "executions"``).
     """
     with frozen_heap():
-        return _write_report(cov, options, rootdir, measured_since, parallel, frozenset(keep))
+        return _write_report(cov, options, rootdir, measured_since, parallel, frozenset(keep), counts)
 
 
 @contextlib.contextmanager
@@ -134,6 +141,7 @@ def _write_report(
     measured_since: float | None,
     parallel: ParallelAnalysis | None,
     keep: frozenset[str],
+    counts: Mapping[str, FileCounts] | None = None,
 ) -> Report:
     paths = PathStyle(rootdir, options.absolute_paths, options.path_prefix)
     tests = TestSections(cov, options) if options.needs_contexts else None
@@ -141,6 +149,7 @@ def _write_report(
     rows: list[FileSummary] = []
     changed: list[str] = []
     kept: dict[str, FileRecord] = {}
+    uncounted: list[str] = []
     with atomic_output(options.output) as out, _tests_output(options) as per_test:
         out.write(f"TN:{options.test_name}\n")  # one section: every file once, under the run's name
         for reporter, analysis in analysed_files(cov, options.cache_dir, parallel):
@@ -148,7 +157,11 @@ def _write_report(
             if modified_since(reporter.filename, measured_since):
                 changed.append(path)
             shape = file_shape(reporter, analysis, path, options.checksums)
-            record = _write_file(out, per_test, shape, reporter, analysis, tests, options)
+            checked = _checked_counts(counts, shape, reporter, analysis)
+            if isinstance(checked, str):
+                uncounted.append(f"{path}: {checked}")
+                checked = None
+            record = _write_file(out, per_test, shape, reporter, analysis, tests, options, checked)
             if reporter.filename in keep:
                 kept[reporter.filename] = record
             file_totals = record.totals()
@@ -159,7 +172,18 @@ def _write_report(
     if tests is not None and options.per_test:
         with atomic_output(options.description_file, DESCRIPTION_LINE, "a genhtml description file") as desc:
             desc.write(format_descriptions(tests.descriptions()))
-    return Report(totals, tuple(rows), tuple(changed), kept, per_test.load if per_test else None)
+    load = per_test.load if per_test else None
+    return Report(totals, tuple(rows), tuple(changed), kept, load, tuple(uncounted))
+
+
+def _checked_counts(
+    counts: Mapping[str, FileCounts] | None, shape: FileShape, reporter: FileReporter, analysis: Analysis
+) -> RecordCounts | str | None:
+    """The file's execution counts if they agree with coverage.py; else why not; None without counts."""
+    found = counts.get(os.path.realpath(reporter.filename)) if counts is not None else None
+    if found is None:
+        return None
+    return check(shape, run_hits(analysis), found, source_digest(source_bytes(reporter)))
 
 
 @dataclass
@@ -204,6 +228,7 @@ def _write_file(
     analysis: Analysis,
     tests: TestSections | None,
     options: ReportOptions,
+    counts: RecordCounts | None = None,
 ) -> FileRecord:
     """Write one file's whole-run record, and its per-test sections when asked; return the record.
 
@@ -212,7 +237,7 @@ def _write_file(
     any test, which is what ``lcov -a`` of the per-test file reads.
     """
     if tests is None:
-        record = build_record(shape, run_hits(analysis))
+        record = build_record(shape, run_hits(analysis), counts=counts)
     else:
         # One section at a time: written, added to the sum, then dropped.
         sections = tests.sections(shape, reporter, analysis)

@@ -1,0 +1,179 @@
+"""``lcov_counts = "executions"``: how many times each line, function and branch way ran.
+
+coverage.py still decides what is measured and what ran; the counts come from
+pytest_lcov.counting's import hook and are used for a file only when they
+agree with coverage.py everywhere (see `check`): otherwise that file keeps
+0/1 counts, and the report says which file and why.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pytest_lcov.collect import FileShape, Hits, RecordCounts, function_hit
+from pytest_lcov.counting import CountingFinder
+
+MAX_NAMED = 3  # modules named in a notice line
+Way = tuple[int, int]
+
+
+def instrumented_files(sources: Iterable[str], python_files: Sequence[str]) -> frozenset[str]:
+    """The measured sources to count, minus what pytest imports itself and rewrites asserts in.
+
+    Test modules (pytest's ``python_files`` globs) and conftest.py files are
+    imported by pytest's assertion-rewriting hook: counting them would take
+    that over, and pytest's assert messages would be lost.
+    """
+    chosen = set()
+    for path in sources:
+        name = os.path.basename(path)
+        posix = path.replace(os.sep, "/")
+        test_module = any(
+            fnmatch.fnmatch(posix if "/" in pattern else name, pattern) for pattern in python_files
+        )
+        if path.endswith(".py") and name != "conftest.py" and not test_module:
+            chosen.add(os.path.abspath(path))
+    return frozenset(chosen)
+
+
+def imported_before_notice(names: list[str]) -> str | None:
+    """One line naming modules imported before counting began (they keep 0/1 counts)."""
+    if not names:
+        return None
+    more = f" and {len(names) - MAX_NAMED} more" if len(names) > MAX_NAMED else ""
+    return (
+        f"pytest-lcov: {', '.join(names[:MAX_NAMED])}{more} imported before pytest-lcov started: "
+        "their counts are 0/1, not executions"
+    )
+
+
+def plain_counts(finder: CountingFinder) -> dict[str, Any]:
+    """Each instrumented file's counts as plain JSON-able data, to send from an xdist worker."""
+    out = {}
+    for path, counted in finder.files.items():
+        values = counted.values
+        cmap = counted.cmap
+        out[path] = {
+            "digest": counted.digest,
+            "lines": sorted(cmap.line_counts(values).items()),
+            "functions": sorted(cmap.function_counts(values).items()),
+            "ways": [[line, dest, taken] for line, dest, taken in cmap.way_counts(values)],
+        }
+    return out
+
+
+@dataclass
+class FileCounts:
+    """One file's counts, added up over processes; `conflict` when they ran different sources."""
+
+    digest: str
+    lines: dict[int, int] = field(default_factory=dict)
+    functions: dict[int, int] = field(default_factory=dict)
+    way_keys: list[tuple[int, int | None]] = field(default_factory=list)  # (line, destination or None)
+    way_taken: list[int] = field(default_factory=list)
+    conflict: bool = False
+
+    def add(self, plain: dict[str, Any]) -> None:
+        keys = [(line, dest) for line, dest, _ in plain["ways"]]
+        if plain["digest"] != self.digest or (self.way_keys and keys != self.way_keys):
+            self.conflict = True
+            return
+        for line, count in plain["lines"]:
+            self.lines[line] = self.lines.get(line, 0) + count
+        for line, count in plain["functions"]:
+            self.functions[line] = self.functions.get(line, 0) + count
+        taken = [taken for _, _, taken in plain["ways"]]
+        self.way_taken = (
+            [a + b for a, b in zip(self.way_taken, taken, strict=True)] if self.way_keys else taken
+        )
+        self.way_keys = keys
+
+    def ways(self) -> dict[int, list[tuple[int | None, int]]]:
+        """Counted ways by branch line, in the order counted: the body's first, then the else."""
+        out: dict[int, list[tuple[int | None, int]]] = {}
+        for (line, dest), taken in zip(self.way_keys, self.way_taken, strict=True):
+            out.setdefault(line, []).append((dest, taken))
+        return out
+
+
+def merged_counts(parts: Iterable[dict[str, Any]]) -> dict[str, FileCounts]:
+    """The counts of every process added up, by real path (coverage.py's name may be a link's)."""
+    merged: dict[str, FileCounts] = {}
+    for part in parts:
+        for name, plain in part.items():
+            path = os.path.realpath(name)
+            counts = merged.get(path)
+            if counts is None:
+                counts = merged[path] = FileCounts(plain["digest"])
+            counts.add(plain)
+    return merged
+
+
+def map_ways(shape: FileShape, counts: FileCounts) -> dict[Way, int]:
+    """Counted ways matched to coverage.py's ways out of each branch line, by destination line.
+
+    A body or existing ``else`` counter maps to the way into its first line;
+    a synthesised ``else`` maps to the other way when the line has exactly
+    two and the body's is mapped.  Anything not certain stays unmapped, and
+    so keeps 0/1: ways out of ``match``, ``try``, ``with``, comprehensions,
+    one-line ``if x: y`` bodies, and branch lines of other kinds.
+    """
+    mapped: dict[Way, int] = {}
+    counted = counts.ways()
+    for line, ways in shape.branch_ways.items():
+        entries = counted.get(line)
+        if not entries or len(entries) != 2:
+            continue
+        dests = [dest for dest, _ in ways]
+        (body, body_count), (other, other_count) = entries
+        if body is None or body in (other, line) or body not in dests:
+            continue
+        mapped[line, body] = body_count
+        rest = [dest for dest in dests if dest != body]
+        if other is None and len(dests) == 2:
+            mapped[line, rest[0]] = other_count
+        elif other is not None and other in rest:
+            mapped[line, other] = other_count
+    return mapped
+
+
+def check(shape: FileShape, hits: Hits, counts: FileCounts, digest: str) -> RecordCounts | str:
+    """The counts to write, or why they cannot be trusted (the first disagreement with coverage.py)."""
+    if counts.conflict:
+        return "the processes counted different versions of it"
+    if counts.digest != digest:
+        return "its source changed after it was imported"
+    for line in shape.statements:
+        count = counts.lines.get(line, 0)
+        if (count > 0) != (line in hits.lines):
+            return _disagreement(f"line {line}", count, line in hits.lines)
+    functions = {}
+    for fn in shape.functions:
+        entries = counts.functions.get(fn.start)
+        if entries is None:
+            continue
+        hit = function_hit(shape, fn, hits)
+        if (entries > 0) != hit:
+            return _disagreement(f"function {fn.name}", entries, hit)
+        functions[fn.start] = entries
+    ways = map_ways(shape, counts)
+    arcs = hits.arcs or frozenset()
+    for (line, dest), count in ways.items():
+        taken = line in hits.lines and (line, dest) in arcs
+        if (count > 0) != taken:
+            return _disagreement(f"branch {line}->{dest}", count, taken)
+    return RecordCounts({line: counts.lines.get(line, 0) for line in shape.statements}, functions, ways)
+
+
+def _disagreement(what: str, count: int, ran: bool) -> str:
+    return f"{what} counted {count} but coverage.py says it {'ran' if ran else 'did not run'}"
+
+
+def source_digest(raw: bytes) -> str:
+    """The digest the import hook took of the bytes it compiled."""
+    return hashlib.sha256(raw).hexdigest()
