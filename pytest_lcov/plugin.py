@@ -230,6 +230,10 @@ class LcovRun:
         controller = manager.has_plugin("dsession")
         if controller:
             self.measurement.hand_over_to_workers()
+            if self.counter is not None:  # guessed wrong (see xdist_will_distribute): stop, as coverage does
+                report.worker_counts.append(plain_counts(self.counter))
+                self.counter.uninstall()
+                report.counter = None
             manager.register(WorkerData(report), "lcov-worker-data")
         elif self.distributes:  # xdist decided to run the tests here after all
             self.measurement.start()

@@ -1,0 +1,314 @@
+"""``lcov_counts = "executions"`` end to end: real pytest sessions, counts worked out by hand."""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import re
+import sys
+from pathlib import Path
+
+import pytest
+from coverage import CoverageData
+
+from pytest_lcov.model import FileRecord
+from pytest_lcov.tracefile import parse
+from tests.helpers import QUIET_PLUGINS, read_records, run_pytest
+from tests.lcov_tools import LcovTools
+from tests.sample_project import write_sample_project
+
+WORK = """\
+def total(n):
+    t = 0
+    for i in range(n):
+        if i % 2:
+            t += i
+        else:
+            t -= 1
+    return t
+
+
+def countdown(n):
+    while n > 0:
+        n -= 1
+    return n
+
+
+def parse(text):
+    try:
+        return int(text)
+    except ValueError:
+        return None
+"""
+TESTS = """\
+from pkg.work import countdown, parse, total
+
+
+def test_total():
+    assert [total(4), total(0), total(1)] == [2, 0, -1]
+
+
+def test_countdown():
+    assert countdown(3) == 0
+
+
+def test_parse():
+    assert [parse("1"), parse("x"), parse("2")] == [1, None, 2]
+"""
+CONFIG = """\
+[tool.pytest.ini_options]
+pythonpath = ["."]
+
+[tool.coverage.run]
+source = ["pkg"]
+branch = true
+"""
+# By hand, from WORK and TESTS: total is called 3 times (n = 4, 0, 1: 5 iterations),
+# countdown once (3 iterations), parse 3 times ("x" raises ValueError once).
+EXPECTED_LINES = {
+    1: 1,  # def total: run once, at import
+    2: 3,  # one per call of total
+    3: 8,  # the for header: 3 entries + 5 returns from the end of the body
+    4: 5,  # one per iteration
+    5: 2,  # i odd: i = 1 and 3 of total(4)
+    7: 3,  # i even: i = 0 and 2 of total(4), i = 0 of total(1)
+    8: 3,  # one per call
+    11: 1,  # def countdown, at import
+    12: 4,  # the while header: 1 entry + 3 returns after n -= 1
+    13: 3,  # n = 3, 2, 1
+    14: 1,
+    17: 1,  # def parse, at import
+    18: 3,  # try, one per call
+    19: 3,  # int(text), one per call (once it raises)
+    20: 1,  # the except's type test runs only when int() raised
+    21: 1,
+}
+EXPECTED_FUNCTIONS = {"total": 3, "countdown": 1, "parse": 3}
+EXPECTED_BRANCHES = {
+    (3, 0): 5,  # for -> body: 5 iterations
+    (3, 1): 3,  # for -> return t: each of the 3 loops ends by running out
+    (4, 0): 2,  # if i % 2 -> t += i: i = 1, 3
+    (4, 1): 3,  # -> else: i = 0, 2 of total(4), 0 of total(1)
+    (12, 0): 3,  # while -> body: n = 3, 2, 1
+    (12, 1): 1,  # while -> return n: once, when n reaches 0
+}
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester) -> pytest.Pytester:
+    pytester.makefile(".toml", pyproject=CONFIG)
+    (pytester.path / "pkg").mkdir()
+    (pytester.path / "pkg/__init__.py").write_text("")
+    (pytester.path / "pkg/work.py").write_text(WORK)
+    (pytester.path / "tests").mkdir()
+    (pytester.path / "tests/test_work.py").write_text(TESTS)
+    return pytester
+
+
+def lcov_run(
+    project: pytest.Pytester, output: str, *args: str
+) -> tuple[pytest.RunResult, dict[str, FileRecord]]:
+    result = run_pytest(project, f"--lcov={output}", *args)
+    assert result.ret == 0, result.stdout.str() + result.stderr.str()
+    return result, read_records(project.path / output)
+
+
+def notices(result: pytest.RunResult) -> list[str]:
+    return [line for line in result.outlines if line.startswith("pytest-lcov:")]
+
+
+def test_counts_worked_out_by_hand(project: pytest.Pytester) -> None:
+    result, records = lcov_run(project, "counts.info", "--lcov-counts=executions")
+    assert notices(result) == []
+    record = records["pkg/work.py"]
+    assert record.lines == EXPECTED_LINES
+    assert {fn.name: fn.hits for fn in record.functions} == EXPECTED_FUNCTIONS
+    assert {(br.line, br.branch): br.taken for br in record.branches} == EXPECTED_BRANCHES
+    # Instrumented code is compiled in memory only: no bytecode of it in __pycache__.
+    cache = project.path / "pkg/__pycache__"
+    assert not [p.name for p in cache.iterdir() if p.name.startswith("work.")] if cache.exists() else True
+
+
+def zero_ness(record: FileRecord) -> tuple[object, ...]:
+    """Everything of a record but how much: which lines, functions and ways ran at all."""
+    return (
+        {line: count > 0 for line, count in record.lines.items()},
+        {fn.name: (fn.start, fn.hits > 0) for fn in record.functions},
+        [(br.line, br.block, br.branch, br.taken is None or br.taken > 0) for br in record.branches],
+    )
+
+
+@pytest.mark.parametrize("which", ["hand", "sample"])
+def test_totals_and_zero_ness_do_not_change(
+    pytester: pytest.Pytester, project: pytest.Pytester, which: str
+) -> None:
+    """LF/LH, FNF/FNH, BRF/BRH and whether each DA/FNDA/BRDA is zero are those of a 0/1 run."""
+    if which == "sample":
+        for path in ("pkg", "tests", "pyproject.toml"):
+            target = pytester.path / path
+            if target.is_dir():
+                for file in sorted(target.rglob("*"), reverse=True):
+                    file.unlink() if file.is_file() else file.rmdir()
+                target.rmdir()
+            else:
+                target.unlink()
+        write_sample_project(pytester.path)
+    _, plain = lcov_run(project, "run.info", "--lcov-branch")
+    result, counted = lcov_run(project, "counts.info", "--lcov-branch", "--lcov-counts=executions")
+    assert notices(result) == []
+    assert plain.keys() == counted.keys()
+    for path, record in plain.items():
+        assert counted[path].totals() == record.totals(), path
+        assert zero_ness(counted[path]) == zero_ness(record), path
+    assert any(count > 1 for record in counted.values() for count in record.lines.values())
+
+
+def coverage_data(project: pytest.Pytester, *args: str) -> dict[str, tuple[set[int], set[tuple[int, int]]]]:
+    """coverage.py's own lines and arcs of a `coverage run --branch -m pytest` with the plugin."""
+    data_file = project.path / ".coverage"
+    data_file.unlink(missing_ok=True)
+    result = project.run(
+        sys.executable, "-m", "coverage", "run", "--branch", "-m", "pytest", *QUIET_PLUGINS,
+        "-p", "no:cacheprovider", "--lcov=cov.info", *args,
+    )  # fmt: skip
+    assert result.ret == 0, result.stdout.str() + result.stderr.str()
+    data = CoverageData(str(data_file))
+    data.read()
+    return {
+        Path(name).name: (set(data.lines(name) or ()), set(data.arcs(name) or ()))
+        for name in data.measured_files()
+    }
+
+
+def test_coverage_sees_the_same_lines_and_arcs(pytester: pytest.Pytester) -> None:
+    """The counters are located on the lines they count: coverage.py sees no new line and loses no arc."""
+    write_sample_project(pytester.path)
+    (pytester.path / "app/loops.py").write_text(WORK)
+    (pytester.path / "tests/test_loops.py").write_text(TESTS.replace("pkg.work", "app.loops"))
+    plain = coverage_data(pytester)
+    counted = coverage_data(pytester, "--lcov-counts=executions")
+    assert "loops.py" in counted
+    assert counted == plain
+
+
+def plus(a: FileRecord, b: FileRecord, source: Path) -> FileRecord:
+    """`a` with `b`'s counts added (same shape); ways out of other than if/for/while stay 0/1."""
+    counted = {
+        node.lineno
+        for node in ast.walk(ast.parse(source.read_bytes()))
+        if isinstance(node, ast.If | ast.For | ast.AsyncFor | ast.While)
+    }
+    hits = {fn.name: fn.hits for fn in b.functions}
+    taken = {(br.line, br.branch): br.taken or 0 for br in b.branches}
+
+    def add(line: int, mine: int | None, theirs: int) -> int | None:
+        if mine is None:
+            return None
+        return mine + theirs if line in counted else max(mine, theirs)
+
+    return FileRecord(
+        a.path,
+        lines={line: count + b.lines[line] for line, count in a.lines.items()},
+        functions=[dataclasses.replace(fn, hits=fn.hits + hits[fn.name]) for fn in a.functions],
+        branches=[
+            dataclasses.replace(br, taken=add(br.line, br.taken, taken[br.line, br.branch]))
+            for br in a.branches
+        ],
+    )
+
+
+def test_xdist_counts_add_up_to_the_serial_counts(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each worker imports every test module and conftest.py: `-n 2` = the serial run + one more import."""
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)  # the controller then imports nothing counted
+    write_sample_project(pytester.path)
+    options = ("--lcov-branch", "--lcov-counts=executions", "-p", "no:randomly")
+    _, serial = lcov_run(pytester, "serial.info", *options)
+    _, imports = lcov_run(pytester, "imports.info", *options, "--collect-only")
+    result, distributed = lcov_run(pytester, "xdist.info", *options, "-n", "2")
+    assert notices(result) == []
+    assert distributed == {
+        path: plus(record, imports[path], pytester.path / path) if path in imports else record
+        for path, record in serial.items()
+    }
+    assert any(count > 1 for record in serial.values() for count in record.lines.values())
+
+
+def test_assert_rewriting_and_tracebacks_are_untouched(project: pytest.Pytester) -> None:
+    """Test modules are not instrumented (pytest still rewrites their asserts); source lines stay right."""
+    (project.path / "tests/test_fails.py").write_text(
+        "from pkg.work import parse, total\n\n\n"
+        "def test_assert():\n    assert total(4) == 3\n\n\n"
+        "def test_raise():\n    parse(None)\n"
+    )
+    result = run_pytest(project, "--lcov", "--lcov-counts=executions")
+    assert result.ret == 1
+    output = result.stdout.str()
+    assert "where 2 = total(4)" in output  # pytest's rewritten assert message
+    assert "pkg/work.py:19: TypeError" in output  # int(None) on line 19 of pkg/work.py
+    assert re.search(r"^>\s+return int\(text\)$", output, re.M)  # the source line, as written
+
+
+def test_a_file_changed_during_the_run_falls_back_to_0_1(project: pytest.Pytester) -> None:
+    (project.path / "tests/test_change.py").write_text(
+        "from pathlib import Path\n\n\n"
+        "def test_change():\n"
+        "    path = Path(__file__).parent.parent / 'pkg/work.py'\n"
+        "    path.write_text(path.read_text().replace('t = 0', 't = 0 ') )\n"
+    )
+    result, records = lcov_run(project, "counts.info", "--lcov-counts=executions", "-p", "no:randomly")
+    why = "its source changed after it was imported"
+    assert f"pytest-lcov: counts are 0/1, not executions, in pkg/work.py: {why}" in notices(result)
+    assert set(records["pkg/work.py"].lines.values()) == {1}
+
+
+def test_modules_imported_before_the_start_are_named(project: pytest.Pytester) -> None:
+    (project.path / "pkg/plug.py").write_text("X = 1\nY = 2\n")
+    result, records = lcov_run(project, "counts.info", "--lcov-counts=executions", "-p", "pkg.plug")
+    assert notices(result) == [
+        "pytest-lcov: pkg, pkg.plug imported before pytest-lcov started: their counts are 0/1, not executions"
+    ]
+    assert records["pkg/plug.py"].lines == {1: 0, 2: 0}  # before coverage.py started too
+    assert records["pkg/work.py"].lines == EXPECTED_LINES
+
+
+@pytest.mark.parametrize(
+    ("args", "config", "message"),
+    [
+        (
+            ["--lcov-counts=executions"],
+            "",
+            "pytest-lcov: lcov_counts = executions needs coverage.py's `source` (or --lcov-source): "
+            "the files whose executions are counted",
+        ),
+        (
+            ["--lcov-counts=executions", "--lcov-per-test"],
+            CONFIG,
+            "pytest-lcov: lcov_counts = 'executions' cannot go with lcov_per_test, which counts tests",
+        ),
+        (["--lcov-counts=often"], CONFIG, "lcov_counts = 'often' is not one of: run, tests, executions"),
+    ],
+)
+def test_settings_that_cannot_count_stop_at_start_up(
+    pytester: pytest.Pytester, args: list[str], config: str, message: str
+) -> None:
+    pytester.makefile(".toml", pyproject=config)
+    pytester.makepyfile(test_one="def test_one():\n    pass\n")
+    result = run_pytest(pytester, "--lcov", *args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert message in result.stderr.str()
+    assert not (pytester.path / "lcov.info").exists()
+
+
+def test_genhtml_reads_the_counts(project: pytest.Pytester, lcov: LcovTools) -> None:
+    lcov_run(project, "counts.info", "--lcov-counts=executions")
+    lcov.genhtml(project.path / "counts.info", project.path / "html", cwd=project.path)
+    page = (project.path / "html/pkg/work.py.gcov.html").read_text()
+    # The for header's line shows its count, 8 (genhtml 1.x and 2.x differ only in markup).
+    text = re.sub(r"<[^>]+>", "", page)
+    assert re.search(r"^\s*3\s.*\b8 :\s+for i in range\(n\):$", text, re.M), text
+    [parsed] = [
+        p for p in parse((project.path / "counts.info").read_text(), "counts.info") if "work" in p.record.path
+    ]
+    assert parsed.record.lines[3] == 8
