@@ -47,7 +47,7 @@ import importlib.machinery
 import importlib.util
 import os
 import sys
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from types import CodeType, ModuleType
 from typing import Any
@@ -474,16 +474,40 @@ class CountingLoader(importlib.machinery.SourceFileLoader):
 
 
 class CountingFinder(importlib.abc.MetaPathFinder):
-    """First on ``sys.meta_path``: instruments the modules whose file is in `paths`; passes the rest on."""
+    """First on ``sys.meta_path``: instruments the modules whose file is in `paths`; passes the rest on.
+
+    The spec comes from the finders after it (the path finder, an editable
+    install's finder), so a module is found where it would be anyway; only a
+    plain source loader is replaced.  Any other loader (pytest's
+    assertion-rewriting hook, a zip importer) keeps the module.  Names that
+    cannot be one of our files are passed on without a search.
+    """
 
     def __init__(self, paths: frozenset[str]) -> None:
         self.paths = paths
         self.files: dict[str, CountedFile] = {}
+        folders = {os.path.dirname(path) for path in paths}
+        self.folders = frozenset(folders)
+        # A top-level import of ours names a file's stem or one of its folders.
+        stems = {os.path.splitext(os.path.basename(path))[0] for path in paths}
+        self.top_names = frozenset(stems | {os.path.basename(folder) for folder in folders})
+        self.searching: set[str] = set()
+
+    def might_be_ours(self, fullname: str, path: Sequence[str] | None) -> bool:
+        if path is None:
+            return fullname in self.top_names
+        return any(isinstance(entry, str) and os.path.abspath(entry) in self.folders for entry in path)
 
     def find_spec(
         self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
     ) -> importlib.machinery.ModuleSpec | None:
-        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+        if fullname in self.searching or not self.might_be_ours(fullname, path):
+            return None
+        self.searching.add(fullname)
+        try:
+            spec = self._others_spec(fullname, path, target)
+        finally:
+            self.searching.discard(fullname)
         origin = spec.origin if spec is not None else None
         if spec is None or not origin or os.path.abspath(origin) not in self.paths:
             return None
@@ -491,6 +515,19 @@ class CountingFinder(importlib.abc.MetaPathFinder):
             return None
         spec.loader = CountingLoader(fullname, origin, self.files)
         return spec
+
+    def _others_spec(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None
+    ) -> importlib.machinery.ModuleSpec | None:
+        """The spec the import system would get without us."""
+        for finder in list(sys.meta_path):
+            find = getattr(finder, "find_spec", None)
+            if finder is self or find is None:
+                continue
+            spec = find(fullname, path, target)
+            if spec is not None:
+                return spec  # type: ignore[no-any-return]
+        return None
 
     def install(self) -> None:
         sys.meta_path.insert(0, self)
@@ -508,8 +545,3 @@ class CountingFinder(importlib.abc.MetaPathFinder):
             if ours and COUNTER_NAME not in vars(module):
                 names.append(name)
         return sorted(names)
-
-
-def should_count(path: str, skip: Callable[[str], bool]) -> bool:
-    """A Python source file that `skip` (test modules, conftest.py) does not claim."""
-    return path.endswith(".py") and not skip(os.path.basename(path))

@@ -8,13 +8,17 @@ line numbers and pickling, and writes no instrumented bytecode.
 from __future__ import annotations
 
 import importlib
+import importlib.abc
+import importlib.machinery
+import importlib.util
 import inspect
 import pickle
 import sys
 import textwrap
 import traceback
+from collections.abc import Sequence
 from pathlib import Path
-from types import CodeType
+from types import CodeType, ModuleType
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -562,3 +566,37 @@ def test_import_hook(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     cache = package / "__pycache__"
     written = sorted(path.name for path in cache.iterdir()) if cache.exists() else []
     assert not any(name.startswith("mod.") for name in written), written
+
+
+class MappingFinder(importlib.abc.MetaPathFinder):
+    """A finder like an editable install's: a module name mapped to a file off sys.path."""
+
+    def __init__(self, name: str, path: Path) -> None:
+        self.name, self.path = name, path
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        if fullname != self.name:
+            return None
+        return importlib.util.spec_from_file_location(fullname, self.path)
+
+
+def test_import_hook_counts_a_module_that_another_finder_finds(tmp_path: Path) -> None:
+    """The spec comes from the finders after the hook: a module is counted wherever it is found."""
+    target = tmp_path / "elsewhere" / "mapped_mod_x.py"
+    target.parent.mkdir()
+    target.write_text("def f():\n    return 1\n")
+    mapping = MappingFinder("mapped_mod_x", target)
+    finder = CountingFinder(frozenset([str(target)]))
+    sys.meta_path.append(mapping)
+    finder.install()
+    try:
+        module = importlib.import_module("mapped_mod_x")
+    finally:
+        finder.uninstall()
+        sys.meta_path.remove(mapping)
+        sys.modules.pop("mapped_mod_x", None)
+    assert module.f() == 1
+    counted = finder.files[str(target)]
+    assert counted.cmap.line_counts(counted.values) == {1: 1, 2: 1}
