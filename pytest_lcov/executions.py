@@ -19,6 +19,10 @@ from pytest_lcov.collect import FileShape, Hits, RecordCounts, function_hit
 from pytest_lcov.counting import CountingFinder
 
 MAX_NAMED = 3  # modules named in a notice line
+NOT_IMPORTED = (
+    "it ran without counters: imported before pytest-lcov started, or loaded without the import system "
+    "(runpy, exec, a loader of its own)"
+)
 Way = tuple[int, int]
 
 
@@ -77,6 +81,7 @@ class FileCounts:
     way_keys: list[tuple[int, int | None]] = field(default_factory=list)  # (line, destination or None)
     way_taken: list[int] = field(default_factory=list)
     conflict: bool = False
+    not_counted: str | None = None  # why the file ran without counters, if it did
 
     def add(self, plain: dict[str, Any]) -> None:
         keys = [(line, dest) for line, dest, _ in plain["ways"]]
@@ -101,8 +106,14 @@ class FileCounts:
         return out
 
 
-def merged_counts(parts: Iterable[dict[str, Any]]) -> dict[str, FileCounts]:
-    """The counts of every process added up, by real path (coverage.py's name may be a link's)."""
+def merged_counts(
+    parts: Iterable[dict[str, Any]], expected: Iterable[str] = (), children: Iterable[str] = ()
+) -> dict[str, FileCounts]:
+    """The counts of every process added up, by real path (coverage.py's name may be a link's).
+
+    A file to count (`expected`) with no counts ran without counters, if it ran
+    at all; one that child processes ran (`children`) lacks their executions.
+    """
     merged: dict[str, FileCounts] = {}
     for part in parts:
         for name, plain in part.items():
@@ -111,6 +122,12 @@ def merged_counts(parts: Iterable[dict[str, Any]]) -> dict[str, FileCounts]:
             if counts is None:
                 counts = merged[path] = FileCounts(plain["digest"])
             counts.add(plain)
+    for path in map(os.path.realpath, expected):
+        if path not in merged:
+            merged[path] = FileCounts("", not_counted=NOT_IMPORTED)
+    for path in map(os.path.realpath, children):
+        if path in merged:
+            merged[path].not_counted = "child processes ran it, and their executions are not counted"
     return merged
 
 
@@ -144,6 +161,12 @@ def map_ways(shape: FileShape, counts: FileCounts) -> dict[Way, int]:
 
 def check(shape: FileShape, hits: Hits, counts: FileCounts, digest: str) -> RecordCounts | str:
     """The counts to write, or why they cannot be trusted (the first disagreement with coverage.py)."""
+    if not shape.statements:
+        return RecordCounts({}, {}, {})  # nothing to count
+    if counts.not_counted is not None:
+        if counts.not_counted == NOT_IMPORTED and hits.lines.isdisjoint(shape.statements):
+            return RecordCounts({line: 0 for line in shape.statements}, {}, {})  # never ran: 0 is exact
+        return counts.not_counted
     if counts.conflict:
         return "the processes counted different versions of it"
     if counts.digest != digest:

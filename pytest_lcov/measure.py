@@ -8,6 +8,7 @@ already running (``coverage run -m pytest``) is borrowed, never doubled.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import shutil
@@ -57,6 +58,7 @@ class Measurement:
         self.data_dir = data_dir
         self.running = False
         self.started = time.time()
+        self.child_files: set[str] = set()  # files child processes ran: their executions are not counted
 
     @classmethod
     def begin(cls, settings: Settings, rootdir: Path, trace: bool = True) -> Measurement:
@@ -152,6 +154,11 @@ class Measurement:
             self.cov.stop()
             self.running = False
         if self.data_dir is not None and any(self.data_dir.glob(".coverage.*")):
+            for data_file in self.data_dir.glob(".coverage.*"):
+                with contextlib.suppress(Exception):  # combine meets the same problem and says it
+                    data = coverage.CoverageData(str(data_file))
+                    data.read()
+                    self.child_files.update(data.measured_files())
             self.cov.combine([str(self.data_dir)])
         return self.cov
 

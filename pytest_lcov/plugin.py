@@ -306,8 +306,9 @@ class WorkerHandoff:
         try:
             # Bytes travel through execnet, also to a controller on another host.
             output[WORKER_DATA_KEY] = self.measurement.end().get_data().dumps()
-            if self.counter is not None:
-                output[WORKER_COUNTS_KEY] = plain_counts(self.counter)  # plain data, as execnet wants
+            if self.counter is not None:  # plain data, as execnet wants
+                children = sorted(self.measurement.child_files)
+                output[WORKER_COUNTS_KEY] = {"counts": plain_counts(self.counter), "children": children}
         except Exception as exc:
             output[WORKER_ERROR_KEY] = f"{type(exc).__name__}: {exc}"
 
@@ -325,7 +326,9 @@ class WorkerData:
         blob = output.get(WORKER_DATA_KEY)
         if blob is not None:
             self.report.worker_data.append(blob)
-            self.report.worker_counts.append(output.get(WORKER_COUNTS_KEY) or {})
+            counted = output.get(WORKER_COUNTS_KEY) or {}
+            self.report.worker_counts.append(counted.get("counts", {}))
+            self.report.child_files.update(counted.get("children", ()))
             return
         why = output.get(WORKER_ERROR_KEY) or "it did not finish"
         self.report.notices.append(
@@ -378,6 +381,7 @@ class LcovReport:
         self.notices: list[str] = list(measurement.notices)
         self.worker_data: list[bytes] = []
         self.worker_counts: list[dict[str, Any]] = []
+        self.child_files: set[str] = set()
         self.counter: CountingFinder | None = None
         self.annotations: list[str] = []
 
@@ -435,7 +439,11 @@ class LcovReport:
         if self.options.counts != "executions":
             return None
         mine = [plain_counts(self.counter)] if self.counter is not None else []
-        return merged_counts(mine + self.worker_counts)
+        expected = instrumented_files(
+            measured_sources(self.measurement.cov), self.config.getini("python_files")
+        )
+        children = self.child_files | self.measurement.child_files
+        return merged_counts(mine + self.worker_counts, expected, children)
 
     def _changed_lines(self, session: pytest.Session) -> ChangedLines | None:
         """The lines the change touches, or None; a git problem fails the change's gates."""

@@ -94,6 +94,14 @@ EXPECTED_BRANCHES = {
 }
 
 
+# The sample project runs this file through importlib's exec_module, without the import system.
+SPACED_NOTICE = (
+    "pytest-lcov: counts are 0/1, not executions, in app/my module, v2.py: it ran without counters: "
+    "imported before pytest-lcov started, or loaded without the import system "
+    "(runpy, exec, a loader of its own)"
+)
+
+
 @pytest.fixture
 def project(pytester: pytest.Pytester) -> pytest.Pytester:
     pytester.makefile(".toml", pyproject=CONFIG)
@@ -155,7 +163,7 @@ def test_totals_and_zero_ness_do_not_change(
         write_sample_project(pytester.path)
     _, plain = lcov_run(project, "run.info", "--lcov-branch")
     result, counted = lcov_run(project, "counts.info", "--lcov-branch", "--lcov-counts=executions")
-    assert notices(result) == []
+    assert notices(result) == ([SPACED_NOTICE] if which == "sample" else [])
     assert plain.keys() == counted.keys()
     for path, record in plain.items():
         assert counted[path].totals() == record.totals(), path
@@ -227,7 +235,7 @@ def test_xdist_counts_add_up_to_the_serial_counts(
     _, serial = lcov_run(pytester, "serial.info", *options)
     _, imports = lcov_run(pytester, "imports.info", *options, "--collect-only")
     result, distributed = lcov_run(pytester, "xdist.info", *options, "-n", "2")
-    assert notices(result) == []
+    assert notices(result) == [SPACED_NOTICE]
     assert distributed == {
         path: plus(record, imports[path], pytester.path / path) if path in imports else record
         for path, record in serial.items()
@@ -312,3 +320,19 @@ def test_genhtml_reads_the_counts(project: pytest.Pytester, lcov: LcovTools) -> 
         p for p in parse((project.path / "counts.info").read_text(), "counts.info") if "work" in p.record.path
     ]
     assert parsed.record.lines[3] == 8
+
+
+def test_files_child_processes_ran_fall_back_to_0_1(project: pytest.Pytester) -> None:
+    """A child's executions are not counted: a file it ran keeps 0/1, and says why."""
+    (project.path / "pyproject.toml").write_text(CONFIG + 'patch = ["subprocess"]\n')
+    (project.path / "tests/test_child.py").write_text(
+        "import subprocess\nimport sys\n\n\n"
+        "def test_child():\n"
+        "    code = 'import pkg.work; pkg.work.countdown(2)'\n"
+        "    subprocess.run([sys.executable, '-c', code], check=True)\n"
+    )
+    result, records = lcov_run(project, "counts.info", "--lcov-counts=executions", "-k", "child or total")
+    why = "child processes ran it, and their executions are not counted"
+    assert notices(result) == [f"pytest-lcov: counts are 0/1, not executions, in pkg/work.py: {why}"]
+    lines = records["pkg/work.py"].lines
+    assert (lines[3], lines[12], lines[19]) == (1, 1, 0)  # for header (8 if counted), child's while, parse
