@@ -21,12 +21,11 @@ How, and why it is exact:
 * A counter ``_c[k] += 1`` goes right before every statement that is the first
   on its line: it runs just before the statement starts, so a statement that
   raises still counts and the ones after it do not.
-* Loop back-edges: a ``for`` iterable is wrapped in `CountingIter`, which counts
-  every ``__next__`` after the first (a statement at the end of the body,
-  located on the header line, would give coverage.py a new header-to-header arc).
-  A ``while`` gets a counter at the end of its body and before each ``continue``
-  of that loop, or, when a ``continue`` leaves through ``finally``/``with`` code
-  (which may raise or break instead), a counter inside its test.
+* Loop back-edges: a counter at the end of the body (located on no line, so it
+  fires no line event) and before each ``continue`` of that loop.  When a
+  ``continue`` leaves through ``finally``/``with`` code (which may raise or break
+  instead), a ``while`` counts in its test and a ``for`` wraps its iterable in
+  `CountingIter`, which counts every ``__next__`` after the first.
 * ``except E:`` lines run when their type test runs, matched or not: the counter
   goes into the type expression.  A bare ``except:`` counts at its body start.
 * ``case`` lines run when their pattern is tried; a pattern holds no expression,
@@ -61,6 +60,7 @@ LOOPS = (ast.For, ast.AsyncFor, ast.While)
 TRYS: tuple[type[ast.stmt], ...] = (ast.Try, *((ast.TryStar,) if hasattr(ast, "TryStar") else ()))
 Counted = ast.stmt | ast.ExceptHandler | ast.match_case
 AMBIGUOUS = -1  # a function slot shared by two functions starting on one line: not counted
+NO_LINE = -1  # the location of code that must not be a line of its own (CPython fires no event for it)
 
 
 @dataclass(frozen=True)
@@ -252,16 +252,24 @@ class _Instrumenter:
             node.body = self.block(node.body, qual=qual)
         return [*pre, node]
 
-    def branch_ways(self, node: ast.If | ast.For | ast.AsyncFor | ast.While, qual: str) -> None:
+    def branch_ways(
+        self,
+        node: ast.If | ast.For | ast.AsyncFor | ast.While,
+        qual: str,
+        loop: tuple[int | None] | None = None,
+    ) -> None:
         """Count the body (one way out of the header) and the else (the other), synthesising an else.
 
         The synthesised else's counter is located on the header line, the
         line control is on when it leaves that way: no new line is seen.
+        A loop's `continue` statements in its body (not its else) count `loop`'s back-edge slot.
         """
         line = node.lineno
         into_body = self.cmap.new()
         self.cmap.ways.append(Way(line, first_line(node.body[0]), into_body))
+        self.loop_stack.extend(loop or ())
         body = self.block(node.body, qual=qual)
+        del self.loop_stack[len(self.loop_stack) - len(loop or ()) :]
         node.body = [self.inc_stmt(into_body, node.body[0].lineno), *body]
         into_else = self.cmap.new()
         if node.orelse:
@@ -276,33 +284,43 @@ class _Instrumenter:
             node.orelse = [self.inc_stmt(into_else, line)]
 
     def for_loop(self, node: ast.For | ast.AsyncFor, qual: str) -> None:
-        """Back-edges counted by the iterator: every ``__next__`` but the first comes back to the header."""
+        """Back-edges: a counter at the body end and before each continue, or in the iterator when unsafe."""
+        if not _risky_continue(node):
+            self.loop_back_edges(node, qual)
+            return
+        # A continue leaves through finally/__exit__ code, which may raise or
+        # break instead: count every __next__ after the first (a Python call per
+        # iteration, so only here).
         back = self.cmap.line_slot(node.lineno)
         wrapper = AITER_NAME if isinstance(node, ast.AsyncFor) else ITER_NAME
         call = ast.Call(ast.Name(wrapper, ast.Load()), [node.iter, ast.Constant(back)], [])
         for sub in (call, call.func, call.args[1]):
             ast.copy_location(sub, node.iter)
         node.iter = call
-        self.loop_stack.append(None)
-        self.branch_ways(node, qual)
-        self.loop_stack.pop()
+        self.branch_ways(node, qual, loop=(None,))
 
     def while_loop(self, node: ast.While, pre: list[ast.stmt], qual: str) -> None:
         """Back-edges: a counter at the body's end and before each continue, or in the test when unsafe."""
-        if _risky_continue(node):
-            # A continue leaves through finally/__exit__ code, which may raise or
-            # break instead: count where the test is evaluated (entry included).
-            slot = self.cmap.line_slot(node.lineno) if not pre else _slot_of(pre.pop())
-            node.test = self.before(node.test, slot)
-            self.loop_stack.append(None)
-            self.branch_ways(node, qual)
-            self.loop_stack.pop()
+        if not _risky_continue(node):
+            self.loop_back_edges(node, qual)
             return
+        # A continue leaves through finally/__exit__ code, which may raise or
+        # break instead: count where the test is evaluated (entry included).
+        slot = self.cmap.line_slot(node.lineno) if not pre else _slot_of(pre.pop())
+        node.test = self.before(node.test, slot)
+        self.branch_ways(node, qual, loop=(None,))
+
+    def loop_back_edges(self, node: ast.For | ast.AsyncFor | ast.While, qual: str) -> None:
+        """A counter at the end of the body, and one before each ``continue`` of this loop.
+
+        The end-of-body counter has no line (NO_LINE): on any line it would be
+        a line event of its own, and on the header line CPython's jump back
+        fires the header's event a second time, which coverage.py records as
+        a header-to-header arc.  Without a line, the events are the source's.
+        """
         back = self.cmap.line_slot(node.lineno)
-        self.loop_stack.append(back)
-        self.branch_ways(node, qual)
-        self.loop_stack.pop()
-        node.body.append(self.inc_stmt(back, node.lineno))
+        self.branch_ways(node, qual, loop=(back,))
+        node.body.append(self.inc_stmt(back, NO_LINE))
 
     def try_stmt(self, node: ast.Try, qual: str) -> None:
         node.body = self.block(node.body, qual=qual)
@@ -343,7 +361,7 @@ def _slot_of(counter: ast.stmt) -> int:
     return slot
 
 
-def _risky_continue(loop: ast.While) -> bool:
+def _risky_continue(loop: ast.For | ast.AsyncFor | ast.While) -> bool:
     """Whether a continue of this loop sits in a ``try`` with ``finally``, or in a ``with``."""
 
     def walk(nodes: Iterable[ast.AST], guarded: bool) -> bool:

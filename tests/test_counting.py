@@ -600,3 +600,17 @@ def test_import_hook_counts_a_module_that_another_finder_finds(tmp_path: Path) -
     assert module.f() == 1
     counted = finder.files[str(target)]
     assert counted.cmap.line_counts(counted.values) == {1: 1, 2: 1}
+
+
+def test_a_continue_in_a_loops_else_belongs_to_the_outer_loop() -> None:
+    """Found by the random programs: the inner loop's back-edge must not count it."""
+    compare(
+        "for i in range(3):\n"
+        "    w = 0\n"
+        "    while w < 1:\n"
+        "        w += 1\n"
+        "    else:\n"
+        "        if i % 2 == 0:\n"
+        "            continue\n"
+        "    x = i\n"
+    )
