@@ -504,6 +504,7 @@ class CountingFinder(importlib.abc.MetaPathFinder):
     def __init__(self, paths: frozenset[str]) -> None:
         self.paths = paths
         self.files: dict[str, CountedFile] = {}
+        self.early: set[str] = set()  # files of modules imported before: what they ran is not counted
         folders = {os.path.dirname(path) for path in paths}
         self.folders = frozenset(folders)
         # A top-level import of ours names a file's stem or one of its folders.
@@ -555,11 +556,12 @@ class CountingFinder(importlib.abc.MetaPathFinder):
             sys.meta_path.remove(self)
 
     def imported_before(self) -> list[str]:
-        """Modules of our files already imported by something else: they are not counted."""
+        """Modules of our files already imported by something else: they are not counted (see `early`)."""
         names = []
         for name, module in list(sys.modules.items()):
             filename = getattr(module, "__file__", None)
             ours = isinstance(filename, str) and os.path.abspath(filename) in self.paths
             if ours and COUNTER_NAME not in vars(module):
                 names.append(name)
+                self.early.add(os.path.abspath(str(filename)))
         return sorted(names)

@@ -68,6 +68,8 @@ def plain_counts(finder: CountingFinder) -> dict[str, Any]:
             "functions": sorted(cmap.function_counts(values).items()),
             "ways": [[line, dest, taken] for line, dest, taken in cmap.way_counts(values)],
         }
+    for path in finder.early:  # imported before counting began: whatever else counted it, it lacks those
+        out[path] = {"digest": "", "not_counted": NOT_IMPORTED}
     return out
 
 
@@ -84,6 +86,9 @@ class FileCounts:
     not_counted: str | None = None  # why the file ran without counters, if it did
 
     def add(self, plain: dict[str, Any]) -> None:
+        if plain.get("not_counted"):
+            self.not_counted = str(plain["not_counted"])
+            return
         keys = [(line, dest) for line, dest, _ in plain["ways"]]
         if plain["digest"] != self.digest or (self.way_keys and keys != self.way_keys):
             self.conflict = True

@@ -7,10 +7,13 @@ import dataclasses
 import re
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from coverage import CoverageData
 
+from pytest_lcov.collect import FileShape, Hits, RecordCounts
+from pytest_lcov.executions import NOT_IMPORTED, check, merged_counts
 from pytest_lcov.model import FileRecord
 from pytest_lcov.tracefile import parse
 from tests.helpers import QUIET_PLUGINS, read_records, run_pytest
@@ -338,3 +341,15 @@ def test_files_child_processes_ran_fall_back_to_0_1(project: pytest.Pytester) ->
     assert notices(result) == [f"pytest-lcov: counts are 0/1, not executions, in pkg/work.py: {why}"]
     lines = records["pkg/work.py"].lines
     assert (lines[3], lines[12], lines[19]) == (1, 1, 0)  # for header (8 if counted), child's while, parse
+
+
+def test_a_process_that_imported_a_file_early_makes_it_fall_back() -> None:
+    """One xdist worker counted the file, another imported it before counting: the sum lacks some runs."""
+    counted: dict[str, Any] = {"digest": "d", "lines": [[1, 2]], "functions": [], "ways": []}
+    shape = FileShape("x.py", (1,), (), {}, frozenset(), {})
+    ran = Hits(frozenset({1}), None)
+    parts: list[dict[str, Any]] = [{"/x.py": counted}, {"/x.py": {"digest": "", "not_counted": NOT_IMPORTED}}]
+    for order in (parts, parts[::-1]):
+        assert check(shape, ran, merged_counts(order)["/x.py"], "d") == NOT_IMPORTED
+    both = merged_counts([{"/x.py": counted}, {"/x.py": counted}])["/x.py"]
+    assert check(shape, ran, both, "d") == RecordCounts({1: 4}, {}, {})
