@@ -58,6 +58,7 @@ FUNCS = (ast.FunctionDef, ast.AsyncFunctionDef)
 DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 LOOPS = (ast.For, ast.AsyncFor, ast.While)
 TRYS: tuple[type[ast.stmt], ...] = (ast.Try, *((ast.TryStar,) if hasattr(ast, "TryStar") else ()))
+COMPOUND = (*DEFS, *LOOPS, *TRYS, ast.If, ast.With, ast.AsyncWith, ast.Match)
 Counted = ast.stmt | ast.ExceptHandler | ast.match_case
 AMBIGUOUS = -1  # a function slot shared by two functions starting on one line: not counted
 NO_LINE = -1  # the location of code that must not be a line of its own (CPython fires no event for it)
@@ -265,23 +266,35 @@ class _Instrumenter:
         A loop's `continue` statements in its body (not its else) count `loop`'s back-edge slot.
         """
         line = node.lineno
-        into_body = self.cmap.new()
-        self.cmap.ways.append(Way(line, first_line(node.body[0]), into_body))
+        first = node.body[0]
         self.loop_stack.extend(loop or ())
         body = self.block(node.body, qual=qual)
         del self.loop_stack[len(self.loop_stack) - len(loop or ()) :]
-        node.body = [self.inc_stmt(into_body, node.body[0].lineno), *body]
-        into_else = self.cmap.new()
+        node.body = self.counted_way(line, first, body)
         if node.orelse:
-            dest = first_line(node.orelse[0])
-            self.cmap.ways.append(Way(line, dest, into_else))
-            node.orelse = [
-                self.inc_stmt(into_else, node.orelse[0].lineno),
-                *self.block(node.orelse, qual=qual),
-            ]
+            node.orelse = self.counted_way(line, node.orelse[0], self.block(node.orelse, qual=qual))
         else:
+            into_else = self.cmap.new()
             self.cmap.ways.append(Way(line, None, into_else))
             node.orelse = [self.inc_stmt(into_else, line)]
+
+    def counted_way(self, line: int, first: ast.stmt, block: list[ast.stmt]) -> list[ast.stmt]:
+        """A way from `line` into the block starting with `first`, counted.
+
+        A simple statement that starts its line already has a counter that
+        runs only when control enters this block: that one counts the way too.
+        A block on the header's own line is not counted: its way cannot be
+        told apart from the others by line.
+        """
+        dest = first_line(first)
+        if dest == line:
+            return block
+        if id(first) in self.first_on_line and not isinstance(first, COMPOUND):
+            self.cmap.ways.append(Way(line, dest, _slot_of(block[0])))
+            return block
+        slot = self.cmap.new()
+        self.cmap.ways.append(Way(line, dest, slot))
+        return [self.inc_stmt(slot, first.lineno), *block]
 
     def for_loop(self, node: ast.For | ast.AsyncFor, qual: str) -> None:
         """Back-edges: a counter at the body end and before each continue, or in the iterator when unsafe."""
