@@ -448,9 +448,9 @@ def instrument(tree: ast.Module) -> CounterMap:
     return cmap
 
 
-def namespace(cmap: CounterMap) -> dict[str, Any]:
-    """The globals an instrumented module needs: its counter list and loop wrappers."""
-    counts = [0] * cmap.nslots
+def namespace(cmap: CounterMap, counts: list[int] | None = None) -> dict[str, Any]:
+    """The globals an instrumented module needs: its counter list (new, or `counts`) and loop wrappers."""
+    counts = [0] * cmap.nslots if counts is None else counts
 
     def count_iter(iterable: Iterable[Any], slot: int) -> CountingIter:
         return CountingIter(counts, iterable, slot)
@@ -475,6 +475,7 @@ class CountedFile:
     cmap: CounterMap
     values: list[int]
     digest: str
+    reloaded_changed: bool = False  # executed again from other source: the counts mix two versions
 
 
 class CountingLoader(importlib.machinery.SourceFileLoader):
@@ -493,13 +494,16 @@ class CountingLoader(importlib.machinery.SourceFileLoader):
         """Never write bytecode."""
 
     def exec_module(self, module: ModuleType) -> None:
+        """Run the module instrumented; run again (a reload), it adds to the same counters."""
         path = self.get_filename(self.name)
         data = self.get_data(path)
+        digest = hashlib.sha256(data).hexdigest()
         code, cmap = instrument_source(importlib.util.decode_source(data), path)
-        names = namespace(cmap)
-        self.files[os.path.abspath(path)] = CountedFile(
-            cmap, names[COUNTER_NAME], hashlib.sha256(data).hexdigest()
-        )
+        earlier = self.files.get(os.path.abspath(path))
+        same = earlier is not None and earlier.digest == digest
+        names = namespace(cmap, earlier.values if earlier is not None and same else None)
+        changed = earlier is not None and (earlier.reloaded_changed or not same)
+        self.files[os.path.abspath(path)] = CountedFile(cmap, names[COUNTER_NAME], digest, changed)
         module.__dict__.update(names)
         exec(code, module.__dict__)
 

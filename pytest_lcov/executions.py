@@ -58,8 +58,11 @@ def imported_before_notice(names: list[str]) -> str | None:
 
 def plain_counts(finder: CountingFinder) -> dict[str, Any]:
     """Each instrumented file's counts as plain JSON-able data, to send from an xdist worker."""
-    out = {}
+    out: dict[str, dict[str, Any]] = {}
     for path, counted in finder.files.items():
+        if counted.reloaded_changed:
+            out[path] = {"digest": "", "not_counted": "it was imported again after its source changed"}
+            continue
         values = counted.values
         cmap = counted.cmap
         out[path] = {

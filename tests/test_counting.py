@@ -614,3 +614,24 @@ def test_a_continue_in_a_loops_else_belongs_to_the_outer_loop() -> None:
         "            continue\n"
         "    x = i\n"
     )
+
+
+def test_a_reloaded_module_adds_to_its_counts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """importlib.reload runs the module again: its counts add up; from changed source, they are marked."""
+    target = tmp_path / "reloaded_mod_x.py"
+    target.write_text("x = 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    finder = CountingFinder(frozenset([str(target)]))
+    finder.install()
+    try:
+        module = importlib.import_module("reloaded_mod_x")
+        importlib.reload(module)
+        counted = finder.files[str(target)]
+        assert counted.cmap.line_counts(counted.values) == {1: 2}
+        assert not counted.reloaded_changed
+        target.write_text("x = 2\n\n")
+        importlib.reload(module)
+        assert finder.files[str(target)].reloaded_changed
+    finally:
+        finder.uninstall()
+        sys.modules.pop("reloaded_mod_x", None)
