@@ -56,6 +56,20 @@ def imported_before_notice(names: list[str]) -> str | None:
     )
 
 
+def uncounted_notices(uncounted: Iterable[tuple[str, str]]) -> list[str]:
+    """One line per reason: the files whose counts fell back to 0/1 for it (a few named), and why."""
+    by_reason: dict[str, list[str]] = {}
+    for path, why in uncounted:
+        by_reason.setdefault(why, []).append(path)
+    lines = []
+    for why, paths in by_reason.items():
+        more = f" and {len(paths) - MAX_NAMED} more" if len(paths) > MAX_NAMED else ""
+        lines.append(
+            f"pytest-lcov: counts are 0/1, not executions, in {', '.join(paths[:MAX_NAMED])}{more}: {why}"
+        )
+    return lines
+
+
 def plain_counts(finder: CountingFinder) -> dict[str, Any]:
     """Each instrumented file's counts as plain JSON-able data, to send from an xdist worker."""
     out: dict[str, dict[str, Any]] = {}

@@ -45,6 +45,7 @@ from pytest_lcov.executions import (
     instrumented_files,
     merged_counts,
     plain_counts,
+    uncounted_notices,
 )
 from pytest_lcov.files import DESCRIPTION_LINE, TRACEFILE_LINE, output_problem
 from pytest_lcov.html import (
@@ -414,8 +415,8 @@ class LcovReport:
         except Exception as exc:  # the report must never take the test run down
             self._report_failed(session, report_failure(exc, settings.output), exc)
             return
-        for line in self.report.uncounted:
-            self._notice(session, f"pytest-lcov: counts are 0/1, not executions, in {line}")
+        for line in uncounted_notices(self.report.uncounted):
+            self._notice(session, line)
         for name in self.report.changed:
             self._notice(
                 session,

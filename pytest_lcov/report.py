@@ -53,7 +53,7 @@ class Report:
     changed: tuple[str, ...] = ()
     records: dict[str, FileRecord] = field(default_factory=dict)
     tests_load: Lcov2Load | None = None  # what the per-test file costs lcov 2.x to read, when written
-    uncounted: tuple[str, ...] = ()  # files whose execution counts were not trusted, each with why
+    uncounted: tuple[tuple[str, str], ...] = ()  # (file, why) where execution counts were not trusted
 
 
 @dataclass
@@ -149,7 +149,7 @@ def _write_report(
     rows: list[FileSummary] = []
     changed: list[str] = []
     kept: dict[str, FileRecord] = {}
-    uncounted: list[str] = []
+    uncounted: list[tuple[str, str]] = []
     with atomic_output(options.output) as out, _tests_output(options) as per_test:
         out.write(f"TN:{options.test_name}\n")  # one section: every file once, under the run's name
         for reporter, analysis in analysed_files(cov, options.cache_dir, parallel):
@@ -159,7 +159,7 @@ def _write_report(
             shape = file_shape(reporter, analysis, path, options.checksums)
             checked = _checked_counts(counts, shape, reporter, analysis)
             if isinstance(checked, str):
-                uncounted.append(f"{path}: {checked}")
+                uncounted.append((path, checked))
                 checked = None
             record = _write_file(out, per_test, shape, reporter, analysis, tests, options, checked)
             if reporter.filename in keep:

@@ -74,6 +74,40 @@ def _model(tree: ast.Module) -> tuple[dict[int, tuple[Span, bool]], dict[int, Sp
     return info, heads
 
 
+def _header_end(node: ast.stmt | ast.ExceptHandler | ast.match_case) -> int:
+    """The last line of a statement's own part: a compound's header, a simple statement's whole."""
+    if isinstance(node, ast.Match):
+        return node.cases[0].pattern.lineno - 1
+    if isinstance(node, ast.match_case):
+        return node.body[0].lineno - 1
+    body = getattr(node, "body", None)
+    if isinstance(body, list) and body:
+        return int(first_line(body[0])) - 1
+    return node.end_lineno or node.lineno
+
+
+def _continuation_lines(tree: ast.Module, info: dict[int, tuple[Span, bool]]) -> dict[int, int]:
+    """Lines inside a statement's own part that start no statement -> the line it starts on."""
+    lines: dict[int, int] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.stmt | ast.ExceptHandler | ast.match_case):
+            start = node.pattern.lineno if isinstance(node, ast.match_case) else node.lineno
+            for line in range(start + 1, _header_end(node) + 1):
+                if line not in info:
+                    lines.setdefault(line, start)
+    return lines
+
+
+def _first_since_entered(history: list[int], line: int, low: int, high: int) -> bool:
+    """Whether control entered the statement on `line` (span low..high) since its last event there."""
+    for previous in reversed(history):
+        if abs(previous) == line:
+            return False
+        if not low <= abs(previous) <= high:
+            return True
+    return True
+
+
 class _Tracer:
     """Counts normalised line events and function entries of one file's frames."""
 
@@ -82,6 +116,7 @@ class _Tracer:
         tree = ast.parse(source, filename)
         self.tree = tree
         self.info, self.heads = _model(tree)
+        self.continuation = _continuation_lines(tree, self.info)
         # Statements compiled to no code: their line lands on the next
         # instruction (on 3.11 possibly a RERAISE), so that event is genuine.
         self.nocode = {
@@ -118,19 +153,33 @@ class _Tracer:
             if low <= line <= high:
                 return
         history = self.history[id(frame)]
+        if line not in self.info and line in self.continuation:
+            self.continued(self.continuation[line], history)
+            return
         if line in self.info:
             (low, high), is_loop = self.info[line]
-            count = True
-            if not is_loop:
-                for previous in reversed(history):
-                    if previous == line:
-                        count = False
-                        break
-                    if not low <= previous <= high:
-                        break
+            if is_loop:  # every return, unless this is its own condition coming back (3.11)
+                count = not history or history[-1] != -line
+            else:
+                count = _first_since_entered(history, line, low, high)
             if count:
                 self.lines[line] += 1
         history.append(line)
+
+    def continued(self, start: int, history: list[int]) -> None:
+        """An event on a later line of the statement starting on `start` (coverage.py reports it there).
+
+        It counts when control was elsewhere just before: a loop header whose
+        condition starts on a later line comes back to that line only.
+        """
+        (low, high), is_loop = self.info[start]
+        if is_loop:
+            count = not history or abs(history[-1]) != start
+        else:
+            count = _first_since_entered(history, start, low, high)
+        if count:
+            self.lines[start] += 1
+        history.append(-start)  # negative: on a later line of that statement
 
     def transitions(self) -> Counter[tuple[int, int]]:
         """How often an event on one statement was followed by one on another, in the same frame.
@@ -148,7 +197,7 @@ class _Tracer:
                     start.setdefault(line, node.lineno)
         pairs: Counter[tuple[int, int]] = Counter()
         for history in self.history.values():
-            lines = [start.get(line, line) for line in history]
+            lines = [start.get(abs(line), abs(line)) for line in history]
             pairs.update((a, b) for a, b in itertools.pairwise(lines) if a != b)
         return pairs
 

@@ -12,7 +12,9 @@ import importlib.abc
 import importlib.machinery
 import importlib.util
 import inspect
+import json
 import pickle
+import subprocess
 import sys
 import textwrap
 import traceback
@@ -635,3 +637,24 @@ def test_a_reloaded_module_adds_to_its_counts(tmp_path: Path, monkeypatch: pytes
     finally:
         finder.uninstall()
         sys.modules.pop("reloaded_mod_x", None)
+
+
+def test_real_code_counts_equal_the_reference() -> None:
+    """markdown-it-py's parser, run on one document: every statement and function of every file it ran."""
+    root = Path(__file__).parent.parent
+
+    def counts(mode: str) -> dict[str, list[dict[str, int]]]:
+        command = [sys.executable, "-m", "tests.counting_real", mode]
+        result = subprocess.run(command, cwd=root, capture_output=True, text=True, check=True)
+        loaded: dict[str, list[dict[str, int]]] = json.loads(result.stdout)
+        return loaded
+
+    reference, instrumented = counts("ref"), counts("inst")
+    assert len(instrumented) > 30
+    for name, (lines, functions) in instrumented.items():
+        ref_lines, ref_functions = reference[name]
+        statements = statement_lines(Path(name).read_text(encoding="utf-8"), name)
+        got = {line: lines.get(str(line), 0) for line in statements}
+        assert got == {line: ref_lines.get(str(line), 0) for line in statements}, name
+        assert {line: n for line, n in functions.items() if n} == ref_functions, name
+    assert any(count > 1 for lines, _ in instrumented.values() for count in lines.values())
