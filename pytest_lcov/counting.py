@@ -200,17 +200,25 @@ class _Instrumenter:
                 out.append(self.inc_stmt(self.cmap.line_slot(node.lineno), node.lineno))
         if func is not None:
             first = body[start] if start < len(body) else body[-1]
-            out.append(self.inc_stmt(self.function_entry(first, func), first_line(first)))
+            out.append(self.inc_stmt(self.function_entry(body[start:] or body[-1:], func), first_line(first)))
         for node in body[start:]:
             out.extend(self.stmt(node, qual))
         return out
 
-    def function_entry(self, first: ast.stmt, key: tuple[int, str]) -> int:
-        """A function's entry slot, known by its first body line (where coverage.py starts it)."""
+    def function_entry(self, body: list[ast.stmt], key: tuple[int, str]) -> int:
+        """A function's entry slot, known by its first body line (where coverage.py starts it).
+
+        A bare annotation (``x: int``) compiles to nothing in a function, so
+        coverage.py starts the function at the statement after it: each line
+        up to the first other statement names the function.
+        """
         slot = self.cmap.new()
         self.cmap.function_keys[key] = slot
-        line = first_line(first)
-        self.cmap.function_slots[line] = AMBIGUOUS if line in self.cmap.function_slots else slot
+        for node in body:
+            line = first_line(node)
+            self.cmap.function_slots[line] = AMBIGUOUS if line in self.cmap.function_slots else slot
+            if not (isinstance(node, ast.AnnAssign) and node.value is None):
+                break
         return slot
 
     def stmt(self, node: ast.stmt, qual: str) -> list[ast.stmt]:

@@ -658,3 +658,11 @@ def test_real_code_counts_equal_the_reference() -> None:
         assert got == {line: ref_lines.get(str(line), 0) for line in statements}, name
         assert {line: n for line, n in functions.items() if n} == ref_functions, name
     assert any(count > 1 for lines, _ in instrumented.values() for count in lines.values())
+
+
+def test_a_function_starting_with_a_bare_annotation_is_known_by_the_next_line_too() -> None:
+    """``x: int`` compiles to nothing in a function: coverage.py starts the function on line 3."""
+    code, cmap = instrument_source("def f():\n    x: int\n    x = 1\n    return x\nf()\nf()\n", "<prog>")
+    names = namespace(cmap)
+    exec(code, names)
+    assert cmap.function_counts(names[COUNTER_NAME]) == {2: 2, 3: 2}
