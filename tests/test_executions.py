@@ -13,7 +13,7 @@ import pytest
 from coverage import CoverageData
 
 from pytest_lcov.collect import FileShape, Hits, RecordCounts
-from pytest_lcov.executions import NOT_IMPORTED, check, merged_counts
+from pytest_lcov.executions import NOT_IMPORTED, check, merged_counts, uncounted_notices
 from pytest_lcov.model import FileRecord
 from pytest_lcov.tracefile import parse
 from tests.helpers import QUIET_PLUGINS, read_records, run_pytest
@@ -353,3 +353,30 @@ def test_a_process_that_imported_a_file_early_makes_it_fall_back() -> None:
         assert check(shape, ran, merged_counts(order)["/x.py"], "d") == NOT_IMPORTED
     both = merged_counts([{"/x.py": counted}, {"/x.py": counted}])["/x.py"]
     assert check(shape, ran, both, "d") == RecordCounts({1: 4}, {}, {})
+
+
+def test_files_that_fall_back_for_one_reason_share_a_line() -> None:
+    uncounted = [("a.py", "why"), ("b.py", "line 3 counted 0 but coverage.py says it ran"), ("c.py", "why")]
+    uncounted += [("d.py", "why"), ("e.py", "why")]
+    assert uncounted_notices(uncounted) == [
+        "pytest-lcov: counts are 0/1, not executions, in a.py, c.py, d.py and 1 more: why",
+        "pytest-lcov: counts are 0/1, not executions, in b.py: line 3 counted 0 but coverage.py says it ran",
+    ]
+
+
+def test_counts_that_disagree_with_coverage_are_not_used() -> None:
+    """The first disagreement is the reason given; agreeing counts are used as they are."""
+    shape = FileShape("x.py", (1, 2), (), {1: ((2, "x"), (-1, "y"))}, frozenset(), {})
+    plain = {"digest": "d", "lines": [[1, 3], [2, 0]], "functions": [], "ways": [[1, 2, 0], [1, None, 3]]}
+    counts = merged_counts([{"/x.py": plain}])["/x.py"]
+    ran_all = Hits(frozenset({1, 2}), frozenset({(1, 2), (1, -1)}))
+    assert check(shape, ran_all, counts, "d") == "line 2 counted 0 but coverage.py says it ran"
+    assert check(shape, Hits(frozenset({1}), frozenset({(1, -1)})), counts, "d") == RecordCounts(
+        {1: 3, 2: 0}, {}, {(1, 2): 0, (1, -1): 3}
+    )
+    assert check(shape, Hits(frozenset({1}), frozenset({(1, 2)})), counts, "d") == (
+        "branch 1->2 counted 0 but coverage.py says it ran"
+    )
+    assert check(shape, Hits(frozenset({1}), frozenset({(1, -1)})), counts, "other") == (
+        "its source changed after it was imported"
+    )
