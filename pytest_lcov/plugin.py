@@ -204,6 +204,11 @@ class LcovRun:
         paths = instrumented_files(measured_sources(self.measurement.cov), python_files)
         self.counter = CountingFinder(paths)
         notice = imported_before_notice(self.counter.imported_before())
+        if not paths:
+            notice = (
+                "pytest-lcov: no Python file to count executions of under coverage.py's source: "
+                "counts are 0/1 (a folder or a top-level package name is looked for)"
+            )
         self.counter.install()
         if notice is not None:
             self.measurement.notices.append(notice)

@@ -380,3 +380,12 @@ def test_counts_that_disagree_with_coverage_are_not_used() -> None:
     assert check(shape, Hits(frozenset({1}), frozenset({(1, -1)})), counts, "other") == (
         "its source changed after it was imported"
     )
+
+
+def test_a_source_with_no_file_to_count_is_said(project: pytest.Pytester) -> None:
+    result, records = lcov_run(project, "counts.info", "--lcov-counts=executions", "--lcov-source=pkg.work")
+    assert notices(result) == [
+        "pytest-lcov: no Python file to count executions of under coverage.py's source: "
+        "counts are 0/1 (a folder or a top-level package name is looked for)"
+    ]
+    assert set(records["pkg/work.py"].lines.values()) == {1}
