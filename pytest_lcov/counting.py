@@ -368,6 +368,8 @@ class _Instrumenter:
             body = self.block(case.body, qual=qual)
             entered = self.cmap.new()
             body.insert(0, self.inc_stmt(entered, case.body[0].lineno))
+            if first_line(case.body[0]) != case.pattern.lineno:
+                self.cmap.ways.append(Way(case.pattern.lineno, first_line(case.body[0]), entered))
             if id(case) in self.first_on_line:
                 self.cmap.derived[case.pattern.lineno] = (subject, list(earlier))
             earlier.append(entered)

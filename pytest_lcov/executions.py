@@ -156,28 +156,26 @@ def merged_counts(
 def map_ways(shape: FileShape, counts: FileCounts) -> dict[Way, int]:
     """Counted ways matched to coverage.py's ways out of each branch line, by destination line.
 
-    A body or existing ``else`` counter maps to the way into its first line;
-    a synthesised ``else`` maps to the other way when the line has exactly
-    two and the body's is mapped.  Anything not certain stays unmapped, and
-    so keeps 0/1: ways out of ``match``, ``try``, ``with``, comprehensions,
-    one-line ``if x: y`` bodies, and branch lines of other kinds.
+    A counter at the start of a body, an existing ``else`` or a ``case`` body
+    maps to the way into that block's first line; a synthesised ``else`` (no
+    destination) maps to the one other way of a line with exactly two.
+    Anything not certain stays unmapped, and so keeps 0/1: a ``case`` line's
+    way to the next case, a one-line ``if x: y`` body, a one-line function,
+    a way into a line two counters claim, and branch lines of other kinds.
     """
     mapped: dict[Way, int] = {}
     counted = counts.ways()
     for line, ways in shape.branch_ways.items():
-        entries = counted.get(line)
-        if not entries or len(entries) != 2:
-            continue
+        entries = counted.get(line, [])
         dests = [dest for dest, _ in ways]
-        (body, body_count), (other, other_count) = entries
-        if body is None or body in (other, line) or body not in dests:
-            continue
-        mapped[line, body] = body_count
-        rest = [dest for dest in dests if dest != body]
-        if other is None and len(dests) == 2:
-            mapped[line, rest[0]] = other_count
-        elif other is not None and other in rest:
-            mapped[line, other] = other_count
+        known = [dest for dest, _ in entries if dest is not None]
+        for dest, taken in entries:
+            if dest is not None and dest != line and dest in dests and known.count(dest) == 1:
+                mapped[line, dest] = taken
+        others = [taken for dest, taken in entries if dest is None]
+        rest = [dest for dest in dests if (line, dest) not in mapped and dest not in known]
+        if len(others) == 1 and len(dests) == 2 and len(rest) == 1:
+            mapped[line, rest[0]] = others[0]
     return mapped
 
 

@@ -42,9 +42,18 @@ def parse(text):
         return int(text)
     except ValueError:
         return None
+
+
+def kind(x):
+    match x:
+        case 0:
+            return "zero"
+        case int():
+            return "int"
+    return "other"
 """
 TESTS = """\
-from pkg.work import countdown, parse, total
+from pkg.work import countdown, kind, parse, total
 
 
 def test_total():
@@ -57,6 +66,10 @@ def test_countdown():
 
 def test_parse():
     assert [parse("1"), parse("x"), parse("2")] == [1, None, 2]
+
+
+def test_kind():
+    assert [kind(0), kind(1), kind(2), kind("a")] == ["zero", "int", "int", "other"]
 """
 CONFIG = """\
 [tool.pytest.ini_options]
@@ -67,7 +80,8 @@ source = ["pkg"]
 branch = true
 """
 # By hand, from WORK and TESTS: total is called 3 times (n = 4, 0, 1: 5 iterations),
-# countdown once (3 iterations), parse 3 times ("x" raises ValueError once).
+# countdown once (3 iterations), parse 3 times ("x" raises ValueError once),
+# kind 4 times (0; 1 and 2; "a").
 EXPECTED_LINES = {
     1: 1,  # def total: run once, at import
     2: 3,  # one per call of total
@@ -85,8 +99,15 @@ EXPECTED_LINES = {
     19: 3,  # int(text), one per call (once it raises)
     20: 1,  # the except's type test runs only when int() raised
     21: 1,
+    24: 1,  # def kind, at import
+    25: 4,  # match, one per call
+    26: 4,  # case 0 is tried on every call
+    27: 1,  # kind(0)
+    28: 3,  # case int() is tried when case 0 did not match: 1, 2, "a"
+    29: 2,  # kind(1), kind(2)
+    30: 1,  # kind("a")
 }
-EXPECTED_FUNCTIONS = {"total": 3, "countdown": 1, "parse": 3}
+EXPECTED_FUNCTIONS = {"total": 3, "countdown": 1, "parse": 3, "kind": 4}
 EXPECTED_BRANCHES = {
     (3, 0): 5,  # for -> body: 5 iterations
     (3, 1): 3,  # for -> return t: each of the 3 loops ends by running out
@@ -94,6 +115,10 @@ EXPECTED_BRANCHES = {
     (4, 1): 3,  # -> else: i = 0, 2 of total(4), 0 of total(1)
     (12, 0): 3,  # while -> body: n = 3, 2, 1
     (12, 1): 1,  # while -> return n: once, when n reaches 0
+    (26, 0): 1,  # case 0 -> its body: kind(0)
+    (26, 1): 1,  # case 0 -> case int(): taken 3 times, but a way to the next case keeps 0/1
+    (28, 0): 2,  # case int() -> its body: kind(1), kind(2)
+    (28, 1): 1,  # case int() -> return "other": kind("a"), and again 0/1
 }
 
 
