@@ -140,8 +140,9 @@ def _is_future(node: ast.stmt) -> bool:
 class _Instrumenter:
     """Rewrites one module's tree in place, recording each slot in a CounterMap."""
 
-    def __init__(self, cmap: CounterMap) -> None:
+    def __init__(self, cmap: CounterMap, code_lines: frozenset[int]) -> None:
         self.cmap = cmap
+        self.code_lines = code_lines  # the lines the uninstrumented code starts instructions on
         self.first_on_line: set[int] = set()  # id() of the first statement of each line
         self.loop_stack: list[int | None] = []  # a while's back-edge slot; None: no counter (for, def)
 
@@ -179,8 +180,25 @@ class _Instrumenter:
             key = (first_line(node), getattr(node, "col_offset", 0))
             if key[0] not in first or key < first[key[0]][0]:
                 first[key[0]] = (key, node)
-        self.first_on_line = {id(node) for _, node in first.values()}
+        # A statement that compiles to nothing (global, nonlocal, a string or bare annotation in a
+        # function, removed code) gets no counter: CPython sees no line there, and a counter would
+        # show coverage.py one, with arcs through it instead of the source's.
+        self.first_on_line = {
+            id(node) for _, node in first.values() if not isinstance(node, ast.stmt) or self.has_code(node)
+        }
         tree.body = self.block(tree.body, module=True, docstring=True)
+
+    def has_code(self, node: ast.stmt) -> bool:
+        """Whether CPython runs anything on `node`'s own lines (a compound statement's: its header).
+
+        A multi-line statement may have none on its first line, and ``if 0:``
+        or ``global x`` have none at all.
+        """
+        end = node.end_lineno or node.lineno
+        body = getattr(node, "body", None)
+        if isinstance(node, COMPOUND) and isinstance(body, list) and body:
+            end = max(node.lineno, first_line(body[0]) - 1)
+        return any(line in self.code_lines for line in range(node.lineno, end + 1))
 
     def block(
         self,
@@ -199,8 +217,10 @@ class _Instrumenter:
             if _is_future(node) and id(node) in self.first_on_line:
                 out.append(self.inc_stmt(self.cmap.line_slot(node.lineno), node.lineno))
         if func is not None:
-            first = body[start] if start < len(body) else body[-1]
-            out.append(self.inc_stmt(self.function_entry(body[start:] or body[-1:], func), first_line(first)))
+            # On the first line with code: a counter on a `global` line would be a line CPython never shows.
+            rest = body[start:] or body[-1:]
+            first = next((node for node in rest if self.has_code(node)), rest[0])
+            out.append(self.inc_stmt(self.function_entry(rest, func), first_line(first)))
         for node in body[start:]:
             out.extend(self.stmt(node, qual))
         return out
@@ -208,16 +228,16 @@ class _Instrumenter:
     def function_entry(self, body: list[ast.stmt], key: tuple[int, str]) -> int:
         """A function's entry slot, known by its first body line (where coverage.py starts it).
 
-        A bare annotation (``x: int``) compiles to nothing in a function, so
-        coverage.py starts the function at the statement after it: each line
-        up to the first other statement names the function.
+        A statement that compiles to nothing (a bare annotation ``x: int``,
+        ``global``) makes coverage.py start the function at the statement
+        after it: each line up to the first with code names the function.
         """
         slot = self.cmap.new()
         self.cmap.function_keys[key] = slot
         for node in body:
             line = first_line(node)
             self.cmap.function_slots[line] = AMBIGUOUS if line in self.cmap.function_slots else slot
-            if not (isinstance(node, ast.AnnAssign) and node.value is None):
+            if self.has_code(node):
                 break
         return slot
 
@@ -274,35 +294,40 @@ class _Instrumenter:
         A loop's `continue` statements in its body (not its else) count `loop`'s back-edge slot.
         """
         line = node.lineno
-        first = node.body[0]
+        original = list(node.body)
         self.loop_stack.extend(loop or ())
         body = self.block(node.body, qual=qual)
         del self.loop_stack[len(self.loop_stack) - len(loop or ()) :]
-        node.body = self.counted_way(line, first, body)
+        node.body = self.counted_way(line, original, body)
         if node.orelse:
-            node.orelse = self.counted_way(line, node.orelse[0], self.block(node.orelse, qual=qual))
+            original = list(node.orelse)
+            node.orelse = self.counted_way(line, original, self.block(node.orelse, qual=qual))
         else:
             into_else = self.cmap.new()
             self.cmap.ways.append(Way(line, None, into_else))
             node.orelse = [self.inc_stmt(into_else, line)]
 
-    def counted_way(self, line: int, first: ast.stmt, block: list[ast.stmt]) -> list[ast.stmt]:
-        """A way from `line` into the block starting with `first`, counted.
+    def counted_way(self, line: int, original: list[ast.stmt], block: list[ast.stmt]) -> list[ast.stmt]:
+        """A way from `line` into the block of `original` statements (`block`, counted), counted.
 
-        A simple statement that starts its line already has a counter that
-        runs only when control enters this block: that one counts the way too.
-        A block on the header's own line is not counted: its way cannot be
-        told apart from the others by line.
+        The way leads to the block's first statement with code (``global``
+        and the like compile to nothing).  A simple statement that starts its
+        line already has a counter that runs only when control enters this
+        block: that one counts the way too.  A block on the header's own line
+        is not counted: its way cannot be told apart from the others by line.
         """
+        first = next((node for node in original if self.has_code(node)), None)
+        if first is None:
+            return block  # nothing runs there
         dest = first_line(first)
         if dest == line:
             return block
-        if id(first) in self.first_on_line and not isinstance(first, COMPOUND):
+        if first is original[0] and id(first) in self.first_on_line and not isinstance(first, COMPOUND):
             self.cmap.ways.append(Way(line, dest, _slot_of(block[0])))
             return block
         slot = self.cmap.new()
         self.cmap.ways.append(Way(line, dest, slot))
-        return [self.inc_stmt(slot, first.lineno), *block]
+        return [self.inc_stmt(slot, dest), *block]
 
     def for_loop(self, node: ast.For | ast.AsyncFor, qual: str) -> None:
         """Back-edges: a counter at the body end and before each continue, or in the iterator when unsafe."""
@@ -374,6 +399,17 @@ class _Instrumenter:
                 self.cmap.derived[case.pattern.lineno] = (subject, list(earlier))
             earlier.append(entered)
             case.body = body
+
+
+def code_lines(tree: ast.Module, optimize: int = -1) -> frozenset[int]:
+    """The lines on which the compiled (uninstrumented) module starts instructions, nested code too."""
+    lines: set[int] = set()
+    todo = [compile(tree, "<lines>", "exec", dont_inherit=True, optimize=optimize)]
+    while todo:
+        code = todo.pop()
+        lines.update(line for _, _, line in code.co_lines() if line is not None)
+        todo.extend(const for const in code.co_consts if isinstance(const, CodeType))
+    return frozenset(lines)
 
 
 def _slot_of(counter: ast.stmt) -> int:
@@ -450,10 +486,14 @@ class CountingAsyncIter:
         return await anext(self.it)
 
 
-def instrument(tree: ast.Module) -> CounterMap:
-    """Rewrite `tree` in place; run it in `namespace(cmap)` and read the values with the map."""
+def instrument(tree: ast.Module, optimize: int = -1) -> CounterMap:
+    """Rewrite `tree` in place; run it in `namespace(cmap)` and read the values with the map.
+
+    `optimize` is the level the result will be compiled at: it decides which
+    statements compile to code (``assert`` under ``-O``), and only those are counted.
+    """
     cmap = CounterMap()
-    _Instrumenter(cmap).run(tree)
+    _Instrumenter(cmap, code_lines(tree, optimize)).run(tree)
     ast.fix_missing_locations(tree)
     return cmap
 
@@ -474,7 +514,7 @@ def namespace(cmap: CounterMap, counts: list[int] | None = None) -> dict[str, An
 def instrument_source(source: str | bytes, filename: str, optimize: int = -1) -> tuple[CodeType, CounterMap]:
     """Compile `source` instrumented, under its own file name (tracebacks and coverage.py see that file)."""
     tree = ast.parse(source, filename)
-    cmap = instrument(tree)
+    cmap = instrument(tree, optimize)
     return compile(tree, filename, "exec", dont_inherit=True, optimize=optimize), cmap
 
 

@@ -414,3 +414,70 @@ def test_a_source_with_no_file_to_count_is_said(project: pytest.Pytester) -> Non
         "counts are 0/1 (a folder or a top-level package name is looked for)"
     ]
     assert set(records["pkg/work.py"].lines.values()) == {1}
+
+
+# Statements that compile to nothing: global, nonlocal, a bare annotation in a function (and a
+# string statement, which does: CPython keeps a NOP there, so that it is seen to run).
+NO_CODE = """\
+TOTAL = 0
+
+
+def bump(flag):
+    "docstring"
+    global TOTAL
+    if flag:
+        "a string statement: no code"
+        TOTAL += 1
+    return TOTAL
+
+
+def make():
+    seen = 0
+
+    def add(step):
+        nonlocal seen
+        label: str
+        if not step:
+            return seen
+        seen += step
+        return seen
+
+    return add
+"""
+NO_CODE_TESTS = """\
+from pkg.nocode import bump, make
+
+
+def test_bump():
+    assert [bump(True), bump(False), bump(True)] == [1, 1, 2]
+
+
+def test_add():
+    add = make()
+    assert [add(0), add(2), add(3)] == [0, 2, 5]
+"""
+# By hand: bump is called 3 times (flag True twice), make once, add 3 times (step 0 once).
+# Lines 5 (docstring), 6, 17 and 18 compile to nothing: not statements, no counters, no line events.
+NO_CODE_LINES = {1: 1, 4: 1, 7: 3, 8: 2, 9: 2, 10: 3, 13: 1, 14: 1, 16: 1, 19: 3, 20: 1, 21: 2, 22: 2, 24: 1}
+NO_CODE_BRANCHES = {
+    (7, 0): 2,  # if flag -> the string statement on line 8
+    (7, 1): 1,  # -> return TOTAL: bump(False)
+    (19, 0): 1,  # if not step -> return seen: add(0)
+    (19, 1): 2,  # -> seen += step: add(2), add(3)
+}
+
+
+def test_statements_without_code_get_no_counter(project: pytest.Pytester) -> None:
+    """A counter on a `global` or `nonlocal` line once showed coverage.py a line the source has not,
+    and the way past it was lost: the branch totals changed."""
+    (project.path / "pkg/nocode.py").write_text(NO_CODE)
+    (project.path / "tests/test_nocode.py").write_text(NO_CODE_TESTS)
+    _, plain = lcov_run(project, "run.info", "--lcov-branch")
+    result, counted = lcov_run(project, "counts.info", "--lcov-branch", "--lcov-counts=executions")
+    assert notices(result) == []
+    record = counted["pkg/nocode.py"]
+    assert record.lines == NO_CODE_LINES
+    assert {fn.name: fn.hits for fn in record.functions} == {"bump": 3, "make": 1, "make.add": 3}
+    assert {(br.line, br.branch): br.taken for br in record.branches} == NO_CODE_BRANCHES
+    assert record.totals() == plain["pkg/nocode.py"].totals()
+    assert zero_ness(record) == zero_ness(plain["pkg/nocode.py"])
