@@ -319,6 +319,23 @@ def variants(project: Project, bin_dir: Path) -> list[Variant]:
             ours=True,
         ),
         Variant(
+            "counts",
+            "pytest --lcov --lcov-branch --lcov-counts=executions",
+            (
+                (
+                    *pytest,
+                    *cache("counts"),
+                    "--lcov=bench-out/counts.info",
+                    "--lcov-branch",
+                    "--lcov-counts=executions",
+                    "-p",
+                    "no:cov",
+                ),
+            ),
+            "bench-out/counts.info",
+            ours=True,
+        ),
+        Variant(
             "cov",
             "pytest-cov --cov-report=lcov (no contexts)",
             (
@@ -507,6 +524,31 @@ def table(result: Result) -> str:
     return "\n".join(rows)
 
 
+GOALS = (
+    # (variant, against, what the ratio is held to)
+    ("per-test", "anchor", "per-test data: at most pytest-cov's context run with its report"),
+    ("per-test", "anchor-separate", "per-test data: against pytest-cov's context run, then coverage lcov"),
+    ("counts", "cov", "execution counts: at most pytest-cov's --cov --cov-branch run"),
+)
+
+
+def goal_lines(result: Result) -> list[str]:
+    """The ratios the goals are stated in: wall time and peak memory, against the run they name."""
+    lines = []
+    for key, against, goal in GOALS:
+        if key not in result.samples or against not in result.samples:
+            continue
+        ours, theirs = result.samples[key], result.samples[against]
+        wall = statistics.median(s.wall for s in ours) / statistics.median(s.wall for s in theirs)
+        rss = statistics.median(s.maxrss_kib for s in ours) / statistics.median(s.maxrss_kib for s in theirs)
+        tree = statistics.median(s.tree_kib for s in ours) / statistics.median(s.tree_kib for s in theirs)
+        lines.append(
+            f"- {goal}: `{key}` / `{against}`: wall **{wall:.2f}**, peak RSS **{rss:.2f}**, "
+            f"process tree **{tree:.2f}**"
+        )
+    return lines
+
+
 def agreement(result: Result) -> str:
     """Whether pytest-lcov's totals are pytest-cov's (less pytest-lcov's documented raising-line branches)."""
     anchor = result.totals["anchor"].merged
@@ -549,7 +591,7 @@ def main(argv: list[str] | None = None) -> int:
         "--variants",
         default=None,
         help="comma-separated keys to run (the anchor always runs): "
-        "anchor-separate, per-test, per-test-cold, lcov, cov, plain",
+        "anchor-separate, per-test, per-test-cold, lcov, counts, cov, plain",
     )
     parser.add_argument("--python", default=None, help=f"the Python {PYTHON_VERSION} that makes the venv")
     parser.add_argument(
@@ -615,7 +657,7 @@ def main(argv: list[str] | None = None) -> int:
         if result.outcome:
             out += [f"Plain run: {result.outcome}.", ""]
         commands = common.commands_block(result.cwd, result.variants)
-        out += [table(result), "", agreement(result), "", commands, ""]
+        out += [table(result), "", *goal_lines(result), "", agreement(result), "", commands, ""]
         out += [f"Note: {note}" for note in result.project.notes]
     text = "\n".join(out) + "\n"
     print("\n" + text)
