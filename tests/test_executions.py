@@ -481,3 +481,46 @@ def test_statements_without_code_get_no_counter(project: pytest.Pytester) -> Non
     assert {(br.line, br.branch): br.taken for br in record.branches} == NO_CODE_BRANCHES
     assert record.totals() == plain["pkg/nocode.py"].totals()
     assert zero_ness(record) == zero_ness(plain["pkg/nocode.py"])
+
+
+# By hand, from the sample project's app/flow.py and tests/test_app.py::test_flow, which calls
+# fetch(2) once, list(evens(3)), describe(0) and describe(5), guarded({}), countdown(2) and
+# lookup({}) (which raises KeyError on its first line).
+SAMPLE_FLOW_LINES = {
+    **{line: 1 for line in (1, 4, 9, 15, 16, 19, 29, 39, 47)},  # the module's statements, at import
+    5: 1,  # await asyncio.sleep(0): started once (resuming after the await is not a new start)
+    6: 1,
+    10: 4,  # the for header of evens(3): entered once, and back after each of 3 iterations
+    11: 3,  # i = 0, 1, 2
+    12: 2,  # yield i for i = 0 and 2
+    20: 2,  # match value: describe(0), describe(5)
+    21: 2,  # case 0 is tried on both calls
+    22: 1,  # describe(0)
+    23: 1,  # case int() is tried when case 0 did not match: describe(5)
+    24: 1,
+    25: 0,  # case _ is never reached
+    26: 0,
+    30: 1,  # guarded({}): try
+    31: 1,  # d["k"] raises KeyError
+    32: 1,  # its except type test
+    33: 1,
+    35: 1,  # finally
+    36: 1,
+    40: 3,  # countdown(2): the while header, entered once and back after n = 2 and n = 1
+    41: 2,
+    43: 1,  # the while's else, once n reaches 0
+    44: 1,
+    48: 1,  # lookup({}): d["missing"] raises KeyError
+    49: 0,
+    50: 0,
+}
+SAMPLE_FLOW_FUNCTIONS = {"fetch": 1, "evens": 1, "describe": 2, "guarded": 1, "countdown": 1, "lookup": 1}
+
+
+def test_sample_project_counts_worked_out_by_hand(pytester: pytest.Pytester) -> None:
+    write_sample_project(pytester.path)
+    result, records = lcov_run(pytester, "counts.info", "--lcov-counts=executions", "--lcov-branch")
+    assert notices(result) == [SPACED_NOTICE]  # that file is run by exec_module, without counters
+    record = records["app/flow.py"]
+    assert record.lines == SAMPLE_FLOW_LINES
+    assert {fn.name: fn.hits for fn in record.functions} == SAMPLE_FLOW_FUNCTIONS
