@@ -390,11 +390,13 @@ class _Instrumenter:
         node.subject = self.after(node.subject, subject, node.lineno)
         earlier: list[int] = []
         for case in node.cases:
+            first = next((stmt for stmt in case.body if self.has_code(stmt)), None)
             body = self.block(case.body, qual=qual)
             entered = self.cmap.new()
-            body.insert(0, self.inc_stmt(entered, case.body[0].lineno))
-            if first_line(case.body[0]) != case.pattern.lineno:
-                self.cmap.ways.append(Way(case.pattern.lineno, first_line(case.body[0]), entered))
+            # A body with no code (``global x``) shows CPython no line: its counter has none either.
+            body.insert(0, self.inc_stmt(entered, first.lineno if first is not None else NO_LINE))
+            if first is not None and first_line(first) != case.pattern.lineno:
+                self.cmap.ways.append(Way(case.pattern.lineno, first_line(first), entered))
             if id(case) in self.first_on_line:
                 self.cmap.derived[case.pattern.lineno] = (subject, list(earlier))
             earlier.append(entered)
