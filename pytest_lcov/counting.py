@@ -394,7 +394,7 @@ class _Instrumenter:
             body = self.block(case.body, qual=qual)
             entered = self.cmap.new()
             # A body with no code (``global x``) shows CPython no line: its counter has none either.
-            body.insert(0, self.inc_stmt(entered, first.lineno if first is not None else NO_LINE))
+            body.insert(0, self.inc_stmt(entered, first_line(first) if first is not None else NO_LINE))
             if first is not None and first_line(first) != case.pattern.lineno:
                 self.cmap.ways.append(Way(case.pattern.lineno, first_line(first), entered))
             if id(case) in self.first_on_line:

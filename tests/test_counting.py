@@ -550,6 +550,20 @@ NO_CODE_SOURCES = {
 }
 
 
+def test_a_decorated_def_starting_a_case_body_shows_coverage_no_new_line(tmp_path: Path) -> None:
+    """The case's counter goes on the decorator's line, where the body starts: on the def line it
+    was a line event before the decorator's, and coverage.py saw the case jump to the def."""
+    source = (
+        "def deco(f):\n    return f\nfor x in range(3):\n    match x:\n        case 0:\n"
+        "            @deco\n            def g():\n                return 1\n"
+        "        case _:\n            y = x\n"
+    )
+    path = tmp_path / "decorated.py"
+    path.write_text(source)
+    assert coverage_lines_and_arcs(source, path, True) == coverage_lines_and_arcs(source, path, False)
+    compare(source)
+
+
 @pytest.mark.parametrize("name", sorted(NO_CODE_SOURCES))
 def test_statements_without_code_show_coverage_no_new_line(name: str, tmp_path: Path) -> None:
     """A counter on `global`, `nonlocal` or a bare annotation once showed coverage.py a line the
