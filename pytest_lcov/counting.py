@@ -520,6 +520,11 @@ def instrument_source(source: str | bytes, filename: str, optimize: int = -1) ->
     return compile(tree, filename, "exec", dont_inherit=True, optimize=optimize), cmap
 
 
+def source_digest(raw: bytes) -> str:
+    """The digest of the bytes a module was compiled from: the report compares it with the bytes it read."""
+    return hashlib.sha256(raw).hexdigest()
+
+
 @dataclass
 class CountedFile:
     """One instrumented module's counters, and the digest of the bytes compiled."""
@@ -549,7 +554,7 @@ class CountingLoader(importlib.machinery.SourceFileLoader):
         """Run the module instrumented; run again (a reload), it adds to the same counters."""
         path = self.get_filename(self.name)
         data = self.get_data(path)
-        digest = hashlib.sha256(data).hexdigest()
+        digest = source_digest(data)
         code, cmap = instrument_source(importlib.util.decode_source(data), path)
         earlier = self.files.get(os.path.abspath(path))
         same = earlier is not None and earlier.digest == digest

@@ -9,7 +9,6 @@ agree with coverage.py everywhere (see `check`): otherwise that file keeps
 from __future__ import annotations
 
 import fnmatch
-import hashlib
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -215,8 +214,3 @@ def check(shape: FileShape, hits: Hits, counts: FileCounts, digest: str) -> Reco
 
 def _disagreement(what: str, count: int, ran: bool) -> str:
     return f"{what} counted {count} but coverage.py says it {'ran' if ran else 'did not run'}"
-
-
-def source_digest(raw: bytes) -> str:
-    """The digest the import hook took of the bytes it compiled."""
-    return hashlib.sha256(raw).hexdigest()

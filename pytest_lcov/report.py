@@ -25,7 +25,8 @@ from pytest_lcov.collect import (
     run_hits,
     source_bytes,
 )
-from pytest_lcov.executions import FileCounts, check, source_digest
+from pytest_lcov.counting import source_digest
+from pytest_lcov.executions import FileCounts, check
 from pytest_lcov.files import DESCRIPTION_LINE, TRACEFILE_LINE, atomic_output
 from pytest_lcov.model import FileRecord, Totals, merge_records
 from pytest_lcov.options import ReportOptions
