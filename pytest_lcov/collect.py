@@ -221,16 +221,17 @@ class RecordCounts:
     ways: dict[Arc, int]
 
 
-def _entered(shape: FileShape, hits: Hits) -> frozenset[int] | set[int]:
-    """Lines that functions were entered at, from arcs: what tells a one-line function's call."""
+def function_hits(shape: FileShape, hits: Hits) -> Iterator[tuple[FunctionShape, bool]]:
+    """Each function of `shape`, and whether it ran in `hits`, as its record says.
+
+    A function ran when one of its own lines did; a one-line function has no
+    line of its own, so its call shows only as an arc entering its line.
+    """
+    entered: frozenset[int] | set[int] = frozenset()
     if hits.arcs is not None and any(fn.one_line for fn in shape.functions):
-        return {dst for src, dst in hits.arcs if src < 0}
-    return frozenset()
-
-
-def function_hit(shape: FileShape, fn: FunctionShape, hits: Hits) -> bool:
-    """Whether `fn` ran in `hits`, as its record says."""
-    return fn.start in _entered(shape, hits) if fn.one_line else not fn.own.isdisjoint(hits.lines)
+        entered = {dst for src, dst in hits.arcs if src < 0}
+    for fn in shape.functions:
+        yield fn, fn.start in entered if fn.one_line else not fn.own.isdisjoint(hits.lines)
 
 
 def build_record(
@@ -249,10 +250,8 @@ def build_record(
         lines = {line: int(line in ran) for line in shape.statements}
     if counts is not None:
         lines.update((line, count) for line, count in counts.lines.items() if line in lines)
-    entered = _entered(shape, hits)
     functions = []
-    for fn in shape.functions:
-        hit = fn.start in entered if fn.one_line else not fn.own.isdisjoint(ran)
+    for fn, hit in function_hits(shape, hits):
         if hit or not only_reached:
             times = counts.functions.get(fn.start, int(hit)) if counts is not None else int(hit)
             functions.append(shape.function_record(fn, times))

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pytest_lcov.collect import FileShape, Hits, RecordCounts, function_hit
+from pytest_lcov.collect import FileShape, Hits, RecordCounts, function_hits
 from pytest_lcov.counting import CountingFinder
 
 MAX_NAMED = 3  # modules named in a notice line
@@ -195,11 +195,10 @@ def check(shape: FileShape, hits: Hits, counts: FileCounts, digest: str) -> Reco
         if (count > 0) != (line in hits.lines):
             return _disagreement(f"line {line}", count, line in hits.lines)
     functions = {}
-    for fn in shape.functions:
+    for fn, hit in function_hits(shape, hits):
         entries = counts.functions.get(fn.start)
         if entries is None:
             continue
-        hit = function_hit(shape, fn, hits)
         if (entries > 0) != hit:
             return _disagreement(f"function {fn.name}", entries, hit)
         functions[fn.start] = entries
