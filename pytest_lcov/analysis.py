@@ -189,7 +189,7 @@ def to_plain(value: Any, depth: int = 0) -> Any:
     if isinstance(value, list):
         if _primitive_tuples(value):
             return {"lt": [list(item) for item in value]}
-        if all(type(item) is list and _primitive(item) for item in value):
+        if _lists_of_primitives(value):
             return {"ll": [list(item) for item in value]}
         return [to_plain(item, depth + 1) for item in value]
     if isinstance(value, tuple):
@@ -207,9 +207,7 @@ def to_plain(value: Any, depth: int = 0) -> Any:
             return {"dii": _pack(_flat(sorted(value.items())))}
         if _int_pairs(value):
             keys = sorted(value)
-            if all(
-                type(v) is list and all(type(t) is tuple and _primitive(t) for t in v) for v in value.values()
-            ):
+            if all(type(v) is list and _primitive_tuples(v) for v in value.values()):
                 # Line pairs to lists of tuples (the parser's arc descriptions): one tag for all.
                 return {"dpl": [_pack(_flat(keys)), [[list(t) for t in value[key]] for key in keys]]}
             return {"dp": [_pack(_flat(keys)), [to_plain(value[key], depth + 1) for key in keys]]}
