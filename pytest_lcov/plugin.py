@@ -200,8 +200,7 @@ class LcovRun:
         The import hook goes first on ``sys.meta_path`` and passes on every
         module that is not one of the files to count.
         """
-        python_files = config.getini("python_files")
-        paths = instrumented_files(measured_sources(self.measurement.cov), python_files)
+        paths = files_to_count(self.measurement.cov, config)
         self.counter = CountingFinder(paths)
         notice = imported_before_notice(self.counter.imported_before())
         if not paths:
@@ -258,6 +257,11 @@ class LcovRun:
             self.counter.uninstall()
         if self.parallel is not None:
             self.parallel.close()
+
+
+def files_to_count(cov: coverage.Coverage, config: pytest.Config) -> frozenset[str]:
+    """The measured sources whose executions are counted; test modules stay pytest's to import."""
+    return instrumented_files(measured_sources(cov), config.getini("python_files"))
 
 
 def start_parallel_analysis(measurement: Measurement, options: ReportOptions) -> ParallelAnalysis | None:
@@ -445,9 +449,7 @@ class LcovReport:
         if self.options.counts != "executions":
             return None
         mine = [plain_counts(self.counter)] if self.counter is not None else []
-        expected = instrumented_files(
-            measured_sources(self.measurement.cov), self.config.getini("python_files")
-        )
+        expected = files_to_count(self.measurement.cov, self.config)
         children = self.child_files | self.measurement.child_files
         return merged_counts(mine + self.worker_counts, expected, children)
 
