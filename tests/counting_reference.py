@@ -16,7 +16,7 @@ import dis
 import itertools
 import sys
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from types import CodeType, FrameType
 from typing import Any
@@ -29,6 +29,9 @@ TraceFunction = Callable[[FrameType, str, Any], Any]
 _RERAISE = dis.opmap["RERAISE"]
 _COPY = dis.opmap["COPY"]
 _POP_EXCEPT = dis.opmap["POP_EXCEPT"]
+_YIELD = dis.opmap["YIELD_VALUE"]
+_RESUME = dis.opmap["RESUME"]
+_RESUMABLE = 0x20 | 0x80 | 0x200  # CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR
 _EXPR_CODE = {"<lambda>", "<listcomp>", "<setcomp>", "<dictcomp>", "<genexpr>"}
 Span = tuple[int, int]
 
@@ -98,6 +101,31 @@ def _continuation_lines(tree: ast.Module, info: dict[int, tuple[Span, bool]]) ->
     return lines
 
 
+def _statement_starts(tree: ast.Module) -> dict[int, int]:
+    """A later line of a statement's own part (a multi-line condition, say) -> its first line."""
+    start: dict[int, int] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.stmt):
+            body = node.cases[0].pattern if isinstance(node, ast.Match) else getattr(node, "body", None)
+            body = body[0] if isinstance(body, list) and body else body
+            last = body.lineno - 1 if isinstance(body, ast.stmt | ast.pattern) else node.end_lineno
+            for line in range(node.lineno + 1, (last or node.lineno) + 1):
+                start.setdefault(line, node.lineno)
+    return start
+
+
+def _suspends(code: CodeType, offset: int) -> bool:
+    """Whether a 'return' event is a generator or coroutine suspending at a yield (or an await).
+
+    The frame stands on the YIELD_VALUE (3.11, 3.12) or on the RESUME after
+    it (3.13), whose argument says where it resumes from (0: the start).
+    """
+    if not code.co_flags & _RESUMABLE or not 0 <= offset < len(code.co_code) - 1:
+        return False
+    op, arg = code.co_code[offset], code.co_code[offset + 1]
+    return op == _YIELD or (op == _RESUME and arg & 3 != 0)
+
+
 def _first_since_entered(history: list[int], line: int, low: int, high: int) -> bool:
     """Whether control entered the statement on `line` (span low..high) since its last event there."""
     for previous in reversed(history):
@@ -126,21 +154,42 @@ class _Tracer:
         }
         self.lines: Counter[int] = Counter()
         self.funcs: Counter[tuple[int, str]] = Counter()
+        # By id(frame): a frame's id is unique until its final return, when
+        # its history goes into `pairs` (no frame is kept alive: a whole test
+        # suite can be traced without changing what it keeps in memory).
         self.history: dict[int, list[int]] = {}
-        self.frames: list[FrameType] = []  # alive, so frame ids stay unique
+        self.pairs: Counter[tuple[int, int]] = Counter()
+        self.raising: set[int] = set()  # frames whose last event was an exception
+        self.unentered: set[int] = set()  # function frames called whose body has not started
+        self.statement_start = _statement_starts(tree)
 
     def __call__(self, frame: FrameType, event: str, arg: Any) -> TraceFunction | None:
         code = frame.f_code
         if code.co_filename != self.filename or code.co_name in _EXPR_CODE:
             return None
         if event == "call":
-            if id(frame) not in self.history:
+            stale = self.history.get(id(frame))
+            if stale is None or not code.co_flags & _RESUMABLE:  # not a generator or coroutine resuming
+                if stale is not None:  # a frame that never returned had this id
+                    self.pairs.update(self._pairs(stale))
                 self.history[id(frame)] = []
-                self.frames.append(frame)
                 if code.co_flags & 0x1:  # CO_OPTIMIZED: functions, not class bodies
-                    self.funcs[code.co_firstlineno, code.co_qualname] += 1
+                    self.unentered.add(id(frame))
         elif event == "line":
+            self.raising.discard(id(frame))
+            if id(frame) in self.unentered:
+                # Entered when its body starts: 3.11 also gives a generator closed
+                # before it started a 'call' event, with no line run.
+                self.unentered.discard(id(frame))
+                self.funcs[code.co_firstlineno, code.co_qualname] += 1
             self.line(frame, code)
+        elif event == "exception":
+            self.raising.add(id(frame))
+        # An exception leaving a yield (close() throws GeneratorExit there) ends the frame too.
+        elif event == "return" and (id(frame) in self.raising or not _suspends(code, frame.f_lasti)):
+            self.raising.discard(id(frame))
+            self.unentered.discard(id(frame))
+            self.pairs.update(self._pairs(self.history.pop(id(frame), [])))
         return self
 
     def line(self, frame: FrameType, code: CodeType) -> None:
@@ -181,24 +230,19 @@ class _Tracer:
             self.lines[start] += 1
         history.append(-start)  # negative: on a later line of that statement
 
+    def _pairs(self, history: list[int]) -> Iterator[tuple[int, int]]:
+        lines = [self.statement_start.get(abs(line), abs(line)) for line in history]
+        return ((a, b) for a, b in itertools.pairwise(lines) if a != b)
+
     def transitions(self) -> Counter[tuple[int, int]]:
         """How often an event on one statement was followed by one on another, in the same frame.
 
         Lines are read as the first line of their statement (of a compound
         statement's header): 3.12+ leaves a multi-line condition on its last line.
         """
-        start: dict[int, int] = {}
-        for node in ast.walk(self.tree):
-            if isinstance(node, ast.stmt):
-                body = node.cases[0].pattern if isinstance(node, ast.Match) else getattr(node, "body", None)
-                body = body[0] if isinstance(body, list) and body else body
-                last = body.lineno - 1 if isinstance(body, ast.stmt | ast.pattern) else node.end_lineno
-                for line in range(node.lineno + 1, (last or node.lineno) + 1):
-                    start.setdefault(line, node.lineno)
-        pairs: Counter[tuple[int, int]] = Counter()
-        for history in self.history.values():
-            lines = [start.get(abs(line), abs(line)) for line in history]
-            pairs.update((a, b) for a, b in itertools.pairwise(lines) if a != b)
+        pairs = Counter(self.pairs)
+        for history in self.history.values():  # frames that have not returned
+            pairs.update(self._pairs(history))
         return pairs
 
     def function_counts(self) -> dict[tuple[int, str], int]:

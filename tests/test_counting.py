@@ -223,6 +223,17 @@ CASES: dict[str, str] = {
         except NameError:
             pass
     """,
+    "gen_never_started": """
+        def g():
+            yield 1
+        def h():
+            x = g()
+            del x
+        for _ in range(3):
+            h()
+        it = g()
+        it.close()
+    """,
     "gen": """
         def g():
             x = 1
