@@ -377,7 +377,7 @@ FINAL_AMBIGUOUS = ("pass", "global g_unused", "'a string statement'", "z: int")
 
 
 class Ctx:
-    """Where a generated statement goes: in a loop, a function, a generator, a finally block."""
+    """Where a generated statement goes: in a loop, a function (a closure too), a generator, a finally."""
 
     def __init__(self, uid: list[int] | None = None) -> None:
         self.loop = self.func = self.gen = self.final = False
@@ -427,6 +427,8 @@ def _kinds(ctx: Ctx, depth: int) -> list[str]:
         kinds += ["yield"]
     if depth > 0:
         kinds += ["if", "for", "while", "try", "with", "match"]
+        if ctx.func:
+            kinds += ["closure"]
     return kinds
 
 
@@ -465,6 +467,10 @@ def compound(draw: st.DrawFn, kind: str, ctx: Ctx, depth: int, cond: str) -> Lin
         out += indent(draw(block(ctx.but(loop=True), inner)))
     elif kind == "try":
         return draw(try_statement(ctx, inner))
+    elif kind == "closure":  # `nonlocal` compiles to nothing: its line must stay without a counter
+        u = ctx.fresh()
+        body = draw(block(ctx.but(func=True, gen=False, loop=False, final=False), inner))
+        return [f"def inner{u}():", "    nonlocal x", *indent(body), f"inner{u}()"]
     elif kind == "with":
         manager = draw(
             st.sampled_from(
