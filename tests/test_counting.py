@@ -7,6 +7,7 @@ line numbers and pickling, and writes no instrumented bytecode.
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import importlib
 import importlib.abc
@@ -19,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
@@ -29,7 +31,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pytest_lcov.counting import COUNTER_NAME, CountingFinder, instrument_source, namespace
+from pytest_lcov.counting import COUNTER_NAME, CountingFinder, instrument, instrument_source, namespace
 from tests.counting_reference import reference_counts, statement_lines
 
 PY = sys.version_info[:2]
@@ -52,7 +54,13 @@ def compare(source: str, filename: str = "<prog>") -> dict[int, int]:
     """
     source = textwrap.dedent(source)
     ref = reference_counts(source, filename, _run_code)
-    code, cmap = instrument_source(source, filename)
+    tree = ast.parse(source, filename)
+    cmap = instrument(tree)
+    unplaced = [
+        ast.dump(n) for n in ast.walk(tree) if isinstance(n, ast.stmt | ast.expr) and "lineno" not in vars(n)
+    ]
+    assert not unplaced, "inserted nodes without a line"
+    code = compile(tree, filename, "exec", dont_inherit=True)
     names = {"__name__": "prog", **namespace(cmap)}
     try:
         exec(code, names)
@@ -768,3 +776,25 @@ def test_a_function_starting_with_a_bare_annotation_is_known_by_the_next_line_to
     names = namespace(cmap)
     exec(code, names)
     assert cmap.function_counts(names[COUNTER_NAME]) == {2: 2, 3: 2}
+
+
+def test_counts_of_every_thread_add_up() -> None:
+    """Threads share a module's counters; each increment is one C call, so none is lost under the GIL."""
+    source = "def work(n):\n    total = 0\n    for i in range(n):\n        total += i\n    return total\n"
+    code, cmap = instrument_source(source, "<threads>")
+    names = namespace(cmap)
+    exec(code, names)
+    threads, rounds = 8, 20_000
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch as often as CPython allows
+    try:
+        workers = [threading.Thread(target=names["work"], args=(rounds,)) for _ in range(threads)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+    finally:
+        sys.setswitchinterval(interval)
+    lines = cmap.line_counts(names[COUNTER_NAME])
+    assert lines == {1: 1, 2: threads, 3: threads * (rounds + 1), 4: threads * rounds, 5: threads}
+    assert cmap.function_counts(names[COUNTER_NAME]) == {2: threads}
