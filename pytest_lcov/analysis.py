@@ -47,7 +47,7 @@ from pytest_lcov.analysis_cache import AnalysisStore, load_or_create_key, user_k
 
 __all__ = ["Analysis", "FileReporter", "format_lines"]
 
-STATE_FORMAT = 2
+STATE_FORMAT = 3
 SETTINGS_THAT_CHANGE_ANALYSIS = (
     "report:exclude_lines",
     "report:exclude_also",
@@ -56,6 +56,9 @@ SETTINGS_THAT_CHANGE_ANALYSIS = (
 )
 # The parser's inputs, rebuilt from the source and settings; everything else it holds is derived state.
 PARSER_INPUTS = frozenset({"text", "filename", "exclude", "_ast_root", "show_tokens", "_first_line_cache"})
+# Not stored either: the fragments of every arc's description, 70% of an entry and of its decoding.
+# The report reads descriptions of the branch lines' arcs only, and those are stored ready-made.
+PARSER_NOT_STORED = PARSER_INPUTS | {"_missing_arc_fragments"}
 
 
 @dataclass(frozen=True)
@@ -298,6 +301,16 @@ class SourceReporter(PythonFileReporter):
             self._parser = parser
         return self._parser
 
+    def arc_description(self, start: int, end: int) -> str:
+        """coverage.py's description of an arc: stored for branch lines' arcs; any other, parsed afresh."""
+        if self._state is not None:
+            description = self._state["descriptions"].get((start, end))
+            if isinstance(description, str):
+                return description
+            self._state, self._parser = None, None  # not stored: parse, as without a store
+        self.parser.arcs()  # descriptions come from the arcs' analysis (done once)
+        return str(super().arc_description(start, end))
+
     def code_regions(self) -> Iterable[CodeRegion]:
         if self._regions is None and self._state is None:
             self.parser  # noqa: B018 - parsing finds the regions too, from the same syntax tree
@@ -311,14 +324,18 @@ class SourceReporter(PythonFileReporter):
     def plain_state(self, has_arcs: bool) -> Any:
         """This file's analysis as plain data, for the store; None when it has no plain form."""
         parser = self.parser
+        descriptions = {}
         if has_arcs:
-            parser.arcs()
+            exits = parser.exit_counts()
+            branches = (arc for arc in parser.arcs() if exits.get(arc[0], 0) > 1)
+            descriptions = {arc: str(parser.arc_description(*arc)) for arc in branches}
         try:
             return to_plain(
                 {
-                    "parser": {k: v for k, v in vars(parser).items() if k not in PARSER_INPUTS},
+                    "parser": {k: v for k, v in vars(parser).items() if k not in PARSER_NOT_STORED},
                     # Flat, [kind, name, start, *lines]: one tag for them all.
                     "regions": [[r.kind, r.name, r.start, *sorted(r.lines)] for r in self.code_regions()],
+                    "descriptions": descriptions,
                 }
             )
         except NotPlainData:
@@ -344,11 +361,13 @@ def restored_state(plain: Any) -> dict[str, Any] | None:
         state = from_plain(plain)
     except NotPlainData:
         return None
-    if not isinstance(state, dict) or set(state) != {"parser", "regions"}:
+    if not isinstance(state, dict) or set(state) != {"parser", "regions", "descriptions"}:
         return None
     fresh = vars(PythonParser(text="", filename="<check>"))
-    parser, regions = state["parser"], state["regions"]
-    if not isinstance(parser, dict) or set(parser) != set(fresh) - PARSER_INPUTS:
+    parser, regions, descriptions = state["parser"], state["regions"], state["descriptions"]
+    if not isinstance(parser, dict) or set(parser) != set(fresh) - PARSER_NOT_STORED:
+        return None
+    if not isinstance(descriptions, dict) or not set(map(type, descriptions.values())) <= {str}:
         return None
     for name, value in parser.items():
         expected = fresh[name]

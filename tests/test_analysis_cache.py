@@ -315,6 +315,30 @@ def test_one_parse_gives_the_same_regions_as_coverage(tmp_path: Path) -> None:
         assert list(reporter.code_regions()) == coverage.regions.code_regions(text.text), path
 
 
+def test_a_restored_analysis_describes_every_arc_as_coverage_does(tmp_path: Path) -> None:
+    """Branch lines' arc descriptions are stored; any other arc's is parsed afresh, never guessed."""
+    write_sample_project(tmp_path)
+    cov = coverage.Coverage(data_file=None, config_file=False)
+    store = AnalysisStore(tmp_path / "store", b"k" * 32, "salt")
+    analyser = analysis.Analyser(cov, store)
+    checked = branch_arcs = 0
+    for path in sorted(tmp_path.rglob("*.py")):
+        fresh = SourceReporter(str(path), cov, read_source(str(path)), state=None)
+        try:
+            arcs = sorted(fresh.arcs())
+        except coverage.exceptions.NotPython:
+            continue
+        analyser.reporter(str(path), has_arcs=True)  # cold: stores the analysis
+        exits = fresh.exit_counts()
+        branch_arcs += sum(exits.get(start, 0) > 1 for start, _ in arcs)
+        for arc in arcs:  # branch arcs first, then one that is not stored
+            restored = analyser.reporter(str(path), has_arcs=True)
+            assert restored._state is not None, path  # warm
+            assert restored.arc_description(*arc) == fresh.arc_description(*arc), (path, arc)
+            checked += 1
+    assert checked > branch_arcs > 10
+
+
 BACKGROUND_TEST = """
 import pathlib
 import time
