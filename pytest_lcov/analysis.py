@@ -47,7 +47,7 @@ from pytest_lcov.analysis_cache import AnalysisStore, load_or_create_key, user_k
 
 __all__ = ["Analysis", "FileReporter", "format_lines"]
 
-STATE_FORMAT = 3
+STATE_FORMAT = 4
 SETTINGS_THAT_CHANGE_ANALYSIS = (
     "report:exclude_lines",
     "report:exclude_also",
@@ -210,6 +210,9 @@ def to_plain(value: Any, depth: int = 0) -> Any:
             return {"dii": _pack(_flat(sorted(value.items())))}
         if _int_pairs(value):
             keys = sorted(value)
+            if set(map(type, value.values())) <= {str}:
+                # Line pairs to strings (the branch arcs' descriptions): one tag for all.
+                return {"dps": [_pack(_flat(keys)), [value[key] for key in keys]]}
             if all(type(v) is list and _primitive_tuples(v) for v in value.values()):
                 # Line pairs to lists of tuples (the parser's arc descriptions): one tag for all.
                 return {"dpl": [_pack(_flat(keys)), [[list(t) for t in value[key]] for key in keys]]}
@@ -246,7 +249,7 @@ def _from_tagged(tag: str, items: Any, depth: int) -> Any:
     if tag == "lt" and _lists_of_primitives(items):
         return [tuple(item) for item in items]
     if tag == "ll" and _lists_of_primitives(items):
-        return [list(item) for item in items]
+        return items  # lists fresh from JSON, already of primitives
     if tag == "dpl" and len(items) == 2 and isinstance(items[1], list):
         keys = list(_paired(_unpack(items[0])))
         values = items[1]
@@ -256,6 +259,10 @@ def _from_tagged(tag: str, items: Any, depth: int) -> Any:
             and _lists_of_primitives(list(itertools.chain.from_iterable(values)))
         ):
             return {key: [tuple(t) for t in value] for key, value in zip(keys, values, strict=True)}
+    if tag == "dps" and len(items) == 2 and isinstance(items[1], list) and set(map(type, items[1])) <= {str}:
+        keys = list(_paired(_unpack(items[0])))
+        if len(keys) == len(items[1]):
+            return dict(zip(keys, items[1], strict=True))
     if tag == "dp" and len(items) == 2 and isinstance(items[1], list):
         keys = list(_paired(_unpack(items[0])))
         if len(keys) == len(items[1]):
@@ -375,19 +382,18 @@ def restored_state(plain: Any) -> dict[str, Any] | None:
             continue  # unset until analysed; defaultdicts come back as dicts
         if type(value) is not type(expected):
             return None
-    if not isinstance(regions, list) or not all(_is_region(fields) for fields in regions):
+    if not isinstance(regions, list) or not _are_regions(regions):
         return None
     return state
 
 
-def _is_region(flat: Any) -> bool:
-    """A stored region: [kind, name, start, *lines]."""
-    return (
-        isinstance(flat, list)
-        and len(flat) >= 3
-        and isinstance(flat[0], str)
-        and isinstance(flat[1], str)
-        and _ints(flat[2:])
+def _are_regions(regions: list[Any]) -> bool:
+    """Stored regions: each [kind, name, start, *lines] (checked in one pass per field, at C speed)."""
+    if not set(map(type, regions)) <= {list} or not all(len(flat) >= 3 for flat in regions):
+        return False
+    names = itertools.chain.from_iterable(flat[:2] for flat in regions)
+    return set(map(type, names)) <= {str} and _ints(
+        itertools.chain.from_iterable(flat[2:] for flat in regions)
     )
 
 
@@ -607,9 +613,10 @@ class ParallelAnalysis:
     def complete(self, filenames: list[str]) -> AnalysisStore | None:
         """The store with `filenames` parsed as far as helpers can: wait for them, share out the rest."""
         self._wait()
-        missing = [name for name in filenames if not _stored(self.store, name)]
-        self.start(missing)
-        self._wait()
+        if parallel_processes(len(filenames)) >= 2:  # else no helper would start: skip reading every file
+            missing = [name for name in filenames if not _stored(self.store, name)]
+            self.start(missing)
+            self._wait()
         if self._temporary is not None and not any(self.store.folder.iterdir()):
             return None  # nothing was parsed ahead: reading an empty store would only cost
         return self.store

@@ -339,6 +339,27 @@ def test_a_restored_analysis_describes_every_arc_as_coverage_does(tmp_path: Path
     assert checked > branch_arcs > 10
 
 
+@pytest.mark.parametrize(
+    "regions",
+    [
+        [["function", "f"]],  # no start line
+        [["function", "f", "1"]],  # a start that is not a number
+        [["function", "f", 1, 2, "3"]],  # a line that is not a number
+        [["function", 7, 1, 2]],  # a name that is not text
+        [("function", "f", 1)],  # not a list
+    ],
+)
+def test_a_stored_analysis_with_odd_regions_is_refused(tmp_path: Path, regions: list[object]) -> None:
+    source = tmp_path / "mod.py"
+    source.write_text("def f():\n    if f:\n        return 1\n")
+    cov = coverage.Coverage(data_file=None, config_file=False)
+    plain = SourceReporter(str(source), cov, read_source(str(source)), state=None).plain_state(True)
+    assert analysis.restored_state(json.loads(json.dumps(plain))) is not None
+    state = analysis.from_plain(json.loads(json.dumps(plain)))
+    state["regions"] = regions
+    assert analysis.restored_state(json.loads(json.dumps(analysis.to_plain(state)))) is None
+
+
 BACKGROUND_TEST = """
 import pathlib
 import time
@@ -389,6 +410,7 @@ PLAIN_VALUES = st.recursive(
     | st.sets(LINE_PAIRS)
     | st.dictionaries(st.integers(), st.integers())
     | st.dictionaries(LINE_PAIRS, st.lists(st.tuples(PRIMITIVES, PRIMITIVES)))
+    | st.dictionaries(LINE_PAIRS, st.text(max_size=5))
     | st.lists(st.lists(PRIMITIVES)),
     lambda inner: (
         st.lists(inner, max_size=4)
@@ -436,6 +458,8 @@ def assert_same_types(restored: object, value: object) -> None:
         {"si": "AAAAAAA="},
         {"lt": "AAAA"},
         {"dii": "AAAAAAAAAAAAAAAA"[:-4]},
+        {"dps": [[1, 2, 3, 4], ["a", 1]]},
+        {"dps": [[1, 2, 3], ["a"]]},
     ],
 )
 def test_packed_numbers_are_checked(planted: object) -> None:
