@@ -59,6 +59,7 @@ from typing import Any
 COUNTER_NAME = "__lcov_counts__"
 ITER_NAME = "__lcov_counts_iter__"  # dunder at both ends: never name-mangled in a class body
 AITER_NAME = "__lcov_counts_aiter__"
+TICK_PREFIX, TICK_SUFFIX = "__lcov_c", "__"  # slot k's counter: __lcov_c<k>__
 FUNCS = (ast.FunctionDef, ast.AsyncFunctionDef)
 DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 LOOPS = (ast.For, ast.AsyncFor, ast.While)
@@ -410,14 +411,15 @@ def code_lines(tree: ast.Module, optimize: int = -1) -> frozenset[int]:
 
 
 def tick_name(slot: int) -> str:
-    """The module global that counts `slot` (dunder at both ends: never name-mangled in a class body)."""
-    return f"__lcov_c{slot}__"
+    """The module global that counts `slot`."""
+    return f"{TICK_PREFIX}{slot}{TICK_SUFFIX}"
 
 
 def _slot_of(counter: ast.stmt) -> int:
+    """The slot an increment made by `inc_stmt` counts."""
     assert isinstance(counter, ast.Expr) and isinstance(counter.value, ast.Call)
     assert isinstance(counter.value.func, ast.Name)
-    return int(counter.value.func.id[len("__lcov_c") : -2])
+    return int(counter.value.func.id[len(TICK_PREFIX) : -len(TICK_SUFFIX)])
 
 
 def _risky_continue(loop: ast.For | ast.AsyncFor | ast.While) -> bool:

@@ -44,13 +44,18 @@ def instrumented_files(sources: Iterable[str], python_files: Sequence[str]) -> f
     return frozenset(chosen)
 
 
+def _named(names: Sequence[str]) -> str:
+    """The first few names, and how many more: a notice stays one line."""
+    more = f" and {len(names) - MAX_NAMED} more" if len(names) > MAX_NAMED else ""
+    return ", ".join(names[:MAX_NAMED]) + more
+
+
 def imported_before_notice(names: list[str]) -> str | None:
     """One line naming modules imported before counting began (they keep 0/1 counts)."""
     if not names:
         return None
-    more = f" and {len(names) - MAX_NAMED} more" if len(names) > MAX_NAMED else ""
     return (
-        f"pytest-lcov: {', '.join(names[:MAX_NAMED])}{more} imported before pytest-lcov started: "
+        f"pytest-lcov: {_named(names)} imported before pytest-lcov started: "
         "their counts are 0/1, not executions"
     )
 
@@ -60,13 +65,10 @@ def uncounted_notices(uncounted: Iterable[tuple[str, str]]) -> list[str]:
     by_reason: dict[str, list[str]] = {}
     for path, why in uncounted:
         by_reason.setdefault(why, []).append(path)
-    lines = []
-    for why, paths in by_reason.items():
-        more = f" and {len(paths) - MAX_NAMED} more" if len(paths) > MAX_NAMED else ""
-        lines.append(
-            f"pytest-lcov: counts are 0/1, not executions, in {', '.join(paths[:MAX_NAMED])}{more}: {why}"
-        )
-    return lines
+    return [
+        f"pytest-lcov: counts are 0/1, not executions, in {_named(paths)}: {why}"
+        for why, paths in by_reason.items()
+    ]
 
 
 def plain_counts(finder: CountingFinder) -> dict[str, Any]:
