@@ -15,7 +15,6 @@ from __future__ import annotations
 import ast
 import base64
 import contextlib
-import hashlib
 import importlib.util
 import itertools
 import json
@@ -44,6 +43,7 @@ from coverage.report_core import get_analysis_to_report
 from coverage.results import Analysis, analysis_from_file_reporter, format_lines
 
 from pytest_lcov.analysis_cache import AnalysisStore, load_or_create_key, user_key_file
+from pytest_lcov.counting import source_digest
 
 __all__ = ["Analysis", "FileReporter", "format_lines"]
 
@@ -70,7 +70,7 @@ class SourceText:
 
     @property
     def digest(self) -> str:
-        return hashlib.sha256(self.raw).hexdigest()
+        return source_digest(self.raw)  # the import hook's digest too: the two must agree
 
 
 def read_source(filename: str) -> SourceText:
@@ -213,9 +213,6 @@ def to_plain(value: Any, depth: int = 0) -> Any:
             if set(map(type, value.values())) <= {str}:
                 # Line pairs to strings (the branch arcs' descriptions): one tag for all.
                 return {"dps": [_pack(_flat(keys)), [value[key] for key in keys]]}
-            if all(type(v) is list and _primitive_tuples(v) for v in value.values()):
-                # Line pairs to lists of tuples (the parser's arc descriptions): one tag for all.
-                return {"dpl": [_pack(_flat(keys)), [[list(t) for t in value[key]] for key in keys]]}
             return {"dp": [_pack(_flat(keys)), [to_plain(value[key], depth + 1) for key in keys]]}
         return {"d": [[to_plain(k, depth + 1), to_plain(v, depth + 1)] for k, v in value.items()]}
     raise NotPlainData(f"cannot store a {type(value).__name__}")
@@ -250,15 +247,6 @@ def _from_tagged(tag: str, items: Any, depth: int) -> Any:
         return [tuple(item) for item in items]
     if tag == "ll" and _lists_of_primitives(items):
         return items  # lists fresh from JSON, already of primitives
-    if tag == "dpl" and len(items) == 2 and isinstance(items[1], list):
-        keys = list(_paired(_unpack(items[0])))
-        values = items[1]
-        if (
-            len(keys) == len(values)
-            and set(map(type, values)) <= {list}
-            and _lists_of_primitives(list(itertools.chain.from_iterable(values)))
-        ):
-            return {key: [tuple(t) for t in value] for key, value in zip(keys, values, strict=True)}
     if tag == "dps" and len(items) == 2 and isinstance(items[1], list) and set(map(type, items[1])) <= {str}:
         keys = list(_paired(_unpack(items[0])))
         if len(keys) == len(items[1]):
@@ -558,6 +546,14 @@ def parallel_processes(files: int) -> int:
     return min(available_cpus(), files // MIN_FILES_PER_PROCESS)
 
 
+def helpers_for(files: int, background: bool = False) -> int:
+    """How many helper processes parse `files` files: enough to share out, or one beside the tests; or 0."""
+    processes = parallel_processes(files)
+    if processes >= 2:
+        return processes
+    return 1 if background and files else 0
+
+
 class ParallelAnalysis:
     """The store a report reads, and the processes that fill it while the tests run or just before.
 
@@ -591,10 +587,9 @@ class ParallelAnalysis:
 
     def start(self, filenames: list[str], background: bool = False) -> None:
         """Start parsing `filenames` in helper processes, when there are enough to share out."""
-        processes = parallel_processes(len(filenames))
-        if processes < 2 and not (background and filenames):
+        processes = helpers_for(len(filenames), background)
+        if not processes:
             return
-        processes = max(processes, 1)
         options = {name: self.cov.get_option(name) for name in SETTINGS_THAT_CHANGE_ANALYSIS}
         for index in range(processes):
             job = {
@@ -613,7 +608,7 @@ class ParallelAnalysis:
     def complete(self, filenames: list[str]) -> AnalysisStore | None:
         """The store with `filenames` parsed as far as helpers can: wait for them, share out the rest."""
         self._wait()
-        if parallel_processes(len(filenames)) >= 2:  # else no helper would start: skip reading every file
+        if helpers_for(len(filenames)):  # else none would start for the missing ones: read no file for it
             missing = [name for name in filenames if not _stored(self.store, name)]
             self.start(missing)
             self._wait()
