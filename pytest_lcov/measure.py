@@ -58,7 +58,9 @@ class Measurement:
         self.data_dir = data_dir
         self.running = False
         self.started = time.time()
-        self.child_files: set[str] = set()  # files child processes ran: their executions are not counted
+        # Files child processes ran (their executions are not counted): read only when asked for.
+        self.track_child_files = False
+        self.child_files: set[str] = set()
 
     @classmethod
     def begin(cls, settings: Settings, rootdir: Path, trace: bool = True) -> Measurement:
@@ -154,7 +156,7 @@ class Measurement:
             self.cov.stop()
             self.running = False
         if self.data_dir is not None and any(self.data_dir.glob(".coverage.*")):
-            for data_file in self.data_dir.glob(".coverage.*"):
+            for data_file in self.data_dir.glob(".coverage.*") if self.track_child_files else ():
                 with contextlib.suppress(Exception):  # combine meets the same problem and says it
                     data = coverage.CoverageData(str(data_file))
                     data.read()

@@ -202,6 +202,7 @@ class LcovRun:
         """
         paths = files_to_count(self.measurement.cov, config)
         self.counter = CountingFinder(paths)
+        self.measurement.track_child_files = True  # a file they ran lacks their executions
         notice = imported_before_notice(self.counter.imported_before())
         if not paths:
             notice = (
