@@ -152,19 +152,21 @@ def run(command: Sequence[str]) -> None:
 # --- the environment ------------------------------------------------------------------------------
 
 
-def find_python(given: str | None) -> str:
+def find_python(given: str | None, version: str = PYTHON_VERSION) -> str:
     if given:
         return given
-    if f"{sys.version_info[0]}.{sys.version_info[1]}" == PYTHON_VERSION:
+    if f"{sys.version_info[0]}.{sys.version_info[1]}" == version:
         return sys.executable
-    found = shutil.which(f"python{PYTHON_VERSION}")
+    found = shutil.which(f"python{version}")
     if found is None:
-        raise BenchmarkError(f"no python{PYTHON_VERSION} on PATH: pass --python")
+        raise BenchmarkError(f"no python{version} on PATH: pass --python")
     return found
 
 
-def ensure_venv(venv: Path, python: str, plugin: Path, projects: Sequence[Project]) -> Path:
-    """A virtual environment with the pinned tools, the projects' releases and their test needs."""
+def ensure_venv(
+    venv: Path, python: str, plugin: Path, projects: Sequence[Project], version: str = PYTHON_VERSION
+) -> Path:
+    """A venv of Python `version`: the pinned tools, the projects' releases, their test needs."""
     requirements = sorted(
         {
             *TOOLS,
@@ -180,14 +182,14 @@ def ensure_venv(venv: Path, python: str, plugin: Path, projects: Sequence[Projec
     if venv.exists():
         shutil.rmtree(venv)
     run([python, "-m", "venv", str(venv)])
-    version = subprocess.run(
+    made = subprocess.run(
         [str(bin_dir / "python"), "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
         capture_output=True,
         text=True,
         check=True,
     ).stdout.strip()
-    if version != PYTHON_VERSION:
-        raise BenchmarkError(f"{python} is Python {version}, not {PYTHON_VERSION}")
+    if made != version:
+        raise BenchmarkError(f"{python} is Python {made}, not {version}")
     run([str(bin_dir / "python"), "-m", "pip", "install", "-q", *requirements, "-e", str(plugin)])
     stamp.write_text(stamp_text)
     return bin_dir

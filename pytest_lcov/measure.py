@@ -15,6 +15,7 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import coverage
@@ -39,7 +40,7 @@ def refuse_pytest_cov(options: argparse.Namespace, pytest_cov_registered: bool) 
         )
 
 
-CONTEXT_CORES = ("ctrace", "pytrace")  # coverage.py's cores that record per-test contexts
+CONTEXT_CORES = ("ctrace", "pytrace")  # coverage.py's cores that record per-test contexts everywhere
 
 
 class Measurement:
@@ -58,6 +59,8 @@ class Measurement:
         self.data_dir = data_dir
         self.running = False
         self.started = time.time()
+        # sys.monitoring.restart_events when coverage.py measures with it (see switch_test).
+        self.rearm_events: Callable[[], None] | None = None
         # Files child processes ran (their executions are not counted): read only when asked for.
         self.track_child_files = False
         self.child_files: set[str] = set()
@@ -111,7 +114,7 @@ class Measurement:
     def _borrow(cls, current: coverage.Coverage, settings: Settings) -> Measurement:
         """The Coverage that ``coverage run`` started: its configuration decides, so say what it ignores."""
         refuse_executions_without_source(settings, current)
-        if settings.needs_contexts and sys.gettrace() is None:
+        if settings.needs_contexts and sys.gettrace() is None and not _sysmon_records_contexts(current):
             raise setting_error(
                 "pytest-lcov: per-test data needs coverage.py's C tracer, but the running "
                 'coverage uses another core: set `core = "ctrace"` in [tool.coverage.run]'
@@ -127,13 +130,16 @@ class Measurement:
                 "pytest-lcov: --lcov-source is ignored under `coverage run`: "
                 "its own source setting decides what is measured"
             )
-        return cls(current, notices=notices)
+        measurement = cls(current, notices=notices)
+        measurement.rearm_events = _sysmon_rearm(current)
+        return measurement
 
     def start(self) -> None:
         """Start tracing (also after the run began, when xdist decided to run tests here after all)."""
         self.cov.start()
         self.running = True
         self.started = time.time()
+        self.rearm_events = _sysmon_rearm(self.cov)
 
     def hand_over_to_workers(self) -> None:
         """Stop tracing here: xdist workers run the tests, each measured by its own plugin.
@@ -147,8 +153,15 @@ class Measurement:
             os.environ.pop("COVERAGE_PROCESS_CONFIG", None)
 
     def switch_test(self, node_id: str | None) -> None:
-        """Attribute what runs from now on to the test `node_id` (None: to no test)."""
+        """Attribute what runs from now on to the test `node_id` (None: to no test).
+
+        coverage.py's sys.monitoring core hears each line once and then turns
+        its event off; re-arming the events makes each test's first run of a
+        line heard again, so every test gets its own lines.
+        """
         self.cov.switch_context(node_id or "")
+        if self.rearm_events is not None:
+            self.rearm_events()
 
     def end(self) -> coverage.Coverage:
         """Stop measuring (if the Coverage is ours), add children's data, return it for reporting."""
@@ -237,30 +250,76 @@ def refuse_executions_without_source(settings: Settings, cov: coverage.Coverage)
 SYSMON_CONCURRENCY = ("thread",)  # what coverage.py's sys.monitoring core measures
 
 
+def _sysmon_measures_lines(cov: coverage.Coverage) -> bool:
+    """Whether coverage.py's sys.monitoring core can measure this run, on the CPythons checked for it.
+
+    On 3.12 and 3.13 it measures lines (not yet branches) at a fraction of the
+    C tracer's cost, and gives the same data; coverage.py makes it the default
+    only from 3.14.
+    """
+    concurrency = cov.get_option("run:concurrency") or []
+    return (
+        (3, 12) <= sys.version_info[:2] < (3, 14)
+        and not cov.get_option("run:branch")
+        and not cov.get_option("run:timid")
+        and not (isinstance(concurrency, list) and not set(concurrency) <= set(SYSMON_CONCURRENCY))
+    )
+
+
+def _sysmon_records_contexts(cov: coverage.Coverage) -> bool:
+    """Whether the running `cov` measures with sys.monitoring where switch_test can tell tests apart."""
+    return _sysmon_measures_lines(cov) and _sysmon_is_measuring()
+
+
+def _sysmon_is_measuring() -> bool:
+    """Whether coverage.py's sys.monitoring core holds a tool id (it takes the first one free)."""
+    monitoring = getattr(sys, "monitoring", None)
+    return monitoring is not None and any(
+        monitoring.get_tool(tool_id) == "coverage.py" for tool_id in range(SYSMON_TOOL_IDS)
+    )
+
+
+SYSMON_TOOL_IDS = 6  # sys.monitoring's tool ids 0-5
+
+
+def _sysmon_rearm(cov: coverage.Coverage) -> Callable[[], None] | None:
+    """What re-arms coverage.py's sys.monitoring events between tests; None under another core.
+
+    coverage.py then warns that a switched context's lines may be missing:
+    re-arming is what makes them complete, so that warning is silenced.
+    """
+    monitoring = getattr(sys, "monitoring", None)  # CPython 3.12+
+    if monitoring is None or not _sysmon_is_measuring():
+        return None
+    silenced = cov.get_option("run:disable_warnings") or []
+    if isinstance(silenced, list) and "no-sysmon-context" not in silenced:
+        cov.set_option("run:disable_warnings", [*silenced, "no-sysmon-context"])
+    restart: Callable[[], None] = monitoring.restart_events
+    return restart
+
+
 def _choose_fast_core(cov: coverage.Coverage) -> None:
     """Use coverage.py's sys.monitoring core where it records the same data faster.
 
-    On CPython 3.12 and 3.13 it measures lines (not yet branches) at a fraction
-    of the C tracer's cost; coverage.py makes it the default only from 3.14.
     A core chosen in the configuration or in COVERAGE_CORE is left alone.
     """
-    if not (3, 12) <= sys.version_info[:2] < (3, 14) or os.environ.get("COVERAGE_CORE"):
-        return
-    concurrency = cov.get_option("run:concurrency") or []
-    if cov.get_option("run:core") or cov.get_option("run:branch") or cov.get_option("run:timid"):
-        return
-    if isinstance(concurrency, list) and not set(concurrency) <= set(SYSMON_CONCURRENCY):
-        return
-    cov.set_option("run:core", "sysmon")
+    if not os.environ.get("COVERAGE_CORE") and not cov.get_option("run:core") and _sysmon_measures_lines(cov):
+        cov.set_option("run:core", "sysmon")
 
 
 def _choose_context_core(cov: coverage.Coverage) -> str | None:
-    """Use the C tracer: coverage.py's sys.monitoring core cannot record contexts.
+    """A core that records per-test contexts: sys.monitoring for lines on 3.12 and 3.13, else the C tracer.
 
-    It is the default on CPython 3.14+, where this is silent; a core the user's
-    configuration (or COVERAGE_CORE) asked for is overridden with one line.
+    coverage.py's sys.monitoring core records contexts switched by the API
+    when its events are re-armed at each switch (Measurement.switch_test);
+    it cannot yet measure branches there.  The C tracer is the default on
+    CPython 3.14+, where choosing it is silent; a core the user's configuration
+    (or COVERAGE_CORE) asked for that cannot record tests is overridden with one line.
     """
     configured = cov.get_option("run:core")
+    if configured in (None, "sysmon") and _sysmon_measures_lines(cov):
+        cov.set_option("run:core", "sysmon")
+        return None
     cov.set_option("run:core", "ctrace")
     if configured and configured not in CONTEXT_CORES:
         return (

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import sys
+import tempfile
+from pathlib import Path
 
+import coverage
 import pytest
+from hypothesis import HealthCheck, given, settings
 
+from pytest_lcov.measure import Measurement
 from tests.helpers import run_pytest
 from tests.sample_project import write_sample_project
+from tests.test_counting import program
 
 REPORTS_CORE = """
 import sys
@@ -58,9 +65,65 @@ def test_branch_runs_keep_coverage_py_default_core(sample: pytest.Pytester) -> N
     assert core_line(result) == f"core: None settrace: {sys.version_info < (3, 14)}"
 
 
-def test_per_test_runs_use_the_c_tracer(sample: pytest.Pytester) -> None:
-    result = run_pytest(sample, "--lcov", "-s", "--lcov-per-test")
+def test_per_test_branch_runs_use_the_c_tracer(sample: pytest.Pytester) -> None:
+    result = run_pytest(sample, "--lcov", "-s", "--lcov-per-test", "--lcov-branch")
     assert core_line(result) == "core: ctrace settrace: True"
+
+
+def test_per_test_line_runs_use_sys_monitoring_where_it_is_faster_and_give_the_same_files(
+    sample: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    chosen = run_pytest(sample, "--lcov=chosen.info", "-s", "--lcov-per-test", "-W", "error")
+    monkeypatch.setenv("COVERAGE_CORE", "ctrace")
+    traced = run_pytest(sample, "--lcov=ctrace.info", "-s", "--lcov-per-test")
+    assert chosen.ret == traced.ret == 0
+    assert core_line(traced) == "core: ctrace settrace: True"
+    if SYSMON_IS_FASTER:
+        assert core_line(chosen) == "core: sysmon settrace: False"
+    else:
+        assert core_line(chosen) == "core: ctrace settrace: True"
+    # coverage.py's "context data may be incomplete" would have failed the run under -W error.
+    for suffix in (".info", ".tests.info"):
+        assert (sample.path / f"chosen{suffix}").read_text() == (sample.path / f"ctrace{suffix}").read_text()
+
+
+def lines_by_context(path: Path, core: str) -> dict[str, dict[int, set[str]]]:
+    """Which context ran each line of `path`, measured with `core` as the plugin measures tests.
+
+    The module runs outside tests (as at import), then four tests call its
+    functions, two of them with the same argument: each must get its lines.
+    """
+    cov = coverage.Coverage(data_file=None, config_file=False)
+    cov.set_option("run:core", core)
+    measurement = Measurement(cov)
+    measurement.start()
+    assert (measurement.rearm_events is not None) == (core == "sysmon")
+    try:
+        scope: dict[str, object] = {"__name__": "__measured__"}
+        with contextlib.suppress(Exception):
+            exec(compile(path.read_text(), str(path), "exec", dont_inherit=True), scope)
+        for number, argument in enumerate((0, 0, 1, 3)):
+            measurement.switch_test(f"t{number}")
+            with contextlib.suppress(Exception):
+                scope["f"](argument)  # type: ignore[operator]
+            with contextlib.suppress(Exception):
+                list(scope["g"](argument))  # type: ignore[operator]
+            measurement.switch_test(None)
+    finally:
+        data = measurement.end().get_data()
+    return {str(path): {line: set(tests) for line, tests in data.contexts_by_lineno(str(path)).items()}}
+
+
+@pytest.mark.skipif(not SYSMON_IS_FASTER, reason="per-test lines use sys.monitoring on CPython 3.12 and 3.13")
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
+@given(program())
+def test_sys_monitoring_gives_each_test_the_lines_the_c_tracer_gives_it(source: str) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "generated.py"
+        path.write_text(source)
+        assert lines_by_context(path, "sysmon") == lines_by_context(path, "ctrace")
 
 
 def test_a_configured_core_is_left_alone(sample: pytest.Pytester) -> None:

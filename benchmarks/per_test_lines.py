@@ -1,0 +1,346 @@
+"""Per-test line data on CPython 3.12 and 3.13: its cost against a line-only run, and its exactness.
+
+On 3.12 and 3.13 ``pytest --lcov --lcov-per-test`` (lines) measures with
+coverage.py's sys.monitoring core and re-arms its events at each test's start
+and end.  For each Python and project, in a virtual environment of that Python
+with real_projects.py's pinned tools, this script times (interleaved, medians):
+
+- ``lines``: ``pytest --lcov``, line data only (the anchor);
+- ``per-test``: ``pytest --lcov --lcov-per-test``, as users run it;
+- ``per-test-ctrace``: the same with ``COVERAGE_CORE=ctrace`` (coverage.py's C tracer);
+- ``cov-context``: pytest-cov's ``--cov --cov-context=test --cov-report=``.
+
+and checks, after the timed runs, that the sys.monitoring run's files equal
+the C tracer's byte for byte, and that each test's section holds exactly the
+lines coverage.py's contexts give that test in pytest-cov's run.
+
+Projects: real_projects.py's attrs and click suites, in copies whose
+``[tool.coverage.run]`` says ``branch = false`` (per-test branches keep the C
+tracer), and generate.py's 2,000-test project (300 modules, run.py's case c).
+
+    python benchmarks/per_test_lines.py                                   # 3.12 and 3.13; attrs, click, synth
+    python benchmarks/per_test_lines.py --pythons 3.13 --projects click --repeat 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import common
+import generate
+import real_projects
+from common import BenchmarkError, Command, Sample
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+from pytest_lcov.tracefile import parse  # noqa: E402
+
+WORK = real_projects.WORK
+PYTHONS = ("3.12", "3.13")
+SYNTH = real_projects.Project(
+    "synth",
+    "300 modules x 2000 tests",
+    (),
+    (),
+    generated=generate.Params(300, 0, 2000, 20240601),
+)
+PROJECTS = {
+    "attrs": real_projects.PROJECTS["attrs"],
+    "click": real_projects.PROJECTS["click"],
+    "synth": SYNTH,
+}
+BRANCH_ON = "branch = true"
+
+
+@dataclass(frozen=True)
+class Variant:
+    key: str
+    label: str
+    commands: tuple[Command, ...]
+    core: str | None = None  # COVERAGE_CORE for the run
+
+
+@dataclass
+class Result:
+    python: str
+    project: real_projects.Project
+    cwd: Path
+    variants: list[Variant]
+    samples: dict[str, list[Sample]] = field(default_factory=dict)
+    checks: list[str] = field(default_factory=list)
+
+
+def find_python(version: str) -> str:
+    """python3.X on PATH, else pyenv's."""
+    found = shutil.which(f"python{version}")
+    if found:
+        return found
+    candidates = sorted(Path.home().glob(f".pyenv/versions/{version}.*/bin/python{version}"))
+    if not candidates:
+        raise BenchmarkError(f"no python{version} on PATH or in ~/.pyenv")
+    return str(candidates[-1])
+
+
+def lines_copy(project: real_projects.Project, bin_dir: Path) -> Path:
+    """The project's sources, with its coverage configuration's branches turned off (made once)."""
+    source = real_projects.ensure_sources(project, bin_dir)
+    if project.generated is not None:
+        return source  # generate.py's project measures lines
+    copy = WORK / f"{project.folder}-lines"
+    if not (copy / "pyproject.toml").is_file():
+        shutil.copytree(
+            source, copy, ignore=shutil.ignore_patterns(".bench-cache", "bench-out", ".coverage*")
+        )
+        config = copy / "pyproject.toml"
+        text = config.read_text(encoding="utf-8")
+        if text.count(BRANCH_ON) != 1:
+            raise BenchmarkError(f"{config}: expected one `{BRANCH_ON}` to turn off")
+        config.write_text(text.replace(BRANCH_ON, "branch = false"), encoding="utf-8")
+    return copy
+
+
+def variants(project: real_projects.Project, bin_dir: Path, python: str) -> list[Variant]:
+    pytest = (str(bin_dir / "pytest"), "-q", *project.pytest_args)
+
+    def ours(key: str, *extra: str) -> Command:
+        return (
+            *pytest,
+            "-o",
+            f"cache_dir=.bench-cache/{python}-{key}",
+            f"--lcov=bench-out/{key}.info",
+            *extra,
+            "-p",
+            "no:cov",
+        )
+
+    return [
+        Variant("lines", "pytest --lcov (lines)", (ours("lines"),)),
+        Variant("per-test", "pytest --lcov --lcov-per-test (lines)", (ours("per-test", "--lcov-per-test"),)),
+        Variant(
+            "per-test-ctrace",
+            "COVERAGE_CORE=ctrace pytest --lcov --lcov-per-test (lines)",
+            (ours("per-test-ctrace", "--lcov-per-test"),),
+            core="ctrace",
+        ),
+        Variant(
+            "cov-context",
+            "pytest-cov --cov --cov-context=test --cov-report= (lines)",
+            (
+                (
+                    *pytest,
+                    "-o",
+                    f"cache_dir=.bench-cache/{python}-cov",
+                    "--cov",
+                    "--cov-context=test",
+                    "--cov-report=",
+                    "-p",
+                    "no:lcov",
+                ),
+            ),
+        ),
+    ]
+
+
+def run_result(result: Result, bin_dir: Path, repeat: int, warmup: int, logs: Path) -> None:
+    print(f"\n## Python {result.python}: {result.project.name} {result.project.version}", flush=True)
+    common.show_variants(result.cwd, result.variants)
+    python, base_env = str(bin_dir / "python"), common.child_env(bin_dir)
+    (result.cwd / "bench-out").mkdir(exist_ok=True)
+    result.samples = {variant.key: [] for variant in result.variants}
+    for round_number in range(-warmup, repeat):
+        for variant in common.rotated(result.variants, round_number):
+            env = {**base_env, **({"COVERAGE_CORE": variant.core} if variant.core else {})}
+            if variant.key == "cov-context":  # its data stays for the check: ours keep none in the folder
+                for old in result.cwd.glob(".coverage*"):
+                    old.unlink()
+            log = logs / f"lines-{result.python}-{result.project.folder}-{variant.key}.log"
+            sample = common.measure(python, variant.commands, result.cwd, log, env)
+            if round_number >= 0:
+                result.samples[variant.key].append(sample)
+            print(f"  [{round_number + 1}/{repeat}] {variant.key}: {common.sample_text(sample)}", flush=True)
+    check(result, bin_dir)
+
+
+def check(result: Result, bin_dir: Path) -> None:
+    """The sys.monitoring run's files against the C tracer's, and each test's lines against pytest-cov's."""
+    out = result.cwd / "bench-out"
+    for suffix in (".info", ".tests.info", ".desc"):
+        mine, traced = out / f"per-test{suffix}", out / f"per-test-ctrace{suffix}"
+        if mine.read_bytes() != traced.read_bytes():
+            raise BenchmarkError(f"{mine} differs from {traced}")
+    result.checks.append("`per-test` files (.info, .tests.info, .desc) byte-identical to `per-test-ctrace`'s")
+    ours = tests_lines(out / "per-test.tests.info", out / "per-test.desc", result.cwd)
+    theirs = pytest_cov_lines(result.cwd, bin_dir, statements(out / "per-test.tests.info", result.cwd))
+    if ours != theirs:
+        differing = sorted(key for key in ours.keys() | theirs.keys() if ours.get(key) != theirs.get(key))
+        raise BenchmarkError(
+            f"per-test lines differ from pytest-cov's contexts in {len(differing)}: {differing[:5]}"
+        )
+    tests = len({test for test, _ in ours})
+    result.checks.append(
+        f"each test's lines equal pytest-cov's `--cov-context=test` contexts: {tests:,} tests, "
+        f"{len(ours):,} (test, file) pairs, {sum(map(len, ours.values())):,} lines"
+    )
+
+
+def statements(tests_file: Path, root: Path) -> dict[Path, set[int]]:
+    """Each file's statements, from the per-test file's first section (the run's: every statement)."""
+    found: dict[Path, set[int]] = {}
+    for parsed in parse(tests_file.read_text(encoding="utf-8"), str(tests_file)):
+        found.setdefault((root / parsed.record.path).resolve(), set(parsed.record.lines))
+    return found
+
+
+def tests_lines(tests_file: Path, desc_file: Path, root: Path) -> dict[tuple[str, Path], set[int]]:
+    """(node id, file) -> the lines its section says it reached."""
+    names: dict[str, str] = {}
+    name = ""
+    for line in desc_file.read_text(encoding="utf-8").splitlines():
+        if line.startswith("TN:"):
+            name = line[3:].strip()
+        elif line.startswith("TD:") and name not in names:
+            names[name] = line[3:].strip()
+    lines: dict[tuple[str, Path], set[int]] = {}
+    run_name = None
+    for parsed in parse(tests_file.read_text(encoding="utf-8"), str(tests_file)):
+        run_name = run_name or parsed.test_name
+        if parsed.test_name == run_name:
+            continue
+        reached = {number for number, count in parsed.record.lines.items() if count}
+        if reached:
+            lines[(names[parsed.test_name], (root / parsed.record.path).resolve())] = reached
+    return lines
+
+
+def pytest_cov_lines(
+    root: Path, bin_dir: Path, statements: dict[Path, set[int]]
+) -> dict[tuple[str, Path], set[int]]:
+    """(node id, file) -> lines, from the last cov-context run's data, read by coverage.py in the venv."""
+    script = (
+        "import json, sys, coverage\n"
+        "data = coverage.CoverageData(sys.argv[1]); data.read()\n"
+        "print(json.dumps({f: {str(l): sorted(c) for l, c in data.contexts_by_lineno(f).items()} "
+        "for f in data.measured_files()}))\n"
+    )
+    done = subprocess.run(
+        [str(bin_dir / "python"), "-c", script, str(root / ".coverage")],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    lines: dict[tuple[str, Path], set[int]] = defaultdict(set)
+    for filename, by_line in json.loads(done.stdout).items():
+        path = Path(filename).resolve()
+        for line, contexts in by_line.items():
+            for context in contexts:
+                node_id = context.rsplit("|", 1)[0]  # pytest-cov adds |setup, |run, |teardown
+                if node_id and int(line) in statements.get(path, ()):
+                    lines[(node_id, path)].add(int(line))
+    return dict(lines)
+
+
+def table(result: Result) -> str:
+    anchor = statistics.median(s.wall for s in result.samples["lines"])
+    rows = [
+        "| variant | wall (median) | min - max | x `lines` | CPU | peak RSS | load |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for variant in result.variants:
+        samples = result.samples[variant.key]
+        wall = statistics.median(s.wall for s in samples)
+        rows.append(
+            f"| {variant.label} | {wall:.2f} s "
+            f"| {min(s.wall for s in samples):.2f} - {max(s.wall for s in samples):.2f} s "
+            f"| **{wall / anchor:.2f}** | {statistics.median(s.cpu for s in samples):.2f} s "
+            f"| {statistics.median(s.maxrss_kib for s in samples) / 1024:.0f} MiB "
+            f"| {min(s.load for s in samples):.2f} - {max(s.load for s in samples):.2f} |"
+        )
+    return "\n".join(rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--pythons", default=",".join(PYTHONS), help="comma-separated (default %(default)s)")
+    parser.add_argument(
+        "--projects", default="attrs,click,synth", help="comma-separated (default %(default)s)"
+    )
+    parser.add_argument("--repeat", type=int, default=3, help="timed runs per variant (default %(default)s)")
+    parser.add_argument(
+        "--warmup", type=int, default=1, help="untimed runs per variant first (default %(default)s)"
+    )
+    parser.add_argument(
+        "--results", type=Path, default=WORK / "per-test-lines.md", help="default %(default)s"
+    )
+    args = parser.parse_args(argv)
+    pythons = [v.strip() for v in args.pythons.split(",") if v.strip()]
+    names = [name.strip() for name in args.projects.split(",") if name.strip()]
+    if not names or set(names) - set(PROJECTS) or set(pythons) - set(PYTHONS):
+        parser.error(f"--projects: some of {', '.join(PROJECTS)}; --pythons: some of {', '.join(PYTHONS)}")
+    logs = WORK / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    started, started_at = time.perf_counter(), datetime.now(UTC)
+    state = common.package_state(REPO)
+    results = []
+    try:
+        for version in pythons:
+            bin_dir = real_projects.ensure_venv(
+                WORK / f"venv-{version}",
+                find_python(version),
+                REPO,
+                list(real_projects.PROJECTS.values()),
+                version,
+            )
+            for name in names:
+                project = PROJECTS[name]
+                result = Result(
+                    version, project, lines_copy(project, bin_dir), variants(project, bin_dir, version)
+                )
+                run_result(result, bin_dir, args.repeat, args.warmup, logs)
+                results.append(result)
+    except (BenchmarkError, subprocess.CalledProcessError) as exc:
+        print(f"\nbenchmark failed: {exc}", file=sys.stderr)
+        return 1
+    if common.package_state(REPO) != state:
+        print("\npytest_lcov/ changed during the benchmark: the numbers mix two versions", file=sys.stderr)
+        return 1
+    out = [
+        "# Per-test line data on CPython 3.12 and 3.13",
+        "",
+        f"- date: {started_at.strftime('%Y-%m-%d %H:%M UTC')}; "
+        f"whole benchmark {(time.perf_counter() - started) / 60:.1f} min",
+        f"- machine: {platform.machine()}, {os.cpu_count()} CPUs; pytest-lcov {state}",
+        f"- tools: {', '.join(real_projects.TOOLS)}; "
+        f"medians of {args.repeat} runs after {args.warmup} warm-up",
+    ]
+    for result in results:
+        out += [
+            "",
+            f"## Python {result.python}: {result.project.name} {result.project.version}",
+            "",
+            table(result),
+            "",
+        ]
+        out += [f"- {line}" for line in result.checks]
+        out += ["", common.commands_block(result.cwd, result.variants)]
+    text = "\n".join(out) + "\n"
+    args.results.write_text(text, encoding="utf-8")
+    print("\n" + text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
