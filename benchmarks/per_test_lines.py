@@ -83,14 +83,12 @@ class Result:
 
 
 def find_python(version: str) -> str:
-    """python3.X on PATH, else pyenv's."""
-    found = shutil.which(f"python{version}")
-    if found:
-        return found
+    """pyenv's python3.X (its shims on PATH may not answer for a version not selected), else PATH's."""
     candidates = sorted(Path.home().glob(f".pyenv/versions/{version}.*/bin/python{version}"))
-    if not candidates:
-        raise BenchmarkError(f"no python{version} on PATH or in ~/.pyenv")
-    return str(candidates[-1])
+    found = str(candidates[-1]) if candidates else shutil.which(f"python{version}")
+    if not found:
+        raise BenchmarkError(f"no python{version} in ~/.pyenv or on PATH")
+    return found
 
 
 def lines_copy(project: real_projects.Project, bin_dir: Path) -> Path:
