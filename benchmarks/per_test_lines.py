@@ -80,6 +80,7 @@ class Result:
     variants: list[Variant]
     samples: dict[str, list[Sample]] = field(default_factory=dict)
     checks: list[str] = field(default_factory=list)
+    failed: bool = False
 
 
 def find_python(version: str) -> str:
@@ -167,7 +168,8 @@ def run_result(result: Result, bin_dir: Path, repeat: int, warmup: int, logs: Pa
             sample = common.measure(python, variant.commands, result.cwd, log, env)
             if round_number >= 0:
                 result.samples[variant.key].append(sample)
-            print(f"  [{round_number + 1}/{repeat}] {variant.key}: {common.sample_text(sample)}", flush=True)
+            step = f"{round_number + 1}/{repeat}" if round_number >= 0 else "warm-up"
+            print(f"  [{step}] {variant.key}: {common.sample_text(sample)}", flush=True)
     check(result, bin_dir)
 
 
@@ -181,15 +183,23 @@ def check(result: Result, bin_dir: Path) -> None:
     result.checks.append("`per-test` files (.info, .tests.info, .desc) byte-identical to `per-test-ctrace`'s")
     ours = tests_lines(out / "per-test.tests.info", out / "per-test.desc", result.cwd)
     theirs = pytest_cov_lines(result.cwd, bin_dir, statements(out / "per-test.tests.info", result.cwd))
-    if ours != theirs:
-        differing = sorted(key for key in ours.keys() | theirs.keys() if ours.get(key) != theirs.get(key))
-        raise BenchmarkError(
-            f"per-test lines differ from pytest-cov's contexts in {len(differing)}: {differing[:5]}"
-        )
     tests = len({test for test, _ in ours})
+    compared = f"{tests:,} tests, {len(ours):,} (test, file) pairs, {sum(map(len, ours.values())):,} lines"
+    differing = sorted(key for key in ours.keys() | theirs.keys() if ours.get(key) != theirs.get(key))
+    if not differing:
+        result.checks.append(
+            f"each test's lines equal pytest-cov's `--cov-context=test` contexts: {compared}"
+        )
+        return
+    result.failed = True
+    examples = []
+    for key in differing[:3]:
+        mine, others = ours.get(key, set()), theirs.get(key, set())
+        examples.append(
+            f"{key[0]} {key[1].name}: ours only {sorted(mine - others)}, theirs only {sorted(others - mine)}"
+        )
     result.checks.append(
-        f"each test's lines equal pytest-cov's `--cov-context=test` contexts: {tests:,} tests, "
-        f"{len(ours):,} (test, file) pairs, {sum(map(len, ours.values())):,} lines"
+        f"**DIFFERENT** from pytest-cov's contexts in {len(differing):,} of {compared}: {'; '.join(examples)}"
     )
 
 
@@ -226,12 +236,22 @@ def pytest_cov_lines(
     root: Path, bin_dir: Path, statements: dict[Path, set[int]]
 ) -> dict[tuple[str, Path], set[int]]:
     """(node id, file) -> lines, from the last cov-context run's data, read by coverage.py in the venv."""
-    script = (
-        "import json, sys, coverage\n"
-        "data = coverage.CoverageData(sys.argv[1]); data.read()\n"
-        "print(json.dumps({f: {str(l): sorted(c) for l, c in data.contexts_by_lineno(f).items()} "
-        "for f in data.measured_files()}))\n"
-    )
+    # Raw line numbers become their statements' first lines, as coverage.py's reports (and ours) give them.
+    script = """
+import collections, json, sys, coverage
+from coverage.python import PythonFileReporter
+cov = coverage.Coverage(data_file=sys.argv[1], config_file=False)
+cov.load()
+data = cov.get_data()
+out = {}
+for name in data.measured_files():
+    reporter, by_line = PythonFileReporter(name, cov), collections.defaultdict(set)
+    for line, contexts in data.contexts_by_lineno(name).items():
+        for first in reporter.translate_lines([line]):
+            by_line[first].update(contexts)
+    out[name] = {str(line): sorted(contexts) for line, contexts in by_line.items()}
+print(json.dumps(out))
+"""
     done = subprocess.run(
         [str(bin_dir / "python"), "-c", script, str(root / ".coverage")],
         capture_output=True,
@@ -337,7 +357,7 @@ def main(argv: list[str] | None = None) -> int:
     text = "\n".join(out) + "\n"
     args.results.write_text(text, encoding="utf-8")
     print("\n" + text)
-    return 0
+    return 1 if any(result.failed for result in results) else 0
 
 
 if __name__ == "__main__":
