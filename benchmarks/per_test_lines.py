@@ -194,9 +194,10 @@ def check(result: Result, bin_dir: Path) -> None:
     result.failed = True
     examples = []
     for key in differing[:3]:
-        mine, others = ours.get(key, set()), theirs.get(key, set())
+        in_ours, in_theirs = ours.get(key, set()), theirs.get(key, set())
         examples.append(
-            f"{key[0]} {key[1].name}: ours only {sorted(mine - others)}, theirs only {sorted(others - mine)}"
+            f"{key[0]} {key[1].name}: ours only {sorted(in_ours - in_theirs)}, "
+            f"theirs only {sorted(in_theirs - in_ours)}"
         )
     result.checks.append(
         f"**DIFFERENT** from pytest-cov's contexts in {len(differing):,} of {compared}: {'; '.join(examples)}"
