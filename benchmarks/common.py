@@ -8,6 +8,7 @@ PSS of the whole process tree; the load average is taken just before.
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import os
@@ -245,3 +246,12 @@ def package_state(checkout: Path) -> str:
         return f"not a git checkout, {code}"
     state = "modified working tree" if dirty.stdout.strip() else "clean"
     return f"git {head.stdout.strip()} ({state}), {code}"
+
+
+def add_run_arguments(parser: argparse.ArgumentParser, projects: str) -> None:
+    """--projects, --repeat and --warmup, as the scripts that time whole test suites take them."""
+    parser.add_argument("--projects", default=projects, help="comma-separated (default %(default)s)")
+    parser.add_argument("--repeat", type=int, default=3, help="timed runs per variant (default %(default)s)")
+    parser.add_argument(
+        "--warmup", type=int, default=1, help="untimed runs per variant first (default %(default)s)"
+    )

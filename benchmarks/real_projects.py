@@ -582,13 +582,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument(
-        "--projects", default="attrs,click,synth", help="comma-separated (default %(default)s)"
-    )
-    parser.add_argument("--repeat", type=int, default=3, help="timed runs per variant (default %(default)s)")
-    parser.add_argument(
-        "--warmup", type=int, default=1, help="untimed runs per variant first (default %(default)s)"
-    )
+    common.add_run_arguments(parser, projects="attrs,click,synth")
     parser.add_argument(
         "--variants",
         default=None,

@@ -5,17 +5,16 @@ from __future__ import annotations
 import contextlib
 import re
 import sys
-import tempfile
 from pathlib import Path
 
 import coverage
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 
 from pytest_lcov.measure import Measurement
 from tests.helpers import run_pytest
 from tests.sample_project import write_sample_project
-from tests.test_counting import program
+from tests.test_counting import generated_programs, program, program_file
 
 REPORTS_CORE = """
 import sys
@@ -115,14 +114,10 @@ def lines_by_context(path: Path, core: str) -> dict[str, dict[int, set[str]]]:
 
 
 @pytest.mark.skipif(not SYSMON_IS_FASTER, reason="per-test lines use sys.monitoring on CPython 3.12 and 3.13")
-@settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
-)
+@generated_programs(40)
 @given(program())
 def test_sys_monitoring_gives_each_test_the_lines_the_c_tracer_gives_it(source: str) -> None:
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "generated.py"
-        path.write_text(source)
+    with program_file(source) as path:
         assert lines_by_context(path, "sysmon") == lines_by_context(path, "ctrace")
 
 

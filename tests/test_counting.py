@@ -22,7 +22,7 @@ import tempfile
 import textwrap
 import threading
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import CodeType, ModuleType
 
@@ -536,9 +536,25 @@ def program(draw: st.DrawFn) -> str:
     return "\n".join(lines) + "\n"
 
 
-@settings(
-    max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
-)
+def generated_programs(max_examples: int) -> settings:
+    """Hypothesis settings for tests over `program()`: some examples take a while to run."""
+    return settings(
+        max_examples=max_examples,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+
+
+@contextlib.contextmanager
+def program_file(source: str) -> Iterator[Path]:
+    """`source` in a file of its own, which coverage.py measures by name."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "generated.py"
+        path.write_text(source)
+        yield path
+
+
+@generated_programs(50)
 @given(program())
 def test_random_programs(source: str) -> None:
     compare(source)
@@ -605,15 +621,11 @@ def test_statements_without_code_show_coverage_no_new_line(name: str, tmp_path: 
     reason="CPython 3.11 gives the last line of a finally block an event when an exception passes "
     "through it; coverage.py then counts that line as run in plain code but not with counters",
 )
-@settings(
-    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
-)
+@generated_programs(30)
 @given(program())
 def test_coverage_records_the_same_with_counters(source: str) -> None:
     """The counters must not show coverage.py a line or an arc the source has not (or hide one)."""
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "generated.py"
-        path.write_text(source)
+    with program_file(source) as path:
         assert coverage_lines_and_arcs(source, path, True) == coverage_lines_and_arcs(source, path, False)
 
 
