@@ -118,7 +118,7 @@ def variants(project: real_projects.Project, bin_dir: Path, python: str) -> list
             *pytest,
             "-o",
             f"cache_dir=.bench-cache/{python}-{key}",
-            f"--lcov=bench-out/{key}.info",
+            f"--lcov=bench-out/{python}/{key}.info",
             *extra,
             "-p",
             "no:cov",
@@ -156,7 +156,7 @@ def run_result(result: Result, bin_dir: Path, repeat: int, warmup: int, logs: Pa
     print(f"\n## Python {result.python}: {result.project.name} {result.project.version}", flush=True)
     common.show_variants(result.cwd, result.variants)
     python, base_env = str(bin_dir / "python"), common.child_env(bin_dir)
-    (result.cwd / "bench-out").mkdir(exist_ok=True)
+    (result.cwd / "bench-out" / result.python).mkdir(parents=True, exist_ok=True)
     result.samples = {variant.key: [] for variant in result.variants}
     for round_number in range(-warmup, repeat):
         for variant in common.rotated(result.variants, round_number):
@@ -175,21 +175,34 @@ def run_result(result: Result, bin_dir: Path, repeat: int, warmup: int, logs: Pa
 
 def check(result: Result, bin_dir: Path) -> None:
     """The sys.monitoring run's files against the C tracer's, and each test's lines against pytest-cov's."""
-    out = result.cwd / "bench-out"
-    for suffix in (".info", ".tests.info", ".desc"):
-        mine, traced = out / f"per-test{suffix}", out / f"per-test-ctrace{suffix}"
-        if mine.read_bytes() != traced.read_bytes():
-            raise BenchmarkError(f"{mine} differs from {traced}")
-    result.checks.append("`per-test` files (.info, .tests.info, .desc) byte-identical to `per-test-ctrace`'s")
+    out = result.cwd / "bench-out" / result.python
     ours = tests_lines(out / "per-test.tests.info", out / "per-test.desc", result.cwd)
+    suffixes = (".info", ".tests.info", ".desc")
+    if all(
+        (out / f"per-test{x}").read_bytes() == (out / f"per-test-ctrace{x}").read_bytes() for x in suffixes
+    ):
+        result.checks.append(
+            "`per-test` files (.info, .tests.info, .desc) byte-identical to `per-test-ctrace`'s"
+        )
+    else:
+        traced = tests_lines(out / "per-test-ctrace.tests.info", out / "per-test-ctrace.desc", result.cwd)
+        compare(result, ours, traced, "the C tracer's run (`per-test-ctrace`)")
     theirs = pytest_cov_lines(result.cwd, bin_dir, statements(out / "per-test.tests.info", result.cwd))
+    compare(result, ours, theirs, "pytest-cov's `--cov-context=test` contexts")
+
+
+def compare(
+    result: Result,
+    ours: dict[tuple[str, Path], set[int]],
+    theirs: dict[tuple[str, Path], set[int]],
+    what: str,
+) -> None:
+    """Each test's lines in `ours` against `theirs`: equal, or the differences (the run then fails)."""
     tests = len({test for test, _ in ours})
     compared = f"{tests:,} tests, {len(ours):,} (test, file) pairs, {sum(map(len, ours.values())):,} lines"
     differing = sorted(key for key in ours.keys() | theirs.keys() if ours.get(key) != theirs.get(key))
     if not differing:
-        result.checks.append(
-            f"each test's lines equal pytest-cov's `--cov-context=test` contexts: {compared}"
-        )
+        result.checks.append(f"each test's lines equal {what}: {compared}")
         return
     result.failed = True
     examples = []
@@ -200,7 +213,7 @@ def check(result: Result, bin_dir: Path) -> None:
             f"theirs only {sorted(in_theirs - in_ours)}"
         )
     result.checks.append(
-        f"**DIFFERENT** from pytest-cov's contexts in {len(differing):,} of {compared}: {'; '.join(examples)}"
+        f"**DIFFERENT** from {what} in {len(differing):,} of {compared}: {'; '.join(examples)}"
     )
 
 
