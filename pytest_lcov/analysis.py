@@ -156,6 +156,7 @@ def _pack(numbers: list[int]) -> list[int] | str:
 
 
 def _unpack(items: Any) -> list[int]:
+    """Stored whole numbers, checked: a JSON list of ints, or packed int32s (ints by construction)."""
     if isinstance(items, list) and _ints(items):
         return items
     if not isinstance(items, str) or not PACKED:
@@ -178,7 +179,8 @@ def _flat(pairs: Any) -> list[int]:
 
 
 def _paired(flat: list[int]) -> Iterator[tuple[int, int]]:
-    if len(flat) % 2 or not _ints(flat):
+    """Pairs of `flat`, whole numbers from _unpack."""
+    if len(flat) % 2:
         raise NotPlainData("not pairs of whole numbers")
     numbers = iter(flat)
     return zip(numbers, numbers, strict=True)
