@@ -262,6 +262,7 @@ def _sysmon_measures_lines(cov: coverage.Coverage) -> bool:
         (3, 12) <= sys.version_info[:2] < (3, 14)
         and not cov.get_option("run:branch")
         and not cov.get_option("run:timid")
+        and not cov.get_option("run:dynamic_context")  # coverage.py's sys.monitoring core refuses it
         and not (isinstance(concurrency, list) and not set(concurrency) <= set(SYSMON_CONCURRENCY))
     )
 

@@ -121,6 +121,17 @@ def test_sys_monitoring_gives_each_test_the_lines_the_c_tracer_gives_it(source: 
         assert lines_by_context(path, "sysmon") == lines_by_context(path, "ctrace")
 
 
+@pytest.mark.parametrize("per_test", [False, True], ids=["lines", "per-test lines"])
+def test_a_configured_dynamic_context_keeps_the_c_tracer(sample: pytest.Pytester, per_test: bool) -> None:
+    """coverage.py's sys.monitoring core cannot record dynamic contexts: it would fall back, with a warning."""
+    config = (sample.path / "pyproject.toml").read_text() + 'dynamic_context = "test_function"\n'
+    sample.makepyprojecttoml(config)
+    result = run_pytest(sample, "--lcov", "-s", *(["--lcov-per-test"] if per_test else []))
+    assert result.ret == 0
+    assert core_line(result) == f"core: {'ctrace' if per_test else 'None'} settrace: True"
+    assert "no-sysmon" not in result.stdout.str() + result.stderr.str()
+
+
 def test_a_configured_core_is_left_alone(sample: pytest.Pytester) -> None:
     sample.makepyprojecttoml((sample.path / "pyproject.toml").read_text() + 'core = "pytrace"\n')
     result = run_pytest(sample, "--lcov", "-s")
