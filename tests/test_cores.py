@@ -123,7 +123,7 @@ def test_sys_monitoring_gives_each_test_the_lines_the_c_tracer_gives_it(source: 
 
 @pytest.mark.parametrize("per_test", [False, True], ids=["lines", "per-test lines"])
 def test_a_configured_dynamic_context_keeps_the_c_tracer(sample: pytest.Pytester, per_test: bool) -> None:
-    """coverage.py's sys.monitoring core cannot record dynamic contexts: it would fall back, with a warning."""
+    """coverage.py's sys.monitoring core cannot record dynamic contexts: it would fall back, warning."""
     config = (sample.path / "pyproject.toml").read_text() + 'dynamic_context = "test_function"\n'
     sample.makepyprojecttoml(config)
     result = run_pytest(sample, "--lcov", "-s", *(["--lcov-per-test"] if per_test else []))
