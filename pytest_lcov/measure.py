@@ -114,7 +114,9 @@ class Measurement:
     def _borrow(cls, current: coverage.Coverage, settings: Settings) -> Measurement:
         """The Coverage that ``coverage run`` started: its configuration decides, so say what it ignores."""
         refuse_executions_without_source(settings, current)
-        if settings.needs_contexts and sys.gettrace() is None and not _sysmon_records_contexts(current):
+        rearm_events = _sysmon_rearm(current)
+        sysmon_records_tests = rearm_events is not None and _sysmon_measures_lines(current)
+        if settings.needs_contexts and sys.gettrace() is None and not sysmon_records_tests:
             raise setting_error(
                 "pytest-lcov: per-test data needs coverage.py's C tracer, but the running "
                 'coverage uses another core: set `core = "ctrace"` in [tool.coverage.run]'
@@ -131,7 +133,7 @@ class Measurement:
                 "its own source setting decides what is measured"
             )
         measurement = cls(current, notices=notices)
-        measurement.rearm_events = _sysmon_rearm(current)
+        measurement.rearm_events = rearm_events
         return measurement
 
     def start(self) -> None:
@@ -267,9 +269,7 @@ def _sysmon_measures_lines(cov: coverage.Coverage) -> bool:
     )
 
 
-def _sysmon_records_contexts(cov: coverage.Coverage) -> bool:
-    """Whether the running `cov` measures with sys.monitoring where switch_test can tell tests apart."""
-    return _sysmon_measures_lines(cov) and _sysmon_is_measuring()
+SYSMON_TOOL_IDS = 6  # sys.monitoring's tool ids 0-5
 
 
 def _sysmon_is_measuring() -> bool:
@@ -278,9 +278,6 @@ def _sysmon_is_measuring() -> bool:
     return monitoring is not None and any(
         monitoring.get_tool(tool_id) == "coverage.py" for tool_id in range(SYSMON_TOOL_IDS)
     )
-
-
-SYSMON_TOOL_IDS = 6  # sys.monitoring's tool ids 0-5
 
 
 def _sysmon_rearm(cov: coverage.Coverage) -> Callable[[], None] | None:
