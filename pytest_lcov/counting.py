@@ -125,6 +125,18 @@ def first_line(node: Counted) -> int:
     return node.lineno
 
 
+def _at(line: int) -> dict[str, int]:
+    """The location of an inserted node: all on `line` (compiling needs every node located)."""
+    return {"lineno": line, "end_lineno": line, "col_offset": 0, "end_col_offset": 0}
+
+
+def _item_of(items: list[ast.expr], index: int, where: ast.expr) -> ast.expr:
+    """``(*items)[index]``, located at `where`: every item is evaluated, in order, for one's value."""
+    items_tuple = ast.copy_location(ast.Tuple(items, ast.Load()), where)
+    picked = ast.Subscript(items_tuple, ast.copy_location(ast.Constant(index), where), ast.Load())
+    return ast.copy_location(picked, where)
+
+
 def _is_docstring(node: ast.stmt) -> bool:
     return (
         isinstance(node, ast.Expr)
@@ -148,26 +160,19 @@ class _Instrumenter:
 
     def inc_stmt(self, slot: int, line: int) -> ast.stmt:
         """``__lcov_c<k>__()`` on `line`."""
-        return ast.Expr(
-            self.inc_expr(slot, line), lineno=line, end_lineno=line, col_offset=0, end_col_offset=0
-        )
+        return ast.Expr(self.inc_expr(slot, line), **_at(line))
 
     def inc_expr(self, slot: int, line: int) -> ast.expr:
         """``__lcov_c<k>__()``: an increment as an expression (its value is the count before)."""
-        where = {"lineno": line, "end_lineno": line, "col_offset": 0, "end_col_offset": 0}
-        return ast.Call(ast.Name(tick_name(slot), _LOAD, **where), [], [], **where)
+        return ast.Call(ast.Name(tick_name(slot), _LOAD, **_at(line)), [], [], **_at(line))
 
     def before(self, expr: ast.expr, slot: int) -> ast.expr:
         """``(inc, expr)[1]``: count, then evaluate `expr`."""
-        pair = ast.copy_location(ast.Tuple([self.inc_expr(slot, expr.lineno), expr], ast.Load()), expr)
-        index = ast.copy_location(ast.Constant(1), expr)
-        return ast.copy_location(ast.Subscript(pair, index, ast.Load()), expr)
+        return _item_of([self.inc_expr(slot, expr.lineno), expr], 1, expr)
 
     def after(self, expr: ast.expr, slot: int, line: int) -> ast.expr:
         """``(expr, inc)[0]``: evaluate `expr`, then count."""
-        pair = ast.copy_location(ast.Tuple([expr, self.inc_expr(slot, line)], ast.Load()), expr)
-        index = ast.copy_location(ast.Constant(0), expr)
-        return ast.copy_location(ast.Subscript(pair, index, ast.Load()), expr)
+        return _item_of([expr, self.inc_expr(slot, line)], 0, expr)
 
     def run(self, tree: ast.Module) -> None:
         nodes = [n for n in ast.walk(tree) if isinstance(n, ast.stmt | ast.ExceptHandler | ast.match_case)]
