@@ -84,15 +84,6 @@ class Result:
     failed: bool = False
 
 
-def find_python(version: str) -> str:
-    """pyenv's python3.X (its shims on PATH may not answer for a version not selected), else PATH's."""
-    candidates = sorted(Path.home().glob(f".pyenv/versions/{version}.*/bin/python{version}"))
-    found = str(candidates[-1]) if candidates else shutil.which(f"python{version}")
-    if not found:
-        raise BenchmarkError(f"no python{version} in ~/.pyenv or on PATH")
-    return found
-
-
 def lines_copy(project: real_projects.Project, bin_dir: Path) -> Path:
     """The project's sources, with its coverage configuration's branches turned off (made once)."""
     source = real_projects.ensure_sources(project, bin_dir)
@@ -350,7 +341,7 @@ def main(argv: list[str] | None = None) -> int:
         for version in pythons:
             bin_dir = real_projects.ensure_venv(
                 WORK / f"venv-{version}",
-                find_python(version),
+                real_projects.find_python(None, version),
                 REPO,
                 list(real_projects.PROJECTS.values()),
                 version,

@@ -157,9 +157,11 @@ def find_python(given: str | None, version: str = PYTHON_VERSION) -> str:
         return given
     if f"{sys.version_info[0]}.{sys.version_info[1]}" == version:
         return sys.executable
-    found = shutil.which(f"python{version}")
-    if found is None:
-        raise BenchmarkError(f"no python{version} on PATH: pass --python")
+    # pyenv's own interpreter first: its shims on PATH may not answer for a version not selected.
+    candidates = sorted(Path.home().glob(f".pyenv/versions/{version}.*/bin/python{version}"))
+    found = str(candidates[-1]) if candidates else shutil.which(f"python{version}")
+    if not found:
+        raise BenchmarkError(f"no python{version} in ~/.pyenv or on PATH")
     return found
 
 
