@@ -23,6 +23,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import secrets
 import stat
 import tempfile
@@ -36,6 +37,10 @@ ENTRY_MAGIC = b"pytest-lcov analysis 2\n"
 KEY_BYTES = 32
 MAX_ENTRY_BYTES = 64 * 1024 * 1024  # larger than any real file's analysis
 KEEP_UNUSED = 256  # entries this run did not use that may stay, beyond as many as it used
+# The only files the store writes: an entry (SHA-256 hex) in the shard named by its first two
+# characters, and the temporary file it is written to first.  Nothing else is ever removed.
+ENTRY_NAME = re.compile(r"[0-9a-f]{64}")
+TEMPORARY_NAME = re.compile(r"\.([0-9a-f]{64})\.[^/]*\.tmp")
 
 
 def user_key_file() -> Path | None:
@@ -107,6 +112,15 @@ class AnalysisStore:
     def _path(self, name: str) -> Path:
         return self.folder / name[:2] / name
 
+    def _shard(self, name: str) -> Path | None:
+        """The shard folder for entry `name`, made if missing; None unless it is a real folder of ours."""
+        shard = self.folder / name[:2]
+        if not own_folder(self.folder):
+            return None
+        with contextlib.suppress(FileExistsError):
+            shard.mkdir(mode=0o700)
+        return shard if own_folder(shard) else None
+
     def _signature(self, body: bytes) -> bytes:
         return hmac.new(self.key, body, hashlib.sha256).hexdigest().encode("ascii")
 
@@ -141,13 +155,21 @@ class AnalysisStore:
         body = json.dumps({"name": name, "value": value}, separators=(",", ":")).encode()
         path = self._path(name)
         with contextlib.suppress(OSError):
-            path.parent.mkdir(parents=True, exist_ok=True)
+            if self._shard(name) is None:
+                return  # a link or someone else's folder: nothing is written through it
             with replacing(path, sync=False) as out:
                 out.write(ENTRY_MAGIC + self._signature(body) + b"\n" + body)
             self.used.add(name)
 
     def prune(self) -> None:
-        """Bound the store: keep what this run used, and only a few others, newest first."""
+        """Bound the store: keep what this run used, and only a few others, newest first.
+
+        Only the store's own files are ever removed (entry names in their
+        shard), and only in real folders of this user, never through a link:
+        whatever else the folder holds, or turns out to be, stays.
+        """
+        if not own_folder(self.folder):
+            return
         others = [entry for entry in _entries(self.folder) if entry[1].name not in self.used]
         allowed = len(self.used) + KEEP_UNUSED
         if len(others) <= allowed:
@@ -178,13 +200,33 @@ def _split_entry(blob: bytes) -> tuple[bytes, bytes, bytes]:
     return blob[:magic_end], blob[magic_end:signature_end], blob[signature_end + 1 :]
 
 
+def own_folder(path: Path) -> bool:
+    """Whether `path` itself is a folder of this user: not a link to one, nor someone else's."""
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return False
+    mine = not hasattr(os, "getuid") or info.st_uid == os.getuid()
+    return stat.S_ISDIR(info.st_mode) and mine
+
+
+def is_entry_file(shard: str, name: str) -> bool:
+    """Whether `name` in the shard folder `shard` is a file the store writes there."""
+    if ENTRY_NAME.fullmatch(name):
+        return name[:2] == shard
+    temporary = TEMPORARY_NAME.fullmatch(name)
+    return temporary is not None and temporary[1][:2] == shard
+
+
 def _entries(folder: Path) -> Iterable[tuple[float, Path]]:
-    """Every entry file (and stale temporary file) with its last-use time."""
+    """Every entry file (and stale temporary file) with its last-use time; nothing else."""
     with contextlib.suppress(OSError):
         for shard in folder.iterdir():
-            if not shard.is_dir() or shard.is_symlink():
+            if not re.fullmatch(r"[0-9a-f]{2}", shard.name) or not own_folder(shard):
                 continue
             with contextlib.suppress(OSError):
                 for path in shard.iterdir():
                     with contextlib.suppress(OSError):
-                        yield path.lstat().st_mtime, path
+                        info = path.lstat()
+                        if is_entry_file(shard.name, path.name) and stat.S_ISREG(info.st_mode):
+                            yield info.st_mtime, path

@@ -29,6 +29,7 @@ import pytest
 
 from pytest_lcov import PytestLcovWarning, analysis
 from pytest_lcov.analysis import ParallelAnalysis, measured_sources
+from pytest_lcov.analysis_cache import own_folder
 from pytest_lcov.counting import CountingFinder
 from pytest_lcov.diff import (
     ChangedLines,
@@ -219,7 +220,13 @@ class LcovRun:
         cache = getattr(config, "cache", None)  # None under -p no:cacheprovider
         if self.settings.use_cache and cache is not None and not _is_xdist_worker(config):
             cache_dir = cache.mkdir("pytest-lcov-analysis")
-            self.report_options = dataclasses.replace(self.settings.report, cache_dir=cache_dir)
+            if own_folder(cache_dir):
+                self.report_options = dataclasses.replace(self.settings.report, cache_dir=cache_dir)
+            else:  # a planted link: nothing may be written or removed through it
+                self.measurement.notices.append(
+                    f"pytest-lcov: the analysis cache is off: {shown(cache_dir)} is not a folder of "
+                    "this user's (a link?); remove it and the next run makes a new one"
+                )
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionstart(self, session: pytest.Session) -> None:

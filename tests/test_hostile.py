@@ -1,0 +1,116 @@
+"""Hostile input: what a planted file, a strange name or an odd setting must never achieve.
+
+Each test is a real pytest session (real coverage.py, real git, real genhtml)
+fed something a user, a restored CI cache or a pull request could put in
+its way; it grows with every such finding.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import QUIET_PLUGINS, read_records
+
+MOD = "def f(x):\n    if x > 0:\n        return 1\n    return 0\n"
+TEST = "from pkg.mod import f\n\n\ndef test_f():\n    assert f(1) == 1\n"
+PYPROJECT = '[tool.coverage.run]\nsource = ["pkg"]\n\n[tool.pytest.ini_options]\npythonpath = ["."]\n'
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    """pkg/mod.py and its test, with a cache folder of its own for the analysis key."""
+    pytester.mkpydir("pkg")
+    pytester.path.joinpath("pkg/mod.py").write_text(MOD)
+    pytester.path.joinpath("test_mod.py").write_text(TEST)
+    pytester.makepyprojecttoml(PYPROJECT)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(pytester.path / "xdg-cache"))
+    return pytester
+
+
+def run_with_cache(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    """A real pytest with pytest's cache folder on (run_pytest turns it off)."""
+    return pytester.runpytest_subprocess(*QUIET_PLUGINS, *args)
+
+
+def no_traceback(result: pytest.RunResult) -> None:
+    output = result.stdout.str() + result.stderr.str()
+    assert "Traceback" not in output and "INTERNALERROR" not in output, output
+
+
+def tree(folder: Path) -> dict[str, bytes]:
+    """Every file below `folder` (not following links) with its content."""
+    files = {}
+    for dirpath, _, names in os.walk(folder):
+        for name in names:
+            path = Path(dirpath, name)
+            files[str(path.relative_to(folder))] = path.read_bytes() if not path.is_symlink() else b"<link>"
+    return files
+
+
+def git(folder: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
+        cwd=folder,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+
+
+# 1. The analysis cache deletes and writes only its own entries, whatever its folder turns out to be.
+
+
+def _victim(folder: Path, names: list[str]) -> dict[str, bytes]:
+    """A user's folder of files in four subfolders, all older than any cache entry."""
+    for sub in range(4):
+        for index, name in enumerate(names):
+            path = folder / f"sub{sub}" / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(f"user data {sub} {index}\n")
+            os.utime(path, (1_000_000, 1_000_000))
+    return tree(folder)
+
+
+@pytest.mark.parametrize("names", ["plain", "entry-like"])
+def test_a_cache_folder_that_is_a_link_is_never_written_or_pruned_through(
+    project: pytest.Pytester, tmp_path_factory: pytest.TempPathFactory, names: str
+) -> None:
+    victim = tmp_path_factory.mktemp("victim")
+    hexes = [f"{index:064x}" for index in range(100)]
+    plain = [f"photo-{index}.jpg" for index in range(100)]
+    before = _victim(victim, plain if names == "plain" else hexes)
+    project.path.joinpath(".pytest_cache/d").mkdir(parents=True)
+    project.path.joinpath(".pytest_cache/d/pytest-lcov-analysis").symlink_to(victim)
+    result = run_with_cache(project, "--lcov")
+    assert result.ret == 0
+    no_traceback(result)
+    assert tree(victim) == before  # nothing removed, nothing added
+    result.stdout.fnmatch_lines(
+        ["*pytest-lcov: the analysis cache is off: *pytest-lcov-analysis is not a folder*"]
+    )
+    assert read_records(project.path / "lcov.info")["pkg/mod.py"].lines == {1: 1, 2: 1, 3: 1, 4: 0}
+
+
+def test_the_cache_removes_only_its_own_entries_never_a_linked_shard_or_other_files(
+    project: pytest.Pytester, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    victim = tmp_path_factory.mktemp("victim")
+    before = _victim(victim, [f"{index:064x}" for index in range(100)])
+    store = project.path / ".pytest_cache/d/pytest-lcov-analysis"
+    store.mkdir(parents=True)
+    for shard in range(256):  # every shard a link to the user's folder: no entry may be written there
+        store.joinpath(f"{shard:02x}").symlink_to(victim / "sub0", target_is_directory=True)
+    kept = store / "notes"
+    kept.mkdir()
+    for index in range(400):  # not entries: the store never removes them, however many there are
+        kept.joinpath(f"note-{index}.txt").write_text("mine\n")
+        os.utime(kept / f"note-{index}.txt", (1_000_000, 1_000_000))
+    result = run_with_cache(project, "--lcov")
+    assert result.ret == 0
+    no_traceback(result)
+    assert tree(victim) == before
+    assert len(list(kept.iterdir())) == 400
