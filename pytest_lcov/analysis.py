@@ -44,6 +44,7 @@ from coverage.results import Analysis, analysis_from_file_reporter, format_lines
 
 from pytest_lcov.analysis_cache import AnalysisStore, load_or_create_key, user_key_file
 from pytest_lcov.counting import source_digest
+from pytest_lcov.tracefile import safe_field
 
 __all__ = ["Analysis", "FileReporter", "format_lines"]
 
@@ -473,13 +474,17 @@ def _analyses(
                 if not ignore_errors:
                     raise
                 warnings.warn(
-                    f"Couldn't parse Python file '{name}' (couldnt-parse)", CoverageWarning, stacklevel=1
+                    f"Couldn't parse Python file '{safe_field(name)}' (couldnt-parse)",
+                    CoverageWarning,
+                    stacklevel=1,
                 )
             except Exception as exc:
                 if not ignore_errors:
                     raise
                 warnings.warn(
-                    f"Couldn't parse '{name}': {exc} (couldnt-parse)", CoverageWarning, stacklevel=1
+                    f"Couldn't parse '{safe_field(name)}': {safe_field(str(exc))} (couldnt-parse)",
+                    CoverageWarning,
+                    stacklevel=1,
                 )
             else:
                 yield reporter, analysis

@@ -63,6 +63,7 @@ from pytest_lcov.options import ReportOptions
 from pytest_lcov.report import Report, write_report
 from pytest_lcov.settings import Settings, add_options, resolve, setting_error
 from pytest_lcov.summary import missed_gates, shown, summary_line, table
+from pytest_lcov.tracefile import safe_field
 
 lcov_run_key = pytest.StashKey["LcovRun"]()
 WORKER_DATA_KEY = "pytest_lcov_data"
@@ -365,6 +366,18 @@ def report_failure(exc: Exception, output: Path) -> str:
     return f"pytest-lcov: no tracefile written: internal error {exc!r} (-v shows the traceback)"
 
 
+def traceback_lines(exc: BaseException) -> list[str]:
+    """The traceback of `exc` for ``-v``, one printable line per frame line: a name holding a
+    newline (a file's, or in the message) stays inside its own line."""
+    lines = ["Traceback (most recent call last):"]
+    for frame in traceback.extract_tb(exc.__traceback__):
+        lines.append(f'  File "{frame.filename}", line {frame.lineno}, in {frame.name}')
+        if frame.line:
+            lines.append(f"    {frame.line.strip()}")
+    lines.append(f"{type(exc).__name__}: {exc}")
+    return [safe_field(line) for line in lines]
+
+
 def _duration(seconds: float) -> str:
     """About `seconds`, as a person would say it."""
     if seconds < 90:
@@ -523,7 +536,8 @@ class LcovReport:
         output = self.settings.output
         self._say(why, red=True, bold=True)
         if exc is not None and self.config.option.verbose > 0:
-            self._say("".join(traceback.format_exception(exc)).rstrip())
+            for line in traceback_lines(exc):
+                self._say(line)
         with contextlib.suppress(OSError):
             if output.is_file():
                 written = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(output.stat().st_mtime))
@@ -588,10 +602,12 @@ class LcovReport:
         if terminal is None:
             self._say(line, yellow=True)
         else:
-            terminal.write_line(line, yellow=True)  # now, not after the wait
+            terminal.write_line(safe_field(line), yellow=True)  # now, not after the wait
 
     def _say(self, line: str, **markup: bool) -> None:
-        self.messages.append((line, markup))
+        # Names of files and tests are anybody's: none may start a line of its own (a CI
+        # workflow command) or carry an escape sequence to the terminal.
+        self.messages.append((safe_field(line), markup))
 
     def _notice(self, session: pytest.Session, line: str) -> None:
         """A yellow line, and a warning of our own class, so ``-W error::...`` can make it fail the run."""
@@ -623,3 +639,4 @@ class LcovReport:
             terminalreporter.write_line(line, **markup)
         for command in self.annotations:  # GitHub Actions reads workflow commands from the output
             terminalreporter.write_line(command)
+        line = safe_field(line)

@@ -25,14 +25,18 @@ from pytest_lcov.options import (
     parse_path,
     report_options,
 )
+from pytest_lcov.tracefile import safe_field
 
 INI_TYPES = {"bool": "bool", "lines": "linelist"}
 SPELLED_AS_LCOV = ("lcov_enabled", "lcov_output")  # both are --lcov[=PATH]
 
 
 def setting_error(message: str) -> pytest.UsageError:
-    """A setting with a value we cannot use: pytest prints it as one line and stops."""
-    return pytest.UsageError(message)
+    """A setting with a value we cannot use: pytest prints it as one line and stops.
+
+    One line whatever it quotes: a path with a newline would start a line of its own.
+    """
+    return pytest.UsageError(safe_field(message))
 
 
 @dataclass(frozen=True)

@@ -8,12 +8,13 @@ its way; it grows with every such finding.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import QUIET_PLUGINS, read_records
+from tests.helpers import QUIET_PLUGINS, read_records, run_pytest
 
 MOD = "def f(x):\n    if x > 0:\n        return 1\n    return 0\n"
 TEST = "from pkg.mod import f\n\n\ndef test_f():\n    assert f(1) == 1\n"
@@ -114,3 +115,76 @@ def test_the_cache_removes_only_its_own_entries_never_a_linked_shard_or_other_fi
     no_traceback(result)
     assert tree(victim) == before
     assert len(list(kept.iterdir())) == 400
+
+
+# 2. No file name reaches the terminal raw: none can start a line of its own (a workflow command).
+
+BREAKS = {"LF": "\n", "CR": "\r", "LINE-SEPARATOR": "\u2028", "ESC": "\x1b]0;x\x07"}
+WORKFLOW_COMMAND_AT_LINE_START = re.compile(r"(?:^|[\n\r\v\f\x1c-\x1e\x85\u2028\u2029])\s*::error::", re.M)
+
+
+def shown(text: str) -> str:
+    """`text` as the terminal shows it: every character that is not printable as ``?``."""
+    return "".join(ch if ch.isprintable() else "?" for ch in text)
+
+
+def no_workflow_command(result: pytest.RunResult) -> str:
+    """The whole output, which no line of starts a GitHub workflow command, nor holds an escape."""
+    output = result.stdout.str() + result.stderr.str()
+    assert not WORKFLOW_COMMAND_AT_LINE_START.search(output), output
+    assert "\x1b]" not in output
+    return output
+
+
+@pytest.mark.parametrize("cut", BREAKS.values(), ids=BREAKS.keys())
+def test_names_in_the_change_line_cannot_start_a_line(project: pytest.Pytester, cut: str) -> None:
+    git(project.path, "init", "-q", "-b", "main")
+    git(project.path, "add", ".")
+    git(project.path, "commit", "-q", "-m", "base")
+    project.path.joinpath(f"pkg/x{cut}::error::INJECTED.py").write_text("def g():\n    return 2\n")
+    result = run_pytest(project, "--lcov", "--lcov-diff=HEAD")
+    assert result.ret == 0
+    output = no_workflow_command(result)
+    assert f"not run: pkg/x{shown(cut)}::error::INJECTED.py:1-2" in output
+
+
+@pytest.mark.parametrize("cut", BREAKS.values(), ids=BREAKS.keys())
+def test_names_in_the_run_notices_cannot_start_a_line(project: pytest.Pytester, cut: str) -> None:
+    """A measured file changed during the run, whose counts fall back to 0/1: both notices name it."""
+    module = f"y{cut}::error::CHANGED"
+    project.path.joinpath(f"pkg/{module}.py").write_text("def f():\n    return 1\n")
+    project.path.joinpath("test_changes.py").write_text(
+        "import importlib, pathlib\n\n\n"
+        "def test_it():\n"
+        f"    module = importlib.import_module({'pkg.' + module!r})\n"
+        "    assert module.f() == 1\n"
+        "    path = pathlib.Path(module.__file__)\n"
+        "    path.write_text(path.read_text() + 'X = 2\\n')\n"
+    )
+    result = run_pytest(
+        project, "--lcov", "--lcov-counts=executions", "-W", "always::pytest_lcov.PytestLcovWarning"
+    )
+    assert result.ret == 0
+    output = no_workflow_command(result)
+    assert f"pkg/y{shown(cut)}::error::CHANGED.py changed during the run" in output
+    assert f"counts are 0/1, not executions, in pkg/y{shown(cut)}::error::CHANGED.py" in output
+
+
+@pytest.mark.parametrize("cut", BREAKS.values(), ids=BREAKS.keys())
+def test_names_in_a_failed_report_and_its_traceback_cannot_start_a_line(
+    project: pytest.Pytester, cut: str
+) -> None:
+    """The output's name in "no tracefile written" and in -v's traceback; and in a start-up error."""
+    output = f"out{cut}::error::X.info"
+    project.path.joinpath("test_folder.py").write_text(
+        f"import pathlib\n\n\ndef test_makes_a_folder():\n    pathlib.Path({output!r}).mkdir()\n"
+    )
+    result = run_pytest(project, f"--lcov={output}", "-v")
+    text = no_workflow_command(result)
+    assert "pytest-lcov: no tracefile written" in text and f"out{shown(cut)}::error::X.info" in text
+    assert "Traceback (most recent call last)" in text
+
+    project.path.joinpath(f"a{cut}::error::b").write_text("a file\n")
+    result = run_pytest(project, f"--lcov=a{cut}::error::b/lcov.info")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "refusing to write" in no_workflow_command(result)
