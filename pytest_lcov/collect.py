@@ -53,6 +53,7 @@ class FunctionShape:
     end: int | None
     own: frozenset[int]
     one_line: bool
+    parent_start: int = 1  # first line of the code that runs the ``def``: 1 for a module
 
 
 @dataclass(frozen=True)
@@ -146,7 +147,8 @@ def function_shapes(reporter: FileReporter, analysis: Analysis) -> Iterator[Func
     branch measurement it gets no function record at all, and it is written
     without an end line so that lcov 2 does not read the import as a call.
     """
-    regions = [r for r in reporter.code_regions() if r.kind == "function" and r.lines]
+    all_regions = list(reporter.code_regions())
+    regions = [r for r in all_regions if r.kind == "function" and r.lines]
     statements = analysis.statements
     first_statement = min(statements, default=0)
     seen: set[str] = set()
@@ -163,7 +165,20 @@ def function_shapes(reporter: FileReporter, analysis: Analysis) -> Iterator[Func
         end = None if one_line else max(_region_end(region, regions[index + 1 :]), start)
         name = region.name if region.name not in seen else f"{region.name}@{start}"
         seen.add(name)
-        yield FunctionShape(name, start, end, frozenset(own), one_line)
+        parent = _parent_start(region, all_regions)
+        yield FunctionShape(name, start, end, frozenset(own), one_line, parent)
+
+
+def _parent_start(region: CodeRegion, regions: Iterable[CodeRegion]) -> int:
+    """The ``def`` or ``class`` line of the code that runs `region`'s ``def`` (1: the module).
+
+    That code's own exit arcs can leave from the ``def`` line too (when it is
+    its last statement); they end at its first line or above, never below.
+    """
+    return max(
+        (other.start for other in regions if other.start < region.start and region.start in other.lines),
+        default=1,
+    )
 
 
 def _own_statements(region: CodeRegion, statements: set[int]) -> set[int]:
@@ -224,14 +239,37 @@ class RecordCounts:
 def function_hits(shape: FileShape, hits: Hits) -> Iterator[tuple[FunctionShape, bool]]:
     """Each function of `shape`, and whether it ran in `hits`, as its record says.
 
-    A function ran when one of its own lines did; a one-line function has no
-    line of its own, so its call shows only as an arc entering its line.
+    A function ran when one of its own lines did.  A one-line function has no
+    line of its own: its call shows only in arcs, and each of coverage.py's
+    cores records other ones (see called_one_liners).
     """
-    entered: frozenset[int] | set[int] = frozenset()
+    called: set[int] = set()
     if hits.arcs is not None and any(fn.one_line for fn in shape.functions):
-        entered = {dst for src, dst in hits.arcs if src < 0}
+        called = called_one_liners(
+            hits.arcs, {fn.start: fn.parent_start for fn in shape.functions if fn.one_line}
+        )
     for fn in shape.functions:
-        yield fn, fn.start in entered if fn.one_line else not fn.own.isdisjoint(hits.lines)
+        yield fn, fn.start in called if fn.one_line else not fn.own.isdisjoint(hits.lines)
+
+
+def called_one_liners(arcs: Iterable[Arc], parents: Mapping[int, int]) -> set[int]:
+    """Which one-line functions ran, from `parents` (def line -> its parent's first line).
+
+    The settrace cores (``ctrace``, ``pytrace``) record the entry arc
+    ``(-first, def)`` of every call and the exit ``(def, -first)`` of every
+    return or raise; ``sysmon`` records no entry arc (its line events give
+    ``(def, def)``, which the import gives too) and exits of returns only.
+    The exit arc is the one they share.  Its code's first line is the ``def``
+    line or a decorator above it, always below the parent's first line: the
+    parent's own exit from the ``def`` line ends at or above that.
+    """
+    called = set()
+    for src, dst in arcs:
+        if src < 0 and dst in parents:  # an entry arc (settrace cores)
+            called.add(dst)
+        elif dst < 0 and src in parents and parents[src] < -dst <= src:  # an exit arc (every core)
+            called.add(src)
+    return called
 
 
 def build_record(

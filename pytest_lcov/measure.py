@@ -40,7 +40,7 @@ def refuse_pytest_cov(options: argparse.Namespace, pytest_cov_registered: bool) 
         )
 
 
-CONTEXT_CORES = ("ctrace", "pytrace")  # coverage.py's cores that record per-test contexts everywhere
+SETTRACE_CORES = ("ctrace", "pytrace")  # coverage.py's cores that trace with sys.settrace
 
 
 class Measurement:
@@ -95,9 +95,7 @@ class Measurement:
             # from an earlier run can be combined in.
             data_dir = Path(tempfile.mkdtemp(prefix="pytest-lcov-"))
             cov = _configured_coverage(settings, rootdir, data_file=str(data_dir / ".coverage"))
-        notices = [_choose_context_core(cov)] if settings.needs_contexts else []
-        if not settings.needs_contexts:
-            _choose_fast_core(cov)
+        notices = [_choose_core(cov, settings)]
         concurrency = cov.get_option("run:concurrency")
         if trace and isinstance(concurrency, list) and "multiprocessing" in concurrency:
             notices.append(
@@ -114,8 +112,13 @@ class Measurement:
     def _borrow(cls, current: coverage.Coverage, settings: Settings) -> Measurement:
         """The Coverage that ``coverage run`` started: its configuration decides, so say what it ignores."""
         refuse_executions_without_source(settings, current)
+        if counts_need_settrace(settings, current) and _sysmon_is_measuring():
+            raise setting_error(
+                "pytest-lcov: execution counts with branches need coverage.py's C tracer, but the running "
+                'coverage uses sys.monitoring: set `core = "ctrace"` in [tool.coverage.run]'
+            )
         rearm_events = _sysmon_rearm(current)
-        sysmon_records_tests = rearm_events is not None and _sysmon_measures_lines(current)
+        sysmon_records_tests = rearm_events is not None and _sysmon_records_tests(current)
         if settings.needs_contexts and sys.gettrace() is None and not sysmon_records_tests:
             raise setting_error(
                 "pytest-lcov: per-test data needs coverage.py's C tracer, but the running "
@@ -252,19 +255,24 @@ def refuse_executions_without_source(settings: Settings, cov: coverage.Coverage)
 SYSMON_CONCURRENCY = ("thread",)  # what coverage.py's sys.monitoring core measures
 
 
-def _sysmon_measures_lines(cov: coverage.Coverage) -> bool:
-    """Whether coverage.py's sys.monitoring core can measure this run, on the CPythons checked for it.
+def _sysmon_can_measure(cov: coverage.Coverage) -> bool:
+    """Whether coverage.py's sys.monitoring core can measure this run as configured.
 
-    On 3.12 and 3.13 it measures lines (not yet branches) at a fraction of the
-    C tracer's cost, and gives the same data; coverage.py makes it the default
-    only from 3.14.
+    It needs ``sys.monitoring`` (CPython 3.12+), and for branches its
+    BRANCH_LEFT/BRANCH_RIGHT events (3.14+); it records neither dynamic
+    contexts, nor file tracer plugins, nor concurrency other than threads.
+    Where it can, it gives the data of the C tracer at a fraction of its cost
+    (coverage.py makes it the default from 3.14).
     """
+    monitoring = getattr(sys, "monitoring", None)
+    if monitoring is None:
+        return False
     concurrency = cov.get_option("run:concurrency") or []
     return (
-        (3, 12) <= sys.version_info[:2] < (3, 14)
-        and not cov.get_option("run:branch")
+        (not cov.get_option("run:branch") or hasattr(monitoring.events, "BRANCH_LEFT"))
         and not cov.get_option("run:timid")
         and not cov.get_option("run:dynamic_context")  # coverage.py's sys.monitoring core refuses it
+        and not cov.get_option("run:plugins")
         and not (isinstance(concurrency, list) and not set(concurrency) <= set(SYSMON_CONCURRENCY))
     )
 
@@ -296,31 +304,71 @@ def _sysmon_rearm(cov: coverage.Coverage) -> Callable[[], None] | None:
     return restart
 
 
+def _choose_core(cov: coverage.Coverage, settings: Settings) -> str | None:
+    """Pick coverage.py's core for what this run records; a notice when the configured one is replaced."""
+    if counts_need_settrace(settings, cov):
+        return _choose_settrace_core(cov, "execution counts with branches")
+    if settings.needs_contexts:
+        return _choose_context_core(cov)
+    _choose_fast_core(cov)
+    return None
+
+
+def counts_need_settrace(settings: Settings, cov: coverage.Coverage) -> bool:
+    """Whether this run's execution counts need a ``sys.settrace`` core.
+
+    coverage.py's sys.monitoring core infers branch arcs from the order of
+    line events, in which the counters' calls take part: with branches, it
+    would record arcs the source does not have.  Its lines are unaffected.
+    """
+    return settings.report.counts == "executions" and bool(cov.get_option("run:branch"))
+
+
 def _choose_fast_core(cov: coverage.Coverage) -> None:
-    """Use coverage.py's sys.monitoring core where it records the same data faster.
+    """Use coverage.py's sys.monitoring core wherever it can measure the run.
 
     A core chosen in the configuration or in COVERAGE_CORE is left alone.
     """
-    if not os.environ.get("COVERAGE_CORE") and not cov.get_option("run:core") and _sysmon_measures_lines(cov):
+    if not os.environ.get("COVERAGE_CORE") and not cov.get_option("run:core") and _sysmon_can_measure(cov):
         cov.set_option("run:core", "sysmon")
 
 
 def _choose_context_core(cov: coverage.Coverage) -> str | None:
-    """A core that records per-test contexts: sys.monitoring for lines on 3.12 and 3.13, else the C tracer.
+    """A core that records per-test contexts: sys.monitoring for lines where it can, else the C tracer.
 
-    coverage.py's sys.monitoring core records contexts switched by the API
-    when its events are re-armed at each switch (Measurement.switch_test);
-    it cannot yet measure branches there.  The C tracer is the default on
-    CPython 3.14+, where choosing it is silent; a core the user's configuration
-    (or COVERAGE_CORE) asked for that cannot record tests is overridden with one line.
+    A core the user's configuration (or COVERAGE_CORE) asked for that cannot
+    record tests is overridden with one line.
     """
     configured = cov.get_option("run:core")
-    if configured in (None, "sysmon") and _sysmon_measures_lines(cov):
+    if configured in (None, "sysmon") and _sysmon_records_tests(cov):
         cov.set_option("run:core", "sysmon")
         return None
+    return _choose_settrace_core(
+        cov, "per-test data" + (" with branches" if cov.get_option("run:branch") else "")
+    )
+
+
+def _sysmon_records_tests(cov: coverage.Coverage) -> bool:
+    """Whether coverage.py's sys.monitoring core records each test's data as the C tracer does.
+
+    For lines, yes, when its events are re-armed at each test switch
+    (Measurement.switch_test).  Not with branches: it joins a line to the
+    line heard before it in the same code object, and a frame that ended by
+    an exception leaves that line behind, so a later test's first line in
+    that code gets an arc (and a line) from it that the test did not run.
+    """
+    return _sysmon_can_measure(cov) and not cov.get_option("run:branch")
+
+
+def _choose_settrace_core(cov: coverage.Coverage, needed_by: str) -> str | None:
+    """The C tracer, unless the configuration chose the other ``sys.settrace`` core.
+
+    See counts_need_settrace and _choose_context_core for who needs it.
+    """
+    configured = cov.get_option("run:core")
+    if configured in SETTRACE_CORES:
+        return None
     cov.set_option("run:core", "ctrace")
-    if configured and configured not in CONTEXT_CORES:
-        return (
-            f"pytest-lcov: per-test data needs coverage.py's C tracer: using core = ctrace, not {configured}"
-        )
+    if configured:
+        return f"pytest-lcov: {needed_by} needs coverage.py's C tracer: using core = ctrace, not {configured}"
     return None

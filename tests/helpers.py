@@ -14,6 +14,11 @@ import pytest
 from pytest_lcov.model import FileRecord, Totals
 from pytest_lcov.tracefile import format_record, parse, safe_test_name
 
+# coverage.py's sys.monitoring core: CPython 3.12+; it measures branches where CPython has
+# BRANCH_LEFT/BRANCH_RIGHT (3.14+).
+HAS_SYSMON = sys.version_info >= (3, 12)
+SYSMON_BRANCHES = hasattr(getattr(getattr(sys, "monitoring", None), "events", None), "BRANCH_LEFT")
+
 # Hypothesis' pytest plugin takes two thirds of a small session's start-up;
 # sessions started by the tests never use it.
 QUIET_PLUGINS = ("-p", "no:hypothesispytest")

@@ -354,10 +354,16 @@ def test_case(name: str) -> None:
     compare(CASES[name])
 
 
+@pytest.mark.skipif(PY >= (3, 14), reason="CPython 3.14+ fires a line event for each test of the loop")
 def test_known_deviation_single_line_while() -> None:
-    """A while with its body on the header line: CPython fires one event fewer than tests run."""
+    """A while with its body on the header line: CPython before 3.14 fires one event fewer than tests run."""
     with pytest.raises(AssertionError, match=r"\{2: \(3, 4\)\}"):
         compare("i = 0\nwhile i < 3: i += 1\n")
+
+
+@pytest.mark.skipif(PY < (3, 14), reason="before 3.14, see test_known_deviation_single_line_while")
+def test_single_line_while_is_counted_exactly() -> None:
+    compare("i = 0\nwhile i < 3: i += 1\n")
 
 
 # Random programs -------------------------------------------------------------
@@ -571,6 +577,7 @@ def coverage_lines_and_arcs(
         code, scope = compile(source, str(path), "exec", dont_inherit=True), {}
     scope["__name__"] = "__measured__"
     cov = coverage.Coverage(data_file=None, branch=True, config_file=False)
+    cov.set_option("run:core", "ctrace")  # what the plugin counts with, when it measures branches
     cov.start()
     try:
         with contextlib.suppress(Exception):

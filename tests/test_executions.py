@@ -16,7 +16,7 @@ from pytest_lcov.collect import FileShape, Hits, RecordCounts
 from pytest_lcov.executions import NOT_IMPORTED, check, merged_counts, uncounted_notices
 from pytest_lcov.model import FileRecord
 from pytest_lcov.tracefile import parse
-from tests.helpers import QUIET_PLUGINS, read_records, run_pytest
+from tests.helpers import QUIET_PLUGINS, SYSMON_BRANCHES, read_records, run_pytest
 from tests.lcov_tools import LcovTools
 from tests.sample_project import write_sample_project
 
@@ -201,6 +201,26 @@ def test_totals_and_zero_ness_do_not_change(
     assert any(count > 1 for record in counted.values() for count in record.lines.values())
 
 
+@pytest.mark.skipif(
+    not SYSMON_BRANCHES, reason="coverage.py's sys.monitoring core measures branches on 3.14+"
+)
+def test_counts_with_branches_under_a_sys_monitoring_coverage_run_are_refused(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COVERAGE_CORE", "sysmon")
+    write_sample_project(pytester.path)
+    result = pytester.run(
+        sys.executable, "-m", "coverage", "run", "--branch", "-m", "pytest", *QUIET_PLUGINS,
+        "-p", "no:cacheprovider", "--lcov=cov.info", "--lcov-counts=executions",
+    )  # fmt: skip
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert (
+        "pytest-lcov: execution counts with branches need coverage.py's C tracer, but the running "
+        'coverage uses sys.monitoring: set `core = "ctrace"` in [tool.coverage.run]'
+    ) in result.stderr.str()
+    assert not (pytester.path / "cov.info").exists()
+
+
 def coverage_data(project: pytest.Pytester, *args: str) -> dict[str, tuple[set[int], set[tuple[int, int]]]]:
     """coverage.py's own lines and arcs of a `coverage run --branch -m pytest` with the plugin."""
     data_file = project.path / ".coverage"
@@ -218,8 +238,14 @@ def coverage_data(project: pytest.Pytester, *args: str) -> dict[str, tuple[set[i
     }
 
 
-def test_coverage_sees_the_same_lines_and_arcs(pytester: pytest.Pytester) -> None:
-    """The counters are located on the lines they count: coverage.py sees no new line and loses no arc."""
+def test_coverage_sees_the_same_lines_and_arcs(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The counters are located on the lines they count: coverage.py sees no new line and loses no arc.
+
+    With the C tracer, which counts with branches need (test_cores.py says why).
+    """
+    monkeypatch.setenv("COVERAGE_CORE", "ctrace")
     write_sample_project(pytester.path)
     (pytester.path / "app/loops.py").write_text(WORK)
     (pytester.path / "tests/test_loops.py").write_text(TESTS.replace("pkg.work", "app.loops"))
