@@ -128,9 +128,37 @@ def _given(config: pytest.Config, option: Option) -> tuple[Any, bool]:
 def resolve(config: pytest.Config) -> Settings:
     """Read and check every setting; raises a UsageError naming the bad key."""
     try:
-        return _resolve(config)
+        settings = _resolve(config)
     except OptionError as exc:
         raise setting_error(f"pytest-lcov: {exc}") from None
+    refuse_gates_without_report(config, settings)
+    return settings
+
+
+# The settings that fail the run: each is checked, or refused at start-up, never dropped unsaid.
+GATE_KEYS = (
+    *(f"lcov_fail_under_{metric}" for metric in GATES),
+    "lcov_fail_under",
+    "lcov_fail_under_diff",
+    "lcov_max_uncovered_diff_lines",
+    "lcov_html_required",
+)
+
+
+def refuse_gates_without_report(config: pytest.Config, settings: Settings) -> None:
+    """Stop when a gate typed on the command line (or in addopts) could not be checked: the report is off.
+
+    A gate in the configuration serves every run, also a quick ``pytest`` without
+    ``--lcov``, so it stays quiet then; ``--no-lcov`` turns off the report and all its gates.
+    """
+    if settings.enabled or getattr(config.known_args_namespace, "no_lcov", False):
+        return
+    for option in OPTIONS:
+        if option.key in GATE_KEYS and getattr(config.known_args_namespace, option.key, None) is not None:
+            raise setting_error(
+                f"pytest-lcov: {option.flag} would not be checked: no report is written without --lcov "
+                f"(or lcov_enabled = true); add --lcov, or leave out {option.flag}"
+            )
 
 
 def _resolve(config: pytest.Config) -> Settings:
@@ -176,8 +204,8 @@ DIFF_ONLY = ("fail_under_diff", "max_uncovered_diff_lines", "annotations")
 
 def _diff_settings(values: dict[str, Any]) -> dict[str, Any]:
     """The change-coverage settings; a gate on the change needs the ref to compare with."""
-    needs_ref = [
-        key for key in ("fail_under_diff", "max_uncovered_diff_lines", "annotations") if values.get(key)
+    needs_ref = [  # set to 0 is set: a gate of 0 uncovered lines is the strictest, not none
+        key for key in ("fail_under_diff", "max_uncovered_diff_lines", "annotations") if key in values
     ]
     if needs_ref and not values.get("diff"):
         raise OptionError(f"lcov_{needs_ref[0]} needs lcov_diff: the git ref the change is measured from")

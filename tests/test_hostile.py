@@ -188,3 +188,54 @@ def test_names_in_a_failed_report_and_its_traceback_cannot_start_a_line(
     result = run_pytest(project, f"--lcov=a{cut}::error::b/lcov.info")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert "refusing to write" in no_workflow_command(result)
+
+
+# 3. A gate the user asked for is checked, or refused at start-up in one line: never dropped unsaid.
+
+
+def one_error(result: pytest.RunResult) -> str:
+    """The run stopped at start-up with exactly one line, and no traceback."""
+    assert result.ret == pytest.ExitCode.USAGE_ERROR, result.stdout.str() + result.stderr.str()
+    lines = [line for line in result.errlines if line.strip()]
+    assert len(lines) == 1, lines
+    no_traceback(result)
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    "key", ["lcov_max_uncovered_diff_lines = 0", "lcov_fail_under_diff = 0", "lcov_fail_under_diff = 0.0"]
+)
+def test_a_change_gate_set_to_zero_is_set(project: pytest.Pytester, key: str) -> None:
+    project.makepyprojecttoml(PYPROJECT + f"lcov_enabled = true\n{key}\n")
+    line = one_error(run_pytest(project))
+    assert f"{key.split()[0]} needs lcov_diff" in line
+
+
+@pytest.mark.parametrize(
+    "gate",
+    [
+        ["--lcov-fail-under-functions=100", "--lcov-html=h", "--lcov-html-required"],
+        ["--lcov-fail-under-lines=0"],
+        ["--lcov-html-required"],
+        ["--lcov-diff=HEAD", "--lcov-max-uncovered-diff-lines=0"],
+    ],
+    ids=["functions-html", "lines-0", "html-required", "diff"],
+)
+def test_a_gate_on_the_command_line_without_the_report_is_refused(
+    project: pytest.Pytester, gate: list[str]
+) -> None:
+    line = one_error(run_pytest(project, *gate))
+    assert "would not be checked: no report is written without --lcov" in line
+    assert not project.path.joinpath("h").exists()
+
+
+def test_a_gate_without_the_report_stays_quiet_in_the_configuration_and_under_no_lcov(
+    project: pytest.Pytester,
+) -> None:
+    """The rule the README states: the configuration serves every run; --no-lcov turns every gate off."""
+    project.makepyprojecttoml(PYPROJECT + "lcov_fail_under_functions = 100\nlcov_html_required = true\n")
+    result = run_pytest(project)
+    assert result.ret == 0
+    assert "pytest-lcov" not in result.stdout.str()
+    result = run_pytest(project, "--no-lcov", "--lcov-fail-under-lines=100")
+    assert result.ret == 0
