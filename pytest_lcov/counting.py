@@ -208,8 +208,13 @@ class _Instrumenter:
         func: tuple[int, str] | None = None,
         qual: str = "",
         docstring: bool = False,
+        code_start: int = 0,
     ) -> list[ast.stmt]:
-        """A statement list, counted; docstrings and ``__future__`` imports stay first, as they must."""
+        """A statement list, counted; docstrings and ``__future__`` imports stay first, as they must.
+
+        `code_start` is a function's first line (its first decorator's): where
+        CPython puts its code when no body statement has any (``nonlocal x``).
+        """
         start = 1 if docstring and body and _is_docstring(body[0]) else 0
         while module and start < len(body) and _is_future(body[start]):
             start += 1
@@ -220,8 +225,8 @@ class _Instrumenter:
         if func is not None:
             # On the first line with code: a counter on a `global` line would be a line CPython never shows.
             rest = body[start:] or body[-1:]
-            first = next((node for node in rest if self.has_code(node)), rest[0])
-            out.append(self.inc_stmt(self.function_entry(rest, func), first_line(first)))
+            first = next((first_line(node) for node in rest if self.has_code(node)), code_start or func[0])
+            out.append(self.inc_stmt(self.function_entry(rest, func), first))
         for node in body[start:]:
             out.extend(self.stmt(node, qual))
         return out
@@ -258,7 +263,10 @@ class _Instrumenter:
             name = f"{qual}{node.name}"
             self.loop_stack.append(None)
             inner = name + ".<locals>."
-            node.body = self.block(node.body, func=(node.lineno, name), qual=inner, docstring=True)
+            code_start = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+            node.body = self.block(
+                node.body, func=(node.lineno, name), qual=inner, docstring=True, code_start=code_start
+            )
             self.loop_stack.pop()
         elif isinstance(node, ast.ClassDef):
             self.loop_stack.append(None)

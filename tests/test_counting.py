@@ -595,6 +595,10 @@ NO_CODE_SOURCES = {
     "function start": "def f():\n    global q\n    z: int\n    q = 1\n    return q\nf()\n",
     "nonlocal": "def o():\n    n = 0\n    def i(s):\n        if s:\n            nonlocal n\n"
     "            n += 1\n        return n\n    return i\nf = o()\nf(0)\nf(1)\n",
+    # Bodies with no code at all: CPython puts the function's code on its first line.
+    "only nonlocal": "g = 0\ndef o():\n    n = 0\n    def i():\n        nonlocal n\n    i()\n"
+    "    def d(f):\n        return f\n    @d\n    def j():\n        global g\n    j()\n    return n\no()\n",
+    "only a docstring": "def f():\n    'doc'\nclass K:\n    def m(self):\n        x: int\nf()\nK().m()\n",
 }
 
 
