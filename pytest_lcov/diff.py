@@ -48,6 +48,7 @@ DIFF_OPTIONS = (
     "--no-color",
     "--no-ext-diff",
     "--no-textconv",  # a textconv filter would number other lines than the file's own
+    "--text",  # every file as text: `-diff`, `binary` or a diff driver's `binary` must not hide a change
     "--unified=0",
     "--inter-hunk-context=0",
     "-M",

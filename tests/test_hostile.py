@@ -239,3 +239,57 @@ def test_a_gate_without_the_report_stays_quiet_in_the_configuration_and_under_no
     assert "pytest-lcov" not in result.stdout.str()
     result = run_pytest(project, "--no-lcov", "--lcov-fail-under-lines=100")
     assert result.ret == 0
+
+
+# 4. The change is read the same whatever attributes, diff drivers or textconv filters say.
+
+BASE_MOD = MOD
+CHANGED_MOD = BASE_MOD + "\n\ndef g(x):\n    if x > 0:\n        return 2\n    return -2\n"
+CHANGE_TEST = "from pkg.mod import f, g\n\n\ndef test_f():\n    assert f(1) == 1\n    assert g(1) == 2\n"
+
+
+@pytest.fixture
+def repo(project: pytest.Pytester) -> pytest.Pytester:
+    """A checkout on a branch `work` whose change to pkg/mod.py adds g, whose line 10 never runs."""
+    project.path.joinpath(".gitignore").write_text("lcov.info\n.pytest_cache/\n__pycache__/\nxdg-cache/\n")
+    git(project.path, "init", "-q", "-b", "main")
+    git(project.path, "add", ".")
+    git(project.path, "commit", "-q", "-m", "base")
+    git(project.path, "checkout", "-q", "-b", "work")
+    project.path.joinpath("pkg/mod.py").write_text(CHANGED_MOD)
+    project.path.joinpath("test_mod.py").write_text(CHANGE_TEST)
+    git(project.path, "commit", "-q", "-am", "add g")
+    return project
+
+
+ATTRIBUTES = {
+    "no-diff": ("*.py -diff\n", []),
+    "binary": ("*.py binary\n", []),
+    "driver-binary": ("*.py diff=hidden\n", ["diff.hidden.binary", "true"]),
+    "driver-textconv": ("*.py diff=hidden\n", ["diff.hidden.textconv", "sed -n 1p"]),
+    "driver-command": ("*.py diff=hidden\n", ["diff.hidden.command", "true"]),
+    "external": ("", ["diff.external", "true"]),
+}
+
+
+@pytest.mark.parametrize("committed", [True, False], ids=["committed", "uncommitted"])
+@pytest.mark.parametrize("attributes", ATTRIBUTES.values(), ids=ATTRIBUTES.keys())
+def test_attributes_and_drivers_do_not_hide_a_change(
+    repo: pytest.Pytester, attributes: tuple[str, list[str]], committed: bool
+) -> None:
+    text, config = attributes
+    if text:
+        repo.path.joinpath(".gitattributes").write_text(text)
+        if committed:
+            git(repo.path, "add", ".gitattributes")
+            git(repo.path, "commit", "-q", "-m", "attributes")
+    if config:
+        git(repo.path, "config", *config)
+    result = run_pytest(repo, "--lcov", "--lcov-diff=main", "--lcov-fail-under-diff=100")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(
+        [
+            "LCOV diff coverage since main: 3/4 changed lines (75.0%)*; not run: pkg/mod.py:10",
+            "pytest-lcov: FAIL diff coverage 75.0% is under --lcov-fail-under-diff=100",
+        ]
+    )
