@@ -20,7 +20,7 @@ from coverage import CoverageData
 from pytest_lcov.analysis import context_arcs
 from pytest_lcov.model import FileRecord, Totals, merge_records
 from pytest_lcov.tracefile import ParsedRecord, parse
-from tests.helpers import QUIET_PLUGINS, read_records, run_pytest, summary_line
+from tests.helpers import HAS_SYSMON, QUIET_PLUGINS, read_records, run_pytest, summary_line
 from tests.lcov_tools import LcovTools
 from tests.sample_project import write_sample_project
 
@@ -335,22 +335,21 @@ def test_an_earlier_per_test_file_is_replaced(pytester: pytest.Pytester) -> None
 def test_a_configured_core_that_cannot_record_tests_is_replaced_with_one_line(
     pytester: pytest.Pytester,
 ) -> None:
-    # sys.monitoring measures branches only from CPython 3.14 (and not at all on 3.11).
+    # sys.monitoring records no per-test branches (tests/test_cores.py says why), and nothing on 3.11.
     pytester.makepyfile(**COUNTED)
     pytester.makepyprojecttoml('[tool.coverage.run]\ncore = "sysmon"\nbranch = true\n')
     result = run_pytest(pytester, "--lcov", "--lcov-per-test", "--lcov-source=mod")
     assert result.ret == 0
     notices = [line for line in result.outlines if line.startswith("pytest-lcov:") and "C tracer" in line]
     assert notices == [
-        "pytest-lcov: per-test data needs coverage.py's C tracer: using core = ctrace, not sysmon"
+        "pytest-lcov: per-test data with branches needs coverage.py's C tracer: "
+        "using core = ctrace, not sysmon"
     ]
     assert "Can't use core" not in result.stderr.str()
     assert len({p.test_name for p in sections(pytester.path / "lcov.tests.info")}) == 4
 
 
-@pytest.mark.skipif(
-    not (3, 12) <= sys.version_info[:2] < (3, 14), reason="per-test lines use sys.monitoring on 3.12 and 3.13"
-)
+@pytest.mark.skipif(not HAS_SYSMON, reason="sys.monitoring is CPython 3.12+")
 def test_a_configured_sys_monitoring_core_records_tests_lines(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(**COUNTED)
     pytester.makepyprojecttoml('[tool.coverage.run]\ncore = "sysmon"\n')
