@@ -57,6 +57,7 @@ DIFF_OPTIONS = (
     "--dst-prefix=b/",
 )
 BINARY_PROBE = 8000  # git's own rule: a NUL byte in the first 8000 bytes makes a file binary
+READ_PIECE = 1 << 20  # untracked files are counted a MiB at a time
 SKIPPED_MODES = (b" 160000", b" 120000")  # submodules and symbolic links: no lines of a file of their own
 HUNK = re.compile(rb"@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
 C_ESCAPES = {
@@ -81,22 +82,55 @@ class ChangedLines(Mapping[str, frozenset[int]]):
 
     A mapping, so that `diff_coverage` takes it as it is; it also keeps where
     the repository is, which ref was asked for and the merge base found.
+
+    A file's content is read only when its lines are asked for, and then in
+    pieces: `touched` names every file without reading any, so that only the
+    measured ones among them are read (an untracked data set of gigabytes
+    is never opened).  Iterating the mapping looks at the head of each file
+    (binary ones, by git's own rule of a NUL byte, count no line).
     """
 
-    def __init__(self, root: str, ref: str, base: str, files: Mapping[str, Collection[int]]) -> None:
+    def __init__(
+        self,
+        root: str,
+        ref: str,
+        base: str,
+        files: Mapping[str, Collection[int]],
+        untracked: Iterable[str] = (),
+    ) -> None:
         self.root = root
         self.ref = ref
         self.base = base
-        self._files = {path: frozenset(lines) for path, lines in files.items() if lines}
+        self._diffed = {path: frozenset(lines) for path, lines in files.items() if lines}
+        self._untracked = dict.fromkeys(path for path in untracked if path not in self._diffed)
+        self._read: dict[str, frozenset[int]] = {}
+
+    def touched(self) -> list[str]:
+        """Every file the change may have lines in, without reading one: diffed, then untracked."""
+        return [*self._diffed, *self._untracked]
+
+    def lines(self, path: str) -> frozenset[int]:
+        """The changed lines of `path` (none for a binary file); KeyError for a file the change misses."""
+        if path not in self._read:
+            if path in self._diffed:
+                self._read[path] = frozenset() if _is_binary(path) else self._diffed[path]
+            elif path in self._untracked:
+                self._read[path] = frozenset(range(1, _count_lines(path) + 1))
+            else:
+                raise KeyError(path)
+        return self._read[path]
 
     def __getitem__(self, path: str) -> frozenset[int]:
-        return self._files[path]
+        lines = self.lines(path)
+        if not lines:
+            raise KeyError(path)
+        return lines
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._files)
+        return (path for path in self.touched() if self.lines(path))
 
     def __len__(self) -> int:
-        return len(self._files)
+        return sum(1 for _ in self)
 
     def relative(self, path: str) -> str:
         """`path` relative to the repository root with ``/`` separators, as GitHub names files."""
@@ -215,24 +249,19 @@ def changed_lines(ref: str, cwd: str | os.PathLike[str], timeout: float = GIT_TI
     root, shallow = _repository(folder, timeout)
     base = _merge_base(ref, root, shallow, timeout)
     diff = _checked(_run_git(["diff", *DIFF_OPTIONS, base, "--"], root, timeout), "git diff")
-    files = parse_diff(diff, root)
-    files.update(_untracked(root, timeout))
-    return ChangedLines(root, ref, base, files)
+    return ChangedLines(root, ref, base, parse_diff(diff, root), _untracked(root, timeout))
 
 
-def _untracked(root: str, timeout: float) -> dict[str, set[int]]:
-    """Untracked files that are not ignored, with all their lines: new code not yet added is changed code."""
+def _untracked(root: str, timeout: float) -> list[str]:
+    """Untracked files that are not ignored, all of whose lines count: new code not yet added is changed code.
+
+    Only their names: a file's lines are counted only if it turns out to be measured.
+    """
     names = _checked(
         _run_git(["ls-files", "--others", "--exclude-standard", "-z"], root, timeout), "git ls-files"
     )
-    files = {}
-    for name in names.split(b"\0"):
-        if name and not name.endswith(b"/"):  # "sub/": a repository inside, not a file
-            path = _absolute(root, name)
-            count = _count_lines(path)
-            if count:
-                files[path] = set(range(1, count + 1))
-    return files
+    # "sub/": a repository inside, not a file
+    return [_absolute(root, name) for name in names.split(b"\0") if name and not name.endswith(b"/")]
 
 
 def _absolute(root: str, name: bytes) -> str:
@@ -244,18 +273,35 @@ def _count_lines(path: str) -> int:
     """How many lines a text file has, as git counts them; 0 for binary, special or unreadable files.
 
     Lines end at ``\\n`` only (a CRLF line is one line, a lone CR none),
-    and a last line without a newline counts.
+    and a last line without a newline counts.  Read a piece at a time: memory
+    stays the same whatever the file's size.
     """
     try:
         if not stat.S_ISREG(os.lstat(path).st_mode):
             return 0
         with open(path, "rb") as handle:
-            data = handle.read()
+            piece = handle.read(BINARY_PROBE)
+            if b"\0" in piece:
+                return 0
+            count, last = 0, b""
+            while piece:
+                count += piece.count(b"\n")
+                last = piece[-1:]
+                piece = handle.read(READ_PIECE)
     except OSError:
         return 0
-    if b"\0" in data[:BINARY_PROBE]:
-        return 0
-    return data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
+    return count + (1 if last not in (b"", b"\n") else 0)
+
+
+def _is_binary(path: str) -> bool:
+    """git's own rule, whatever attributes say: a NUL byte in the first 8000 bytes (only they are read)."""
+    try:
+        if not stat.S_ISREG(os.lstat(path).st_mode):
+            return False
+        with open(path, "rb") as handle:
+            return b"\0" in handle.read(BINARY_PROBE)
+    except OSError:
+        return False
 
 
 # --- reading `git diff` -------------------------------------------------------------------------
@@ -454,9 +500,13 @@ def diff_coverage(
     """
     find = _RecordFinder(records)
     entries = []
-    for path, lines in changed.items():
+    # Files are looked up first and read after: only measured ones (ChangedLines reads lazily).
+    for path in changed.touched() if isinstance(changed, ChangedLines) else changed:
         record = find(path)
-        if record is not None:
+        lines = (
+            (changed.lines(path) if isinstance(changed, ChangedLines) else changed[path]) if record else None
+        )
+        if record is not None and lines:
             entries.append(_file_coverage(path, name(path), lines, record))
     entries.sort(key=lambda entry: (entry.name, entry.path))
     return DiffCoverage(tuple(entries), changed.ref if isinstance(changed, ChangedLines) else "")

@@ -439,7 +439,7 @@ class LcovReport:
                 self.rootdir,
                 self.measurement.started,
                 self.parallel,
-                keep=changed or (),
+                keep=changed.touched() if changed is not None else (),  # no file read for it
                 counts=self._counts(),
             )
         except Exception as exc:  # the report must never take the test run down

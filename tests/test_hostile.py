@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import QUIET_PLUGINS, read_records, run_pytest
+from tests.helpers import PYTEST, QUIET_PLUGINS, read_records, run_pytest
 
 MOD = "def f(x):\n    if x > 0:\n        return 1\n    return 0\n"
 TEST = "from pkg.mod import f\n\n\ndef test_f():\n    assert f(1) == 1\n"
@@ -292,4 +292,37 @@ def test_attributes_and_drivers_do_not_hide_a_change(
             "LCOV diff coverage since main: 3/4 changed lines (75.0%)*; not run: pkg/mod.py:10",
             "pytest-lcov: FAIL diff coverage 75.0% is under --lcov-fail-under-diff=100",
         ]
+    )
+
+
+# 5. --lcov-diff reads only what can be a measured source, and never whole.
+
+
+def test_a_huge_untracked_file_is_never_read(repo: pytest.Pytester) -> None:
+    """An untracked data set of 1 TiB (sparse: no disk used) under a 1.5 GiB memory limit.
+
+    Read whole, it needs the memory; read in pieces, it takes far longer than the run may.
+    """
+    resource = pytest.importorskip("resource")
+    with open(repo.path / "dataset.bin", "wb") as data:
+        data.truncate(1 << 40)
+    repo.path.joinpath("pkg/extra.py").write_text("def h():\n    return 3\n")  # untracked and measured
+
+    def limit_memory() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (3 << 29, 3 << 29))
+
+    result = subprocess.run(
+        [*PYTEST, "--lcov", "--lcov-diff=main"],
+        cwd=repo.path,
+        capture_output=True,
+        text=True,
+        preexec_fn=limit_memory,
+        timeout=120,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "Traceback" not in output and "MemoryError" not in output
+    assert (
+        "LCOV diff coverage since main: 3/6 changed lines (50.0%); not run: pkg/extra.py:1-2 pkg/mod.py:10"
+        in output
     )
