@@ -19,6 +19,7 @@ import dataclasses
 import os
 import sqlite3
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from pytest_lcov.files import TRACEFILE_LINE, atomic_output, refuse_unless_ours
@@ -49,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "merge":
-            _merge(args.inputs, Path(args.output), args.format)
+            _merge(args.inputs, Path(args.output), args.format, _merge_renamer(args))
         else:
             _convert(args)
     except Refused as exc:
@@ -72,6 +73,24 @@ def _parser() -> argparse.ArgumentParser:
     merge.add_argument("inputs", nargs="+", type=Path, metavar="TRACEFILE")
     merge.add_argument("-o", "--output", required=True, metavar="OUT", help="the merged tracefile")
     _add_format(merge)
+    merge.add_argument(
+        "--paths",
+        action="append",
+        default=[],
+        metavar="WHERE,PATTERN[,PATTERN...]",
+        help="rename SF: paths matching a PATTERN to WHERE, as coverage.py's [paths] does "
+        "(e.g. src/,*/site-packages/); repeatable; after the [paths] of coverage.py's configuration",
+    )
+    merge.add_argument(
+        "--rcfile",
+        metavar="FILE",
+        help="coverage.py's configuration file to read [paths] from (default: where coverage.py looks)",
+    )
+    merge.add_argument(
+        "--no-coverage-paths",
+        action="store_true",
+        help="do not read [paths] from coverage.py's configuration",
+    )
     convert = commands.add_parser("convert", help="write a coverage.py data file as the plugin's LCOV")
     convert.add_argument("datafile", nargs="?", default=".coverage", type=Path, metavar="DATAFILE")
     convert.add_argument("-o", "--output", default="lcov.info", metavar="OUT", help="default: lcov.info")
@@ -89,10 +108,36 @@ def _add_format(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=DIALECTS, default="compat", help="LCOV dialect (default compat)")
 
 
-def _merge(inputs: list[Path], output: Path, dialect: str) -> None:
+def _merge_renamer(args: argparse.Namespace) -> Callable[[str], str] | None:
+    """The SF: renaming of ``merge``: the configuration's [paths] groups, then those of --paths.
+
+    coverage.py is imported only when there is something to read or remap.
+    """
+    groups = []
+    for text in args.paths:
+        group = [part.strip() for part in text.split(",") if part.strip()]
+        if len(group) < 2:
+            raise Refused(f"--paths {text!r}: give WHERE,PATTERN: where the files are, then where else")
+        groups.append(group)
+    if args.no_coverage_paths and not groups:
+        return None
+    from coverage.exceptions import ConfigError
+
+    from pytest_lcov.coverage_settings import configured_path_groups, path_aliases
+
+    try:
+        configured = [] if args.no_coverage_paths else configured_path_groups(args.rcfile)
+        return path_aliases(configured + groups)
+    except ConfigError as exc:
+        raise Refused(f"coverage.py's configuration: {exc}") from None
+
+
+def _merge(
+    inputs: list[Path], output: Path, dialect: str, rename: Callable[[str], str] | None = None
+) -> None:
     for path in inputs:  # before reading any: a typo should not wait for big files to be read
         _require_file(path, "")
-    merge = TracefileMerge()
+    merge = TracefileMerge(rename)
     for path in inputs:
         try:
             merge.add_file(path)
@@ -106,6 +151,10 @@ def _merge(inputs: list[Path], output: Path, dialect: str) -> None:
     except OSError as exc:
         raise Refused(f"cannot write {output}: {_reason(exc)}") from None
     print(f"pytest-lcov merge: {len(inputs)} tracefiles into {output}: {format_totals(totals)}")
+    if merge.renamed:
+        renamed = sorted(merge.renamed)
+        example = f"{renamed[0][0]} -> {renamed[0][1]}"
+        print(f"pytest-lcov merge: {len(renamed)} SF: paths renamed by [paths] (e.g. {example})")
     if merge.mcdc_left_out:
         _note_mcdc_left_out(merge.mcdc_left_out)
 

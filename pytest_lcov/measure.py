@@ -24,19 +24,27 @@ import pytest
 from pytest_lcov.settings import Settings, setting_error
 
 
-def refuse_pytest_cov(options: argparse.Namespace, pytest_cov_registered: bool) -> None:
+def refuse_pytest_cov(
+    options: argparse.Namespace, pytest_cov_registered: bool, cov_from: str = "", lcov_from: str = "--lcov"
+) -> None:
     """Stop when pytest-cov's ``--cov`` measures the same run.
 
     Two tracers would slow every line and each would see the other's noise;
-    one of the two flags has to go.  pytest-cov may have started first and
+    one of the two has to go.  pytest-cov may have started first and
     rewritten its options, so its registered plugin counts as well.
+    `cov_from` says where a ``--cov`` the user did not type came from
+    (" (from addopts in pyproject.toml)"); `lcov_from` how pytest-lcov was
+    turned on (``--lcov``, or ``lcov_enabled = true``): the way out names both.
     """
     asked = bool(getattr(options, "cov_source", None)) or pytest_cov_registered
     if asked and not getattr(options, "no_cov", False):
+        # Not -p no:cov: pytest then refuses the --cov of addopts as an unknown option.
+        drop_cov = "add --no-cov to turn pytest-cov off for this run" if cov_from else "drop --cov"
+        drop_lcov = "drop --lcov" if lcov_from == "--lcov" else "add --no-lcov"
         raise setting_error(
-            "pytest-lcov: --lcov and pytest-cov's --cov would trace this run twice: "
-            "drop --cov (pytest-lcov measures with coverage.py itself), "
-            "or drop --lcov and use --cov-report=lcov"
+            f"pytest-lcov: {lcov_from} and pytest-cov's --cov{cov_from} would trace this run twice: "
+            f"{drop_cov} (pytest-lcov measures with coverage.py itself), "
+            f"or {drop_lcov} and use --cov-report=lcov"
         )
 
 
@@ -238,6 +246,9 @@ def _configured_coverage(settings: Settings, rootdir: Path, data_file: str | Non
         cov.get_option("run:source") or cov.get_option("run:source_pkgs") or cov.get_option("run:include")
     ):
         cov.set_option("run:source", [str(rootdir)])
+    # As pytest-cov reports: a source file coverage.py cannot parse is left out with a warning,
+    # not the end of the report.
+    cov.set_option("report:ignore_errors", True)
     return cov
 
 

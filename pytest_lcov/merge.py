@@ -24,6 +24,11 @@ What ``lcov -a`` (1.16 and 2.x alike) does, and so what this does:
 A count summed past 2**64 - 1 is written as 2**64 - 1 (lcov writes a float,
 which no parser reads as a count): the merged file must read back.
 
+With a `rename` function (coverage.py's ``[paths]`` aliases, see
+coverage_settings.path_aliases), each ``SF:`` path is renamed as it is read,
+so the same file measured in another place (a tox environment's
+site-packages, another CI machine) adds up with its record elsewhere.
+
 Two inputs that disagree about a source (a function at other lines, a line
 with another checksum) are refused rather than added into nonsense.
 """
@@ -31,7 +36,7 @@ with another checksum) are refused rather than added into nonsense.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import BinaryIO, TextIO
@@ -95,9 +100,11 @@ class TracefileMerge:
     The inputs are read line by line; only the sums are held, as lcov does.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, rename: Callable[[str], str] | None = None) -> None:
         self._files: dict[str, _FileSums] = {}
         self.mcdc_left_out = 0
+        self._rename = rename
+        self.renamed: set[tuple[str, str]] = set()  # (as read, as written) of each renamed path
 
     def add_file(self, path: Path) -> None:
         """Add one tracefile.
@@ -119,6 +126,9 @@ class TracefileMerge:
     def _add(self, parsed: ParsedRecord, where: str) -> None:
         self.mcdc_left_out += len(parsed.mcdc)
         record = parsed.record
+        if self._rename is not None and (path := self._rename(record.path)) != record.path:
+            self.renamed.add((record.path, path))
+            record = replace(record, path=path)
         sums = self._files.get(record.path)
         if sums is None:
             sums = self._files[record.path] = _FileSums(RecordSum(record.path), where)

@@ -25,6 +25,7 @@ PATH_STYLES = ("relative", "absolute")
 # ran at all in the run (0/1), how many tests reached it, or how many times it ran
 COUNTS = ("run", "tests", "executions")
 GATES = ("lines", "functions", "branches")
+GATE_NOUNS = {"lines": "line", "functions": "function", "branches": "branch"}
 
 
 class OptionError(ValueError):
@@ -58,6 +59,13 @@ def _percent(value: Any, key: str) -> float:
     if not 0 <= number <= 100:  # NaN fails this too
         raise OptionError(f"{key} = {value!r} is not a percent from 0 to 100")
     return number
+
+
+def _total_percent(value: Any, key: str) -> float | int:
+    """A percent as pytest-cov reads --cov-fail-under: a whole number stays one (95%, not 95.0%)."""
+    number = _percent(value, key)
+    text = str(value).strip()
+    return int(text) if text.isascii() and text.isdigit() else number
 
 
 def _seconds(value: Any, key: str) -> float:
@@ -222,10 +230,22 @@ OPTIONS = (
     *(
         Option(
             f"lcov_fail_under_{metric}",
-            f"fail the run when {metric[:-1]} coverage is under this percent",
+            f"fail the run when {GATE_NOUNS[metric]} coverage is under this percent",
             parse=_percent,
         )
         for metric in GATES
+    ),
+    Option(
+        "lcov_fail_under",
+        "fail the run when coverage.py's total (lines and branches together, rounded to [report] "
+        "precision) is under this percent, as pytest-cov's --cov-fail-under (default: [report] fail_under)",
+        parse=_total_percent,
+    ),
+    Option(
+        "lcov_optional",
+        "keep the tests' exit status when the tracefile cannot be written (by default that fails the run)",
+        "bool",
+        default=False,
     ),
     Option(
         "lcov_table",

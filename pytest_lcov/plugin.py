@@ -31,6 +31,7 @@ from pytest_lcov import PytestLcovWarning, analysis
 from pytest_lcov.analysis import ParallelAnalysis, measured_sources
 from pytest_lcov.analysis_cache import own_folder
 from pytest_lcov.counting import CountingFinder
+from pytest_lcov.coverage_settings import TotalGate, remapped, required_total, total_gate
 from pytest_lcov.diff import (
     ChangedLines,
     DiffCoverage,
@@ -58,7 +59,7 @@ from pytest_lcov.html import (
     write_html,
 )
 from pytest_lcov.jobsummary import append_summary, job_summary
-from pytest_lcov.measure import Measurement, refuse_pytest_cov
+from pytest_lcov.measure import Measurement, _configured_coverage, refuse_pytest_cov
 from pytest_lcov.options import ReportOptions
 from pytest_lcov.report import Report, write_report
 from pytest_lcov.settings import Settings, add_options, resolve, setting_error
@@ -86,7 +87,11 @@ def pytest_load_initial_conftests(early_config: pytest.Config, args: list[str]) 
     if not settings.enabled:
         return
     refuse_value_taken_from_next_word(args)
-    refuse_pytest_cov(early_config.known_args_namespace, early_config.pluginmanager.has_plugin("_cov"))
+    refuse_pytest_cov(
+        early_config.known_args_namespace,
+        early_config.pluginmanager.has_plugin("_cov"),
+        *cov_and_lcov_origins(early_config),
+    )
     refuse_unsafe_outputs(settings, early_config.rootpath)
     distributes = xdist_will_distribute(early_config)
     measurement = Measurement.begin(settings, early_config.rootpath, trace=not distributes)
@@ -97,6 +102,28 @@ def pytest_load_initial_conftests(early_config: pytest.Config, args: list[str]) 
     early_config.pluginmanager.register(run, "lcov-run")
     if settings.needs_contexts:
         early_config.pluginmanager.register(TestContexts(measurement), "lcov-contexts")
+
+
+def cov_and_lcov_origins(config: pytest.Config) -> tuple[str, str]:
+    """Where a ``--cov`` the user did not type came from ("" when typed), and how --lcov was turned on.
+
+    pytest puts ``addopts`` and ``PYTEST_ADDOPTS`` before the typed arguments;
+    a user who never typed ``--cov`` is told where it is.
+    """
+    typed = [str(arg) for arg in config.invocation_params.args]
+    inifile = config.inipath.name if config.inipath is not None else "the configuration"
+
+    def given(flag: str, words: list[str]) -> bool:
+        return any(word == flag or word.startswith(flag + "=") for word in words)
+
+    if given("--cov", typed):
+        cov_from = ""
+    elif given("--cov", os.environ.get("PYTEST_ADDOPTS", "").split()):
+        cov_from = " (from PYTEST_ADDOPTS)"
+    else:
+        cov_from = f" (from addopts in {inifile})"
+    lcov_on = getattr(config.known_args_namespace, "lcov", None) is not None
+    return cov_from, "--lcov" if lcov_on else f"lcov_enabled = true (in {inifile})"
 
 
 def refuse_value_taken_from_next_word(args: list[str]) -> None:
@@ -427,12 +454,20 @@ class LcovReport:
             # What ran is unknown: an earlier file stays, and says it is earlier.
             self._report_failed(session, f"{NOT_WRITTEN}: pytest stopped on an internal error")
             return
+        if session.exitstatus == pytest.ExitCode.INTERRUPTED:
+            # Ctrl-C, pytest.exit(), --stepwise: a partial measurement must not replace a whole one.
+            self._report_failed(
+                session, f"{NOT_WRITTEN}: the run was interrupted, so what it measured is partial"
+            )
+            return
         changed = self._changed_lines(session)
         options = self.options
         if self._job_summary_wanted():
             options = dataclasses.replace(options, table=True)  # the summary lists the files missing most
         try:
             self.measurement.add_data(self.worker_data)
+            if not self.worker_data:  # combining the workers' data applied [paths] already
+                cov = remapped(cov, lambda: _configured_coverage(settings, self.rootdir, data_file=None))
             self.report = write_report(
                 cov,
                 options,
@@ -460,6 +495,7 @@ class LcovReport:
             self._write_html(session, settings.html)
         for line in missed_gates(self.report.totals, settings.fail_under):
             self._fail(session, line)
+        self._check_total(session, cov)
         diff = self._diff_coverage(session, changed, self.report) if changed is not None else None
         self._write_job_summary(
             session, job_summary(self.report.totals, self.report.files, diff, title=TITLE)
@@ -473,6 +509,19 @@ class LcovReport:
         expected = files_to_count(self.measurement.cov, self.config)
         children = self.child_files | self.measurement.child_files
         return merged_counts(mine + self.worker_counts, expected, children)
+
+    def _check_total(self, session: pytest.Session, cov: coverage.Coverage) -> TotalGate | None:
+        """--lcov-fail-under, else coverage.py's [report] fail_under, as pytest-cov checks them."""
+        required = required_total(cov, self.settings.fail_under_total)
+        if not required:
+            return None
+        gate = total_gate(cov, required)
+        if gate.failed:
+            self._fail(session, f"pytest-lcov: {gate.line}")
+            self._say(f"pytest-lcov: {gate.detail}", red=True)
+        else:
+            self._say(f"pytest-lcov: {gate.line}", green=True)
+        return gate
 
     def _changed_lines(self, session: pytest.Session) -> ChangedLines | None:
         """The lines the change touches, or None; a git problem fails the change's gates."""
@@ -547,11 +596,29 @@ class LcovReport:
                 )
         for metric in self.settings.fail_under:
             self._fail(session, f"pytest-lcov: FAIL {metric} coverage cannot be checked: no tracefile")
+        self._fail_without_tracefile(session)
         if self.settings.diff_ref is not None:
             self._fail_change_gates(session, "cannot be checked: no tracefile")
         self._write_job_summary(session, job_summary(None, failure=why, title=TITLE))
         if self.settings.html is not None and self.settings.html_required:
             self._fail(session, "pytest-lcov: FAIL no HTML report: no tracefile written")
+
+    def _fail_without_tracefile(self, session: pytest.Session) -> None:
+        """The tracefile asked for is missing: the run fails, unless --lcov-optional or it failed already.
+
+        A CI job that uploads the tracefile, or gates on it, must not stay green
+        without it; its total gate (--lcov-fail-under, [report] fail_under) is
+        not checked either, and counts as missed.
+        """
+        if required_total(self.measurement.cov, self.settings.fail_under_total):
+            self._fail(session, "pytest-lcov: FAIL total coverage cannot be checked: no tracefile")
+        if self.settings.optional or session.exitstatus != pytest.ExitCode.OK:
+            return
+        self._fail(
+            session,
+            "pytest-lcov: FAIL the run asked for a tracefile and none was written "
+            "(--lcov-optional, or lcov_optional = true, keeps the tests' exit status)",
+        )
 
     def _write_html(self, session: pytest.Session, out_dir: Path) -> None:
         """genhtml's report: of the per-test file with its descriptions, else of the tracefile."""

@@ -58,6 +58,8 @@ class Settings:
     max_uncovered_diff_lines: int | None = None
     job_summary: bool = True
     annotations: bool = False
+    fail_under_total: float | None = None  # None: [report] fail_under decides, as for pytest-cov
+    optional: bool = False  # no tracefile written does not fail the run
 
     @property
     def output(self) -> Path:
@@ -185,7 +187,7 @@ def _resolve(config: pytest.Config) -> Settings:
     return Settings(
         enabled=not no_lcov and (cli_lcov is not None or bool(values.get("enabled"))),
         report=report_options(values, output, rootdir),
-        source=values.get("source", ()),
+        source=measured_source(values.get("source", ())),
         branch=bool(values.get("branch")),
         html=values.get("html"),
         html_required=bool(values.get("html_required")),
@@ -196,7 +198,14 @@ def _resolve(config: pytest.Config) -> Settings:
         },
         use_cache=not values.get("no_cache"),
         **_diff_settings(values),
+        fail_under_total=values.get("fail_under"),
+        optional=bool(values.get("optional")),
     )
+
+
+def measured_source(given: tuple[str, ...]) -> tuple[str, ...]:
+    """--lcov-source values, without empty ones: an empty --lcov-source= means no filter, as --cov= does."""
+    return tuple(value for value in given if value.strip())
 
 
 DIFF_ONLY = ("fail_under_diff", "max_uncovered_diff_lines", "annotations")

@@ -151,9 +151,8 @@ def test_a_failed_report_says_so_on_the_job_page(
 ) -> None:
     summary = repo.path / "summary.md"
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
-    repo.path.joinpath("pkg/old.py").write_text("print 'python 2'\n")
-    result = run_pytest(repo, "--lcov", "--lcov-diff=main")
-    assert result.ret == 0
+    result = run_pytest(repo, "--lcov", "--lcov-diff=main", "--lcov-source=no_such_package")  # no data
+    assert result.ret == pytest.ExitCode.TESTS_FAILED  # the tracefile asked for is missing
     text = summary.read_text()
     assert "no tracefile written" in text and "|" not in text  # the reason, no numbers
 

@@ -183,7 +183,7 @@ def test_a_pipe_nobody_reads_fails_the_report_without_hanging(project: pytest.Py
     fifo = project.path / "report.pipe"
     os.mkfifo(fifo)
     result = run_pytest(project, f"--lcov={fifo}")
-    assert result.ret == 0
+    assert result.ret == pytest.ExitCode.TESTS_FAILED  # no tracefile: the run fails
     assert f"pytest-lcov: no tracefile written: {fifo}: a pipe with no reader" in result.outlines
     assert stat.S_ISFIFO(os.stat(fifo).st_mode)
 
@@ -195,10 +195,10 @@ def test_a_pipe_nobody_reads_fails_the_report_without_hanging(project: pytest.Py
     "gate", ["--lcov-fail-under-lines=0", "--lcov-fail-under-functions=0", "--lcov-html-required"]
 )
 def test_a_failed_report_fails_every_gate(project: pytest.Pytester, gate: str) -> None:
-    project.path.joinpath("pkg/template.py").write_text("print 'python 2'\n")  # in the source, unparseable
     project.path.joinpath("lcov.info").write_text(EARLIER)
     html = ["--lcov-html=htmlcov"] if gate == "--lcov-html-required" else []
-    result = run_pytest(project, "--lcov", gate, *html)
+    # Nothing measured: coverage.py has no data to report.
+    result = run_pytest(project, "--lcov", "--lcov-source=no_such_package", "--lcov-optional", gate, *html)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     failures = [line for line in result.outlines if line.startswith("pytest-lcov: FAIL")]
     assert len(failures) == 1 and "no tracefile" in failures[0]
@@ -210,10 +210,13 @@ def test_a_failed_report_fails_every_gate(project: pytest.Pytester, gate: str) -
     no_traceback(result)
 
 
-def test_without_gates_a_failed_report_keeps_the_tests_result(project: pytest.Pytester) -> None:
-    project.path.joinpath("pkg/template.py").write_text("print 'python 2'\n")
-    result = run_pytest(project, "--lcov")
-    assert result.ret == 0
+def test_a_failed_report_fails_the_run_unless_optional(project: pytest.Pytester) -> None:
+    result = run_pytest(project, "--lcov", "--lcov-source=no_such_package")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    assert any(line.startswith("pytest-lcov: no tracefile written: ") for line in result.outlines)
+    assert any(line.startswith("pytest-lcov: FAIL the run asked for a tracefile") for line in result.outlines)
+    result = run_pytest(project, "--lcov", "--lcov-source=no_such_package", "--lcov-optional")
+    assert result.ret == 0  # the user said so: the tests' result stays the run's
     assert any(line.startswith("pytest-lcov: no tracefile written: ") for line in result.outlines)
 
 

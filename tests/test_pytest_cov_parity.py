@@ -1,0 +1,382 @@
+"""A pytest-cov user's set-up gives the same outcome with pytest-lcov.
+
+Each test runs pytest-cov (``--cov --cov-report=lcov:cov.info``) and pytest-lcov
+(``--lcov``) on the same project, in real pytest sessions measured by the real
+coverage.py, and compares what a CI job sees: the exit status, the numbers of the
+fail-under message, the ``SF:`` paths and the line and branch totals.  Where
+pytest-lcov differs on purpose (a missing tracefile fails the run; Ctrl-C keeps
+the earlier tracefile), the test shows pytest-cov's behaviour beside it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from pytest_lcov.cli import main
+from tests.helpers import QUIET_PLUGINS, run_pytest
+
+pytest.importorskip("pytest_cov")
+
+CORE = """\
+def classify(n):
+    if n < 0:
+        return "negative"
+    elif n == 0:
+        return "zero"
+    return "positive"
+
+
+def first_over(values, limit):
+    for value in values:
+        if value > limit:
+            return value
+    return None
+
+
+def unused(x):
+    if x:
+        return 1
+    return 2
+"""
+TESTS = """\
+from mylib.core import classify, first_over
+
+
+def test_classify():
+    assert classify(1) == "positive"
+    assert classify(-1) == "negative"
+
+
+def test_first_over():
+    assert first_over([1, 5], 3) == 5
+"""
+COVERAGE_CONFIG = """\
+[tool.coverage.run]
+source = ["mylib"]
+branch = true
+"""
+FAIL_UNDER = re.compile(
+    r"(FAIL )?Required test coverage of (\S+)% (not reached|reached)\. Total coverage: (\S+)%"
+)
+FAILURE = re.compile(r"Coverage failure: total of (\S+) is less than fail-under=(\S+)")
+
+
+@dataclass(frozen=True)
+class Lcov:
+    """What a CI service reads from a tracefile: the files, and the line and branch totals."""
+
+    files: frozenset[str]
+    lines: tuple[int, int]  # hit, found
+    branches: tuple[int, int]
+
+    @classmethod
+    def read(cls, path: Path) -> Lcov:
+        files, numbers = set(), dict.fromkeys(("LH", "LF", "BRH", "BRF"), 0)
+        for line in path.read_text(encoding="utf-8").splitlines():
+            key, _, value = line.partition(":")
+            if key == "SF":
+                files.add(value)
+            elif key in numbers:
+                numbers[key] += int(value)
+        return cls(frozenset(files), (numbers["LH"], numbers["LF"]), (numbers["BRH"], numbers["BRF"]))
+
+
+def write_project(root: Path, config: str = COVERAGE_CONFIG, *, installed: Path | None = None) -> None:
+    """A src-layout project; `installed`: also a copy of the package there (a non-editable install)."""
+    package = root / "src" / "mylib"
+    package.mkdir(parents=True, exist_ok=True)
+    (package / "__init__.py").write_text("")
+    (package / "core.py").write_text(CORE)
+    (root / "tests").mkdir(exist_ok=True)
+    (root / "tests" / "test_core.py").write_text(TESTS)
+    (root / "pyproject.toml").write_text(config)
+    if installed is not None:
+        copy = installed / "mylib"
+        copy.mkdir(parents=True, exist_ok=True)
+        for source in package.iterdir():
+            if source.is_file():
+                (copy / source.name).write_text(source.read_text())
+
+
+def pytest_cov(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    return run_pytest(pytester, "--cov", "--cov-report=lcov:cov.info", *args)
+
+
+def pytest_lcov(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    return run_pytest(pytester, "--lcov", *args)
+
+
+def gate_numbers(result: pytest.RunResult) -> tuple[tuple[str, ...], tuple[str, ...] | None]:
+    """The numbers of pytest-cov's two fail-under messages, as printed (the second only on a failure)."""
+    text = result.stdout.str()
+    [reached] = FAIL_UNDER.findall(text)
+    failures = FAILURE.findall(text)
+    return reached, failures[0] if failures else None
+
+
+# Item 1: [report] fail_under, --cov-fail-under.
+
+
+@pytest.mark.parametrize(
+    ("config", "cov_args", "lcov_args"),
+    [
+        pytest.param("[tool.coverage.report]\nfail_under = 95\n", [], [], id="config-fails"),
+        pytest.param("[tool.coverage.report]\nfail_under = 60\n", [], [], id="config-passes"),
+        pytest.param(
+            "[tool.coverage.report]\nfail_under = 73.5\nprecision = 2\n", [], [], id="config-precision"
+        ),
+        pytest.param("", ["--cov-fail-under=95"], ["--lcov-fail-under=95"], id="flag-fails"),
+        pytest.param(
+            "[tool.coverage.report]\nfail_under = 100\n",
+            ["--cov-fail-under=50"],
+            ["--lcov-fail-under=50"],
+            id="flag-wins",
+        ),
+    ],
+)
+def test_fail_under_gives_pytest_cov_outcome_and_numbers(
+    pytester: pytest.Pytester,
+    monkeypatch: pytest.MonkeyPatch,
+    config: str,
+    cov_args: list[str],
+    lcov_args: list[str],
+) -> None:
+    write_project(pytester.path, COVERAGE_CONFIG + config)
+    monkeypatch.setenv("PYTHONPATH", str(pytester.path / "src"))
+    cov = pytest_cov(pytester, *cov_args)
+    lcov = pytest_lcov(pytester, *lcov_args)
+    assert lcov.ret == cov.ret, lcov.stdout.str()
+    assert gate_numbers(lcov) == gate_numbers(cov)
+    assert Lcov.read(pytester.path / "lcov.info") == Lcov.read(pytester.path / "cov.info")
+
+
+def test_fail_under_under_xdist(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("xdist")
+    write_project(pytester.path, COVERAGE_CONFIG + "[tool.coverage.report]\nfail_under = 95\n")
+    monkeypatch.setenv("PYTHONPATH", str(pytester.path / "src"))
+    cov = pytest_cov(pytester, "-n", "2")
+    lcov = pytest_lcov(pytester, "-n", "2")
+    assert lcov.ret == cov.ret == pytest.ExitCode.TESTS_FAILED
+    assert gate_numbers(lcov) == gate_numbers(cov)
+    assert Lcov.read(pytester.path / "lcov.info") == Lcov.read(pytester.path / "cov.info")
+
+
+# Item 3: a source file coverage.py cannot parse; a tracefile that cannot be written.
+
+
+def test_an_unparseable_file_no_test_imports_is_left_out_with_a_warning(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_project(pytester.path)
+    (pytester.path / "src" / "mylib" / "broken.py").write_text("def broken(:\n    pass\n")
+    monkeypatch.setenv("PYTHONPATH", str(pytester.path / "src"))
+    cov = pytest_cov(pytester)
+    lcov = pytest_lcov(pytester)
+    assert lcov.ret == cov.ret == pytest.ExitCode.OK
+    assert "Couldn't parse Python file" in lcov.stdout.str() + lcov.stderr.str()
+    written = Lcov.read(pytester.path / "lcov.info")
+    assert written == Lcov.read(pytester.path / "cov.info")
+    assert written.files == {"src/mylib/__init__.py", "src/mylib/core.py"}
+
+
+def test_no_tracefile_fails_the_run_unless_optional(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pytest-cov warns and exits 0 without its report; pytest-lcov fails the run (README: the rule)."""
+    write_project(pytester.path, "")
+    monkeypatch.setenv("PYTHONPATH", str(pytester.path / "src"))
+    cov = run_pytest(pytester, "--cov=no_such_package", "--cov-report=lcov:cov.info")
+    assert cov.ret == pytest.ExitCode.OK and not (pytester.path / "cov.info").exists()
+    lcov = pytest_lcov(pytester, "--lcov-source=no_such_package")
+    assert lcov.ret == pytest.ExitCode.TESTS_FAILED
+    assert "pytest-lcov: no tracefile written: No data to report." in lcov.outlines
+    assert any(line.startswith("pytest-lcov: FAIL the run asked for a tracefile") for line in lcov.outlines)
+    optional = pytest_lcov(pytester, "--lcov-source=no_such_package", "--lcov-optional")
+    assert optional.ret == pytest.ExitCode.OK
+    assert not (pytester.path / "lcov.info").exists()
+
+
+def test_a_failed_test_run_keeps_its_own_status_without_a_tracefile(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_project(pytester.path, "")
+    (pytester.path / "tests" / "test_fails.py").write_text("def test_fails():\n    assert False\n")
+    monkeypatch.setenv("PYTHONPATH", str(pytester.path / "src"))
+    lcov = pytest_lcov(pytester, "--lcov-source=no_such_package")
+    assert lcov.ret == pytest.ExitCode.TESTS_FAILED
+    assert not any("FAIL the run asked for a tracefile" in line for line in lcov.outlines)
+
+
+# Item 2: [paths] in serial runs, and in `pytest-lcov merge`.
+
+
+PATHS_CONFIG = COVERAGE_CONFIG + '[tool.coverage.paths]\nsource = ["src/", "*/site-packages/"]\n'
+
+
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["serial", "xdist"])
+def test_paths_remap_an_installed_package_as_pytest_cov_does(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, workers: list[str]
+) -> None:
+    if workers:
+        pytest.importorskip("xdist")
+    site = pytester.path / "venv" / "lib" / "python3.11" / "site-packages"
+    write_project(pytester.path, PATHS_CONFIG, installed=site)
+    monkeypatch.setenv("PYTHONPATH", str(site))  # the tests import the installed copy, not src/
+    cov = pytest_cov(pytester, *workers)
+    lcov = pytest_lcov(pytester, *workers)
+    assert lcov.ret == cov.ret == pytest.ExitCode.OK
+    written = Lcov.read(pytester.path / "lcov.info")
+    assert written == Lcov.read(pytester.path / "cov.info")
+    assert written.files == {"src/mylib/__init__.py", "src/mylib/core.py"}
+
+
+def tox_runs(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, config: str) -> list[Path]:
+    """One pytest --lcov run per tox environment, each importing its own installed copy."""
+    outputs = []
+    for env, python in (("py311", "python3.11"), ("py312", "python3.12")):
+        site = pytester.path / ".tox" / env / "lib" / python / "site-packages"
+        write_project(pytester.path, config, installed=site)
+        monkeypatch.setenv("PYTHONPATH", str(site))
+        output = pytester.path / f"{env}.info"
+        assert pytest_lcov(pytester, f"--lcov={output}").ret == pytest.ExitCode.OK
+        outputs.append(output)
+    monkeypatch.delenv("PYTHONPATH")
+    return outputs
+
+
+def test_merge_remaps_tox_environments_into_one_record_per_file(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    outputs = tox_runs(pytester, monkeypatch, COVERAGE_CONFIG)  # no [paths]: SF: under .tox/
+    assert all(".tox/" in path for path in Lcov.read(outputs[0]).files)
+    # pytest-cov's reference: one run with [paths], the source files where they are.
+    monkeypatch.setenv("PYTHONPATH", str(pytester.path / ".tox/py311/lib/python3.11/site-packages"))
+    write_project(pytester.path, PATHS_CONFIG)
+    assert pytest_cov(pytester).ret == pytest.ExitCode.OK
+    # As `lcov -a`, merge drops records without lines (the empty __init__.py).
+    reference = dataclasses.replace(
+        Lcov.read(pytester.path / "cov.info"), files=frozenset({"src/mylib/core.py"})
+    )
+    monkeypatch.chdir(pytester.path)
+    write_project(pytester.path, COVERAGE_CONFIG)
+    # From the command line,
+    given = ["--paths", "src/,*/site-packages/", "--no-coverage-paths"]
+    assert main(["merge", *map(str, outputs), "-o", "flag.info", *given]) == 0
+    assert Lcov.read(pytester.path / "flag.info") == reference
+    # and from coverage.py's configuration.
+    write_project(pytester.path, PATHS_CONFIG)
+    assert main(["merge", *map(str, outputs), "-o", "config.info"]) == 0
+    assert Lcov.read(pytester.path / "config.info") == reference
+    out = capsys.readouterr().out
+    assert "SF: paths renamed by [paths] (e.g. .tox/py311/lib/python3.11/site-packages/mylib/" in out
+    # Without remapping, each environment keeps its own records: twice the lines.
+    assert main(["merge", *map(str, outputs), "-o", "plain.info", "--no-coverage-paths"]) == 0
+    plain = Lcov.read(pytester.path / "plain.info")
+    assert plain.lines[1] == 2 * reference.lines[1]
+
+
+# Item 6: an empty --lcov-source= is no filter, as --cov= is.
+
+
+def test_an_empty_source_option_is_no_filter(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pytest-cov's help says --cov= means no filter: what its bare --cov does (7.1.0's --cov= measures
+    nothing with coverage.py 7.18: "Module  was never imported", README)."""
+    write_project(pytester.path)
+    monkeypatch.setenv("PYTHONPATH", str(pytester.path / "src"))
+    cov = run_pytest(pytester, "--cov", "--cov-report=lcov:cov.info")
+    lcov = run_pytest(pytester, "--lcov", "--lcov-source=")
+    assert lcov.ret == cov.ret == pytest.ExitCode.OK
+    written = Lcov.read(pytester.path / "lcov.info")
+    assert written == Lcov.read(pytester.path / "cov.info")
+    assert written.files == {"src/mylib/__init__.py", "src/mylib/core.py"}
+
+
+# Item 7: --cov in addopts.
+
+
+@pytest.mark.parametrize("turned_on", ["--lcov", "lcov_enabled"])
+def test_cov_in_addopts_names_the_way_out(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, turned_on: str
+) -> None:
+    enabled = "lcov_enabled = true\n" if turned_on == "lcov_enabled" else ""
+    pytest_section = f'[tool.pytest.ini_options]\naddopts = "--cov --cov-report=lcov:cov.info"\n{enabled}'
+    write_project(pytester.path, COVERAGE_CONFIG + pytest_section)
+    monkeypatch.setenv("PYTHONPATH", str(pytester.path / "src"))
+    lcov_flag = ["--lcov"] if turned_on == "--lcov" else []
+    refused = run_pytest(pytester, *lcov_flag)
+    assert refused.ret == pytest.ExitCode.USAGE_ERROR
+    [error] = [line for line in refused.errlines if line.startswith("ERROR:")]
+    how = "--lcov" if turned_on == "--lcov" else "lcov_enabled = true (in pyproject.toml)"
+    assert error.startswith(
+        f"ERROR: pytest-lcov: {how} and pytest-cov's --cov (from addopts in pyproject.toml) would trace "
+        "this run twice: add --no-cov to turn pytest-cov off for this run"
+    )
+    # The way out it names works, and measures what pytest-cov measured.
+    cov = run_pytest(pytester, "--no-lcov")
+    lcov = run_pytest(pytester, *lcov_flag, "--no-cov")
+    assert lcov.ret == cov.ret == pytest.ExitCode.OK
+    assert Lcov.read(pytester.path / "lcov.info") == Lcov.read(pytester.path / "cov.info")
+
+
+# Item 9: Ctrl-C.
+
+
+EARLIER = "TN:earlier\nSF:src/mylib/core.py\nDA:1,1\nLF:1\nLH:1\nend_of_record\n"
+
+
+def interrupted(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """A run stopped by SIGINT (Ctrl-C) while its second test waits."""
+    started = root / "started"
+    started.unlink(missing_ok=True)
+    (root / "tests" / "test_wait.py").write_text(
+        f"import pathlib, time\n\n\ndef test_wait():\n"
+        f"    pathlib.Path({str(started)!r}).write_text('yes')\n    time.sleep(60)\n"
+    )
+    command = [sys.executable, "-m", "pytest", *QUIET_PLUGINS, "-p", "no:cacheprovider", "-p", "no:randomly"]
+    process = subprocess.Popen(
+        [*command, *args], cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    deadline = time.monotonic() + 60
+    while not started.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    process.send_signal(signal.SIGINT)
+    output, _ = process.communicate(timeout=60)
+    return subprocess.CompletedProcess(process.args, process.returncode, output)
+
+
+def test_ctrl_c_keeps_the_earlier_tracefile(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_project(pytester.path)
+    monkeypatch.setenv("PYTHONPATH", str(pytester.path / "src"))
+    (pytester.path / "cov.info").write_text(EARLIER)
+    (pytester.path / "lcov.info").write_text(EARLIER)
+    cov = interrupted(pytester.path, "--cov", "--cov-report=lcov:cov.info")
+    lcov = interrupted(pytester.path, "--lcov")
+    assert lcov.returncode == cov.returncode == pytest.ExitCode.INTERRUPTED, lcov.stdout
+    assert (pytester.path / "cov.info").read_text() == EARLIER  # pytest-cov writes nothing
+    assert (pytester.path / "lcov.info").read_text() == EARLIER
+    assert "pytest-lcov: no tracefile written: the run was interrupted, so what it measured is partial" in (
+        lcov.stdout
+    )
+    assert "pytest-lcov: lcov.info is from an earlier run (" in lcov.stdout
+
+
+# Item 10: the help text.
+
+
+def test_help_names_each_gate_in_words(pytester: pytest.Pytester) -> None:
+    text = run_pytest(pytester, "--help").stdout.str()
+    assert "branche " not in text
+    assert "fail the run when branch coverage is under this percent" in " ".join(text.split())
