@@ -44,9 +44,17 @@ def head_lines(path: Path) -> list[str] | None:
 
 
 def holds_only(path: Path, pattern: re.Pattern[str]) -> bool:
-    """Whether every line at the head of `path` is a line `pattern` allows."""
+    """Whether every line at the head of `path` is a line `pattern` allows, and one at least is a record.
+
+    Comments and blank lines alone prove nothing: a source file that holds only
+    a licence header is not a report of ours.
+    """
     lines = head_lines(path)
-    return lines is not None and all(pattern.fullmatch(line) for line in lines)
+    return (
+        lines is not None
+        and all(pattern.fullmatch(line) for line in lines)
+        and any(line.strip() and not line.lstrip().startswith("#") for line in lines)
+    )
 
 
 def output_problem(path: Path, pattern: re.Pattern[str], what: str) -> str | None:

@@ -326,3 +326,28 @@ def test_a_huge_untracked_file_is_never_read(repo: pytest.Pytester) -> None:
         "LCOV diff coverage since main: 3/6 changed lines (50.0%); not run: pkg/extra.py:1-2 pkg/mod.py:10"
         in output
     )
+
+
+# 6. Only a report of ours is replaced: comments and blank lines alone are not one.
+
+HEADERS = {
+    "licence": "# Copyright 2026 Someone\n# SPDX-License-Identifier: MIT\n",
+    "blank-and-comments": "\n# just a comment\n\n   \n#!/usr/bin/env python\n",
+    "blank": "\n\n   \n",
+}
+
+
+@pytest.mark.parametrize("text", HEADERS.values(), ids=HEADERS.keys())
+@pytest.mark.parametrize(
+    ("args", "name"),
+    [(["--lcov=pkg/__init__.py"], "pkg/__init__.py"), (["--lcov", "--lcov-per-test"], "lcov.desc")],
+    ids=["tracefile", "description-file"],
+)
+def test_a_file_of_comments_or_blank_lines_is_not_replaced(
+    project: pytest.Pytester, text: str, args: list[str], name: str
+) -> None:
+    target = project.path / name
+    target.write_text(text)
+    line = one_error(run_pytest(project, *args))
+    assert "refusing to write" in line and "replaces only its own reports" in line
+    assert target.read_text() == text
