@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import contextlib
 import re
+import tempfile
 from pathlib import Path
 
 import coverage
 import pytest
 from hypothesis import given
+from hypothesis import strategies as st
 
+from pytest_lcov import cli
 from pytest_lcov.measure import Measurement
-from tests.helpers import HAS_SYSMON, SYSMON_BRANCHES, run_pytest
+from tests.helpers import HAS_SYSMON, SYSMON_BRANCHES, read_records, run_pytest
 from tests.sample_project import write_sample_project
 from tests.test_counting import generated_programs, program, program_file
 
@@ -180,3 +183,90 @@ def test_a_configured_core_is_left_alone(sample: pytest.Pytester) -> None:
     sample.makepyprojecttoml((sample.path / "pyproject.toml").read_text() + 'core = "pytrace"\n')
     result = run_pytest(sample, "--lcov", "-s")
     assert core_line(result) == "core: pytrace settrace: True"
+
+
+# Function calls on every core -------------------------------------------------
+CORES = ("ctrace", "pytrace", *(("sysmon",) if SYSMON_BRANCHES else ()))
+# Each form defines functions named by {n}, says how to call them with `a` (1 // a raises
+# for a == 0), and whether each function it defines (in the order of its records) is a
+# one-line function, whose call only arcs can show.
+FUNCTION_FORMS = {
+    "one-line": ("def f{n}(a): return 1 // a", "f{n}(a)", (True,)),
+    "decorated": ("@deco\ndef f{n}(a): return 1 // a", "f{n}(a)", (True,)),
+    "cached": ("@functools.lru_cache(maxsize=None)\ndef f{n}(a): return 1 // a", "f{n}(a)", (True,)),
+    "method, last in its class": (
+        "class C{n}:\n    x = 1\n    def f(self, a): return 1 // a",
+        "C{n}().f(a)",
+        (True,),
+    ),
+    "static": (
+        "class C{n}:\n    @staticmethod\n    def f(a): return 1 // a\n    y = 2",
+        "C{n}.f(a)",
+        (True,),
+    ),
+    "nested": ("def outer{n}():\n    def f(a): return 1 // a\n    return f", "outer{n}()(a)", (False, True)),
+    "two lines": ("def f{n}(a):\n    return 1 // a", "f{n}(a)", (False,)),
+}
+Call = tuple[str, str, list[int]]  # the call's text, the function's form, its arguments
+
+
+@st.composite
+def called_functions(draw: st.DrawFn) -> tuple[str, list[Call]]:
+    """A module of functions in FUNCTION_FORMS' shapes, and how each is called (if at all)."""
+    forms = draw(st.lists(st.sampled_from(sorted(FUNCTION_FORMS)), min_size=1, max_size=8))
+    lines = ["import functools", "def deco(f):", "    return f"]
+    calls = []
+    for n, form in enumerate(forms):
+        definition, call, _ = FUNCTION_FORMS[form]
+        lines.append(definition.format(n=n))
+        calls.append((call.format(n=n), form, draw(st.lists(st.sampled_from([0, 1]), max_size=3))))
+    return "\n".join(lines) + "\n", calls
+
+
+def function_hits_with(core: str, folder: Path, source: str, calls: list[Call]) -> list[int]:
+    """FNDA of each function in order, measured with `core` and written by ``pytest-lcov convert``."""
+    module = folder / "funcs.py"
+    module.write_text(source)
+    data_file = folder / f".coverage.{core}"
+    cov = coverage.Coverage(data_file=str(data_file), branch=True, config_file=False)
+    cov.set_option("run:core", core)
+    cov.start()
+    try:
+        scope: dict[str, object] = {"__name__": "funcs"}
+        exec(compile(source, str(module), "exec", dont_inherit=True), scope)
+        for call, _, arguments in calls:
+            for a in arguments:
+                with contextlib.suppress(ZeroDivisionError):
+                    eval(call, {**scope, "a": a})
+    finally:
+        cov.stop()
+    cov.save()
+    output = folder / f"{core}.info"
+    assert cli.main(["convert", str(data_file), "-o", str(output), "--rootdir", str(folder)]) == 0
+    [record] = read_records(output).values()
+    return [fn.hits for fn in sorted(record.functions, key=lambda fn: (fn.start, fn.name))]
+
+
+@generated_programs(30)
+@given(called_functions())
+def test_every_core_calls_the_functions_the_c_tracer_calls(program: tuple[str, list[Call]]) -> None:
+    """Called means called on every core, one-line functions included.
+
+    The expected hits are worked out from the calls made, not read from a run.
+    The one difference is coverage.py's sys.monitoring core's: it hears returns,
+    not exceptions, so a one-line function whose every call raised is not called there.
+    """
+    source, calls = program
+    with tempfile.TemporaryDirectory() as folder:
+        hits = {core: function_hits_with(core, Path(folder), source, calls) for core in CORES}
+    deco = int(any(form == "decorated" for _, form, _ in calls))  # called at import
+    called = [deco]
+    returned = [deco]
+    for _, form, arguments in calls:
+        for one_line in FUNCTION_FORMS[form][2]:
+            called.append(int(bool(arguments)))
+            returned.append(int(1 in arguments if one_line else bool(arguments)))
+    assert hits["ctrace"] == called
+    assert hits["pytrace"] == called
+    if "sysmon" in hits:
+        assert hits["sysmon"] == returned
