@@ -91,6 +91,7 @@ class Measurement:
 
     @classmethod
     def _begin(cls, settings: Settings, rootdir: Path, trace: bool) -> Measurement:
+        refuse_executions_without_gil(settings)
         current = coverage.Coverage.current()
         if current is not None:
             return cls._borrow(current, settings)
@@ -260,6 +261,19 @@ def refuse_executions_without_source(settings: Settings, cov: coverage.Coverage)
         raise setting_error(
             "pytest-lcov: lcov_counts = executions needs coverage.py's `source` (or --lcov-source): "
             "the files whose executions are counted"
+        )
+
+
+def refuse_executions_without_gil(settings: Settings) -> None:
+    """Execution counters add up exactly only under the GIL: a free-threaded run would lose counts.
+
+    Lines, branches and per-test data are coverage.py's, as with the GIL.
+    """
+    gil_enabled = getattr(sys, "_is_gil_enabled", None)  # CPython 3.13+
+    if settings.report.counts == "executions" and gil_enabled is not None and not gil_enabled():
+        raise setting_error(
+            "pytest-lcov: lcov_counts = executions needs the GIL, and this free-threaded Python runs "
+            "without it: counters run by several threads at once would lose counts (PYTHON_GIL=1 turns it on)"
         )
 
 

@@ -365,6 +365,28 @@ def test_settings_that_cannot_count_stop_at_start_up(
     assert not (pytester.path / "lcov.info").exists()
 
 
+FREE_THREADED = getattr(sys, "_is_gil_enabled", lambda: True)() is False
+
+
+def test_counts_without_the_gil_are_refused(project: pytest.Pytester) -> None:
+    """A free-threaded CPython without its GIL would lose counts: refused at start-up.
+
+    No free-threaded CPython runs here (Debian packages none), so on a GIL build
+    a plugin loaded before the plugin's start-up makes CPython answer as one does.
+    """
+    args = ["--lcov-counts=executions"]
+    if not FREE_THREADED:
+        project.makepyfile(no_gil="import sys\nsys._is_gil_enabled = lambda: False\n")
+        args += ["-p", "no_gil"]
+    result = run_pytest(project, "--lcov", *args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "pytest-lcov: lcov_counts = executions needs the GIL, and this free-threaded Python" in (
+        result.stderr.str()
+    )
+    assert not (project.path / "lcov.info").exists()
+    assert run_pytest(project, "--lcov", *args[1:]).ret == 0  # lines and branches are coverage.py's
+
+
 def test_genhtml_reads_the_counts(project: pytest.Pytester, lcov: LcovTools) -> None:
     lcov_run(project, "counts.info", "--lcov-counts=executions")
     lcov.genhtml(project.path / "counts.info", project.path / "html", cwd=project.path)
