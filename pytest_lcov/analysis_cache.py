@@ -19,6 +19,7 @@ This module knows nothing of coverage.py: it stores and checks JSON values.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import hmac
 import json
@@ -60,33 +61,90 @@ def load_or_create_key(path: Path | None) -> bytes:
     else can read or write.  A process-only key still serves one run (the
     parallel parsers' entries) but no later one.
     """
+    return load_key(path)[0]
+
+
+def load_key(path: Path | None) -> tuple[bytes, str | None]:
+    """This user's key, or one for this process only and why the one at `path` cannot serve.
+
+    The reason is one line, for the user to act on (None when the key is
+    fine, or without a `path`, which asks for a process-only key).
+    """
     if path is None:
-        return secrets.token_bytes(KEY_BYTES)
-    with contextlib.suppress(OSError):
-        return _read_key(path)
-    with contextlib.suppress(OSError):
+        return secrets.token_bytes(KEY_BYTES), None
+    try:
+        return _read_key(path), None
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        return secrets.token_bytes(KEY_BYTES), _why(path, exc)
+    try:
         _create_key(path)
-    with contextlib.suppress(OSError):
-        return _read_key(path)
-    return secrets.token_bytes(KEY_BYTES)
+    except FileExistsError:
+        pass  # another process made one first: theirs counts
+    except OSError as exc:
+        return secrets.token_bytes(KEY_BYTES), f"{path} cannot be made: {exc.strerror or exc}"
+    try:
+        return _read_key(path), None
+    except OSError as exc:
+        return secrets.token_bytes(KEY_BYTES), _why(path, exc)
+
+
+def user_key_problem() -> str | None:
+    """Why this user's key cannot keep the analysis cache from one run to the next, or None."""
+    path = user_key_file()
+    if path is None:
+        return "no home folder to keep its key in"
+    return load_key(path)[1]
+
+
+class UnusableKey(OSError):
+    """A key file that exists but cannot be trusted; the message says why, for the user."""
+
+
+def _why(path: Path, exc: OSError) -> str:
+    if isinstance(exc, UnusableKey):
+        return f"{path} {exc}"
+    if exc.errno == errno.ELOOP:
+        return f"{path} is a link: only a file of its own is trusted (delete it for a new one)"
+    return f"{path}: {exc.strerror or exc}"
 
 
 def _read_key(path: Path) -> bytes:
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-    with os.fdopen(fd, "rb") as handle:
-        info = os.fstat(handle.fileno())
-        private = stat.S_ISREG(info.st_mode) and not info.st_mode & 0o077
-        if not private or (hasattr(os, "getuid") and info.st_uid != os.getuid()):
-            raise PermissionError(f"{path}: not a private file of this user")
-        key = handle.read(KEY_BYTES + 1)
+    # Non-blocking: a pipe planted at the key's path would hold the run forever.
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    fd = os.open(path, flags)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise UnusableKey("is not a regular file (delete it for a new one)")
+        if hasattr(os, "getuid") and info.st_uid != os.getuid():
+            raise UnusableKey("belongs to another user (delete it for a new one)")
+        if info.st_mode & 0o077:
+            raise UnusableKey("can be read or written by others: chmod 600 it, or delete it for a new one")
+        key = os.read(fd, KEY_BYTES + 1)
+    finally:
+        os.close(fd)
     if len(key) != KEY_BYTES:
-        raise PermissionError(f"{path}: not a key")
+        raise UnusableKey(f"is not a key ({len(key)} bytes, not {KEY_BYTES}): delete it for a new one")
     return key
 
 
 def _create_key(path: Path) -> None:
-    """Write a new key atomically: a reader sees no key or a whole one."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    """Write a new key atomically: a reader sees no key or a whole one.
+
+    Folders are made only inside one that exists: the cache folder
+    (``~/.cache``) inside the home folder, ``pytest-lcov`` inside it; a home
+    that does not exist is never made.
+    """
+    base = path.parent.parent
+    if not base.is_dir():
+        if not base.parent.is_dir():
+            raise FileNotFoundError(errno.ENOENT, f"{base.parent} does not exist")
+        with contextlib.suppress(FileExistsError):
+            base.mkdir(mode=0o700)
+    with contextlib.suppress(FileExistsError):
+        path.parent.mkdir(mode=0o700)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".key-")
     try:
         with os.fdopen(fd, "wb") as out:
@@ -115,6 +173,8 @@ class AnalysisStore:
     def _shard(self, name: str) -> Path | None:
         """The shard folder for entry `name`, made if missing; None unless it is a real folder of ours."""
         shard = self.folder / name[:2]
+        if not os.path.lexists(self.folder):
+            self.folder.mkdir(parents=True, exist_ok=True)
         if not own_folder(self.folder):
             return None
         with contextlib.suppress(FileExistsError):

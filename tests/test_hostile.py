@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -351,3 +352,101 @@ def test_a_file_of_comments_or_blank_lines_is_not_replaced(
     line = one_error(run_pytest(project, *args))
     assert "refusing to write" in line and "replaces only its own reports" in line
     assert target.read_text() == text
+
+
+# 7 and 11. The key file: a planted pipe cannot hold the run, an untrusted key is named once, and
+# nothing is made outside a home folder that exists.
+
+
+def _key(project: pytest.Pytester) -> Path:
+    key = project.path / "xdg-cache" / "pytest-lcov" / "key"
+    key.parent.mkdir(parents=True, mode=0o700)
+    return key
+
+
+def test_a_pipe_at_the_key_path_does_not_hold_the_run(project: pytest.Pytester) -> None:
+    key = _key(project)
+    os.mkfifo(key)
+    result = project.runpytest_subprocess(*QUIET_PLUGINS, "--lcov", timeout=60)
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(
+        ["pytest-lcov: the analysis cache lasts this run only: *key is not a regular file*"]
+    )
+
+
+def _world_readable(key: Path) -> str:
+    key.write_bytes(os.urandom(32))
+    key.chmod(0o644)
+    return "can be read or written by others: chmod 600 it"
+
+
+def _group_writable(key: Path) -> str:
+    key.write_bytes(os.urandom(32))
+    key.chmod(0o620)
+    return "can be read or written by others"
+
+
+def _short(key: Path) -> str:
+    key.write_bytes(os.urandom(16))
+    key.chmod(0o600)
+    return "is not a key (16 bytes, not 32)"
+
+
+def _linked(key: Path) -> str:
+    real = key.parent / "real-key"
+    real.write_bytes(os.urandom(32))
+    real.chmod(0o600)
+    key.symlink_to(real)
+    return "is a link"
+
+
+def _folder(key: Path) -> str:
+    key.mkdir()
+    return "is not a regular file"
+
+
+UNTRUSTED = {"world-readable": _world_readable, "group-writable": _group_writable, "short": _short}
+UNTRUSTED.update({"link": _linked, "folder": _folder})
+
+
+@pytest.mark.parametrize("plant", UNTRUSTED.values(), ids=UNTRUSTED.keys())
+def test_a_key_that_cannot_be_trusted_is_named_once(
+    project: pytest.Pytester, plant: Callable[[Path], str]
+) -> None:
+    key = _key(project)
+    why = plant(key)
+    result = run_with_cache(project, "--lcov", "-W", "always::pytest_lcov.PytestLcovWarning")
+    assert result.ret == 0
+    said = [
+        line
+        for line in result.outlines
+        if line.startswith("pytest-lcov: the analysis cache lasts this run only:")
+    ]
+    assert len(said) == 1 and f"{key} {why}" in said[0], result.outlines
+    assert read_records(project.path / "lcov.info")["pkg/mod.py"].lines == {1: 1, 2: 1, 3: 1, 4: 0}
+
+
+def test_a_good_key_says_nothing(project: pytest.Pytester) -> None:
+    result = run_with_cache(project, "--lcov")
+    assert result.ret == 0
+    assert "analysis cache" not in result.stdout.str()
+    key = project.path / "xdg-cache" / "pytest-lcov" / "key"
+    assert key.stat().st_mode & 0o777 == 0o600 and key.stat().st_size == 32
+
+
+@pytest.mark.parametrize("variable", ["HOME", "XDG_CACHE_HOME"])
+def test_nothing_is_made_outside_a_home_that_exists(
+    project: pytest.Pytester,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path_factory: pytest.TempPathFactory,
+    variable: str,
+) -> None:
+    gone = tmp_path_factory.mktemp("nohome") / "nonexistent" / "x"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv(variable, str(gone / ".cache" if variable == "XDG_CACHE_HOME" else gone))
+    result = run_with_cache(project, "--lcov")
+    assert result.ret == 0
+    assert not gone.parent.exists()
+    result.stdout.fnmatch_lines(
+        ["pytest-lcov: the analysis cache lasts this run only: *key cannot be made: *x does not exist"]
+    )
