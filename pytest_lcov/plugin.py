@@ -29,7 +29,7 @@ import pytest
 
 from pytest_lcov import PytestLcovWarning, analysis
 from pytest_lcov.analysis import ParallelAnalysis, measured_sources
-from pytest_lcov.analysis_cache import own_folder
+from pytest_lcov.analysis_cache import own_folder, user_key_problem
 from pytest_lcov.counting import CountingFinder
 from pytest_lcov.coverage_settings import TotalGate, remapped, required_total, total_gate
 from pytest_lcov.diff import (
@@ -250,6 +250,10 @@ class LcovRun:
             cache_dir = cache.mkdir("pytest-lcov-analysis")
             if own_folder(cache_dir):
                 self.report_options = dataclasses.replace(self.settings.report, cache_dir=cache_dir)
+                if problem := user_key_problem():  # else the cache would stay cold, unsaid
+                    self.measurement.notices.append(
+                        f"pytest-lcov: the analysis cache lasts this run only: {problem}"
+                    )
             else:  # a planted link: nothing may be written or removed through it
                 self.measurement.notices.append(
                     f"pytest-lcov: the analysis cache is off: {shown(cache_dir)} is not a folder of "
