@@ -15,13 +15,17 @@ from __future__ import annotations
 import io
 import os
 import tempfile
-from collections.abc import Callable, Iterable
+import warnings
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 
 import coverage
-from coverage.exceptions import CoverageException
+from coverage.exceptions import CoverageException, CoverageWarning
 from coverage.files import PathAliases
 from coverage.results import display_covered, should_fail_under
+
+T = TypeVar("T")
 
 
 def remapped(cov: coverage.Coverage, fresh: Callable[[], coverage.Coverage]) -> coverage.Coverage:
@@ -46,6 +50,21 @@ def remapped(cov: coverage.Coverage, fresh: Callable[[], coverage.Coverage]) -> 
         copy.write()
         target.combine([copy.data_filename()])
     return target
+
+
+def remapped_names(names: Mapping[str, T], cov: coverage.Coverage) -> dict[str, T]:
+    """`names` (measured real paths) renamed by ``[paths]`` as combining renamed their data.
+
+    The aliases are built as ``Coverage.combine`` builds them, and map each path
+    as it maps a measured file's, so execution counts meet their file again.
+    """
+    aliases = PathAliases(relative=bool(cov.get_option("run:relative_files")))
+    paths = cov.get_option("paths")
+    for group in paths.values() if isinstance(paths, dict) else ():
+        result, *patterns = group
+        for pattern in patterns:
+            aliases.add(pattern, result)
+    return {os.path.realpath(aliases.map(name)): value for name, value in names.items()}
 
 
 @dataclass(frozen=True)
@@ -90,7 +109,9 @@ def total_gate(cov: coverage.Coverage, required: float) -> TotalGate:
     option = cov.get_option("report:precision")
     precision = option if isinstance(option, int) else 0
     try:
-        total = float(cov.report(file=io.StringIO(), output_format="total", ignore_errors=True))
+        with warnings.catch_warnings():  # the tracefile's pass over the same files said them already
+            warnings.simplefilter("ignore", CoverageWarning)
+            total = float(cov.report(file=io.StringIO(), output_format="total", ignore_errors=True))
     except CoverageException:  # "No data to report.": pytest-cov counts 0
         total = 0.0
     return TotalGate(required, precision, total, should_fail_under(total, required, precision))

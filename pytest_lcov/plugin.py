@@ -31,7 +31,7 @@ from pytest_lcov import PytestLcovWarning, analysis
 from pytest_lcov.analysis import ParallelAnalysis, measured_sources
 from pytest_lcov.analysis_cache import own_folder, user_key_problem
 from pytest_lcov.counting import CountingFinder
-from pytest_lcov.coverage_settings import TotalGate, remapped, required_total, total_gate
+from pytest_lcov.coverage_settings import TotalGate, remapped, remapped_names, required_total, total_gate
 from pytest_lcov.diff import (
     ChangedLines,
     DiffCoverage,
@@ -470,8 +470,12 @@ class LcovReport:
             options = dataclasses.replace(options, table=True)  # the summary lists the files missing most
         try:
             self.measurement.add_data(self.worker_data)
+            measured = cov
             if not self.worker_data:  # combining the workers' data applied [paths] already
                 cov = remapped(cov, lambda: _configured_coverage(settings, self.rootdir, data_file=None))
+            counts = self._counts()
+            if counts is not None and (cov is not measured or self.worker_data):
+                counts = remapped_names(counts, cov)  # they are by measured path: rename them as the data
             self.report = write_report(
                 cov,
                 options,
@@ -479,7 +483,7 @@ class LcovReport:
                 self.measurement.started,
                 self.parallel,
                 keep=changed.touched() if changed is not None else (),  # no file read for it
-                counts=self._counts(),
+                counts=counts,
             )
         except Exception as exc:  # the report must never take the test run down
             self._report_failed(session, report_failure(exc, settings.output), exc)

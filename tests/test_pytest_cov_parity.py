@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from pytest_lcov.cli import main
+from pytest_lcov.tracefile import parse
 from tests.helpers import QUIET_PLUGINS, run_pytest
 
 pytest.importorskip("pytest_cov")
@@ -237,6 +238,24 @@ def test_paths_remap_an_installed_package_as_pytest_cov_does(
     written = Lcov.read(pytester.path / "lcov.info")
     assert written == Lcov.read(pytester.path / "cov.info")
     assert written.files == {"src/mylib/__init__.py", "src/mylib/core.py"}
+
+
+def test_paths_keep_execution_counts(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Counts are taken by measured path: renamed with the data, they still meet their file."""
+    site = pytester.path / "venv" / "lib" / "python3.11" / "site-packages"
+    write_project(pytester.path, PATHS_CONFIG, installed=site)
+    monkeypatch.setenv("PYTHONPATH", str(site))
+    cov = pytest_cov(pytester)
+    lcov = pytest_lcov(pytester, "--lcov-counts=executions")
+    assert lcov.ret == cov.ret == pytest.ExitCode.OK
+    assert Lcov.read(pytester.path / "lcov.info") == Lcov.read(pytester.path / "cov.info")
+    [record] = [
+        p.record
+        for p in parse((pytester.path / "lcov.info").read_text())
+        if p.record.path.endswith("core.py")
+    ]
+    assert record.path == "src/mylib/core.py"
+    assert record.lines[2] == 2  # classify() was called twice
 
 
 def tox_runs(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, config: str) -> list[Path]:
