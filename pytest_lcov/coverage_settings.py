@@ -100,8 +100,8 @@ def required_total(cov: coverage.Coverage, given: float | None) -> float:
     """The total the run must reach: the setting of ours if given, else coverage.py's [report] fail_under."""
     if given is not None:
         return given
-    configured = cov.get_option("report:fail_under")
-    return float(configured) if isinstance(configured, int | float) else 0.0
+    configured = cov.get_option("report:fail_under")  # as set: covdefaults' 100 prints as 100%, not 100.0%
+    return configured if isinstance(configured, int | float) else 0.0
 
 
 def total_gate(cov: coverage.Coverage, required: float) -> TotalGate:

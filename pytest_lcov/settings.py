@@ -29,6 +29,9 @@ from pytest_lcov.tracefile import safe_field
 
 INI_TYPES = {"bool": "bool", "lines": "linelist"}
 SPELLED_AS_LCOV = ("lcov_enabled", "lcov_output")  # both are --lcov[=PATH]
+# What pytest gives for a key the configuration does not set: a key set to "" is set, and checked
+# (`lcov_html = ""` is an empty path, not "no HTML report").
+NOT_SET = ("pytest-lcov: not set",)
 
 
 def setting_error(message: str) -> pytest.UsageError:
@@ -93,7 +96,8 @@ def add_options(parser: pytest.Parser) -> None:
         help="do not measure or write LCOV, whatever the configuration says",
     )
     for option in OPTIONS:
-        parser.addini(option.key, option.help, type=INI_TYPES.get(option.kind, "string"))  # type: ignore[arg-type]
+        kind = INI_TYPES.get(option.kind, "string")
+        parser.addini(option.key, option.help, type=kind, default=NOT_SET)  # type: ignore[arg-type]
         if option.key in SPELLED_AS_LCOV:
             continue
         if option.kind == "bool":
@@ -122,7 +126,7 @@ def _given(config: pytest.Config, option: Option) -> tuple[Any, bool]:
     if cli is not None:
         return cli, True
     value = _ini(config, option)
-    if value in ("", [], None) or (option.kind == "bool" and value is False):
+    if value is NOT_SET or (option.kind == "bool" and value is False):
         return None, False
     return value, False
 

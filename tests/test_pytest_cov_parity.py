@@ -171,6 +171,19 @@ def test_fail_under_under_xdist(pytester: pytest.Pytester, monkeypatch: pytest.M
     assert Lcov.read(pytester.path / "lcov.info") == Lcov.read(pytester.path / "cov.info")
 
 
+def test_covdefaults_fail_under_100(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    """covdefaults sets fail_under = 100 (and branch = true) from its coverage.py plugin."""
+    pytest.importorskip("covdefaults")
+    write_project(pytester.path, '[tool.coverage.run]\nplugins = ["covdefaults"]\nsource = ["mylib"]\n')
+    monkeypatch.setenv("PYTHONPATH", str(pytester.path / "src"))
+    cov = pytest_cov(pytester)
+    lcov = pytest_lcov(pytester)
+    assert lcov.ret == cov.ret == pytest.ExitCode.TESTS_FAILED
+    assert gate_numbers(lcov) == gate_numbers(cov)
+    assert gate_numbers(lcov)[0][1] == "100"
+    assert Lcov.read(pytester.path / "lcov.info") == Lcov.read(pytester.path / "cov.info")
+
+
 # Item 3: a source file coverage.py cannot parse; a tracefile that cannot be written.
 
 
