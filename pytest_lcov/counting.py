@@ -512,22 +512,33 @@ def instrument(tree: ast.Module, optimize: int = -1) -> CounterMap:
     return cmap
 
 
+class Counter(itertools.count):  # type: ignore[type-arg]  # not subscriptable at run time
+    """An ``itertools.count`` that pickles (as a new one), as counted code's globals may be.
+
+    cloudpickle and the like pickle the globals a function names, the
+    counters among them; CPython 3.14 no longer pickles ``itertools.count``.
+    """
+
+    def __reduce__(self) -> tuple[type[Counter], tuple[()]]:
+        return Counter, ()
+
+
 class Counters(Sequence[int]):
     """One module's counters: ``counters[k]`` is how many times slot k was counted.
 
     ``ticks[k]`` counts once when called.  ``itertools.count`` shows its value
-    only in its repr (``count(5)``), which is read only when counts are read.
+    only in its repr (``Counter(5)``), which is read only when counts are read.
     """
 
     def __init__(self, nslots: int) -> None:
-        self._counts = [itertools.count() for _ in range(nslots)]
+        self._counts = [Counter() for _ in range(nslots)]
         self.ticks = tuple(count.__next__ for count in self._counts)
 
     def __len__(self) -> int:
         return len(self._counts)
 
     def __getitem__(self, slot: int) -> int:  # type: ignore[override]
-        return int(repr(self._counts[slot])[len("count(") : -1])
+        return int(repr(self._counts[slot])[len("Counter(") : -1])
 
 
 def namespace(cmap: CounterMap, counts: Counters | None = None) -> dict[str, Any]:

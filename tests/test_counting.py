@@ -31,7 +31,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pytest_lcov.counting import COUNTER_NAME, CountingFinder, instrument, instrument_source, namespace
+from pytest_lcov.counting import (
+    COUNTER_NAME,
+    CountingFinder,
+    instrument,
+    instrument_source,
+    namespace,
+    tick_name,
+)
 from tests.counting_reference import reference_counts, statement_lines
 
 PY = sys.version_info[:2]
@@ -638,6 +645,22 @@ def test_coverage_records_the_same_with_counters(source: str) -> None:
     """The counters must not show coverage.py a line or an arc the source has not (or hide one)."""
     with program_file(source) as path:
         assert coverage_lines_and_arcs(source, path, True) == coverage_lines_and_arcs(source, path, False)
+
+
+def test_counted_globals_pickle_as_the_function_naming_them_may_be() -> None:
+    """cloudpickle pickles the globals a function names; CPython 3.14 pickles no itertools.count."""
+    source = "def f(a):\n    return a + 1\n"
+    code, cmap = instrument_source(source, "picked.py")
+    scope = namespace(cmap)
+    exec(code, scope)
+    names = [tick_name(slot) for slot in range(cmap.nslots)]
+    assert set(names) <= set(scope["f"].__code__.co_names) | set(code.co_names)
+    before = list(scope[COUNTER_NAME])
+    assert before == [1, 0, 0]  # the def line ran; f's entry and its return line did not
+    for name in names:
+        tick = pickle.loads(pickle.dumps(scope[name], protocol=pickle.HIGHEST_PROTOCOL))
+        tick()  # a counter of its own: an unpickled copy counts nothing here
+    assert list(scope[COUNTER_NAME]) == before
 
 
 # The import hook --------------------------------------------------------------
