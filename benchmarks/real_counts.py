@@ -276,10 +276,7 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--projects", default="attrs,click", help="comma-separated (default %(default)s)")
-    parser.add_argument(
-        "--python", default=None, help=f"the Python {real_projects.PYTHON_VERSION} for the venv"
-    )
-    parser.add_argument("--venv", type=Path, default=real_projects.WORK / "venv", help="default %(default)s")
+    real_projects.add_python_arguments(parser)
     parser.add_argument("--runs", type=int, default=2, help="runs of each kind (default %(default)s)")
     args = parser.parse_args(argv)
     names = [name.strip() for name in args.projects.split(",") if name.strip()]
@@ -288,12 +285,7 @@ def main(argv: list[str] | None = None) -> int:
     logs = real_projects.WORK / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     try:
-        bin_dir = real_projects.ensure_venv(
-            args.venv.resolve(),
-            real_projects.find_python(args.python),
-            REPO,
-            list(real_projects.PROJECTS.values()),
-        )
+        bin_dir = real_projects.venv_of(args, REPO)
         results = []
         for name in names:
             project = real_projects.PROJECTS[name]

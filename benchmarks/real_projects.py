@@ -157,11 +157,15 @@ def find_python(given: str | None, version: str = PYTHON_VERSION) -> str:
         return given
     if f"{sys.version_info[0]}.{sys.version_info[1]}" == version:
         return sys.executable
-    # pyenv's own interpreter first: its shims on PATH may not answer for a version not selected.
+    # pyenv's own interpreter first: its shims on PATH may not answer for a version not selected;
+    # then PATH, then the one .ci/install-python unpacked.
     candidates = sorted(Path.home().glob(f".pyenv/versions/{version}.*/bin/python{version}"))
+    unpacked = Path.home() / ".cache/pytest-lcov/pythons" / version / "bin" / f"python{version}"
     found = str(candidates[-1]) if candidates else shutil.which(f"python{version}")
+    if not found and unpacked.exists():
+        found = str(unpacked)
     if not found:
-        raise BenchmarkError(f"no python{version} in ~/.pyenv or on PATH")
+        raise BenchmarkError(f"no python{version} in ~/.pyenv, on PATH or from .ci/install-python {version}")
     return found
 
 
@@ -195,6 +199,27 @@ def ensure_venv(
     run([str(bin_dir / "python"), "-m", "pip", "install", "-q", *requirements, "-e", str(plugin)])
     stamp.write_text(stamp_text)
     return bin_dir
+
+
+def add_python_arguments(parser: argparse.ArgumentParser) -> None:
+    """--python-version, --python and --venv: which CPython the projects run on, in which venv."""
+    parser.add_argument(
+        "--python-version",
+        default=PYTHON_VERSION,
+        help="the CPython version measured (default %(default)s)",
+    )
+    parser.add_argument("--python", default=None, help="that version's interpreter (default: found)")
+    parser.add_argument(
+        "--venv", type=Path, default=None, help=f"default {WORK}/venv (3.11), {WORK}/venv-X.Y (others)"
+    )
+
+
+def venv_of(args: argparse.Namespace, plugin: Path) -> Path:
+    """The bin folder of the venv add_python_arguments' options name, made when missing or stale."""
+    version = args.python_version
+    venv = args.venv or WORK / ("venv" if version == PYTHON_VERSION else f"venv-{version}")
+    python = find_python(args.python, version)
+    return ensure_venv(venv.resolve(), python, plugin, list(PROJECTS.values()), version)
 
 
 def ensure_sources(project: Project, bin_dir: Path) -> Path:
@@ -591,11 +616,10 @@ def main(argv: list[str] | None = None) -> int:
         help="comma-separated keys to run (the anchor always runs): "
         "anchor-separate, per-test, per-test-cold, lcov, counts, cov, plain",
     )
-    parser.add_argument("--python", default=None, help=f"the Python {PYTHON_VERSION} that makes the venv")
+    add_python_arguments(parser)
     parser.add_argument(
         "--plugin", type=Path, default=REPO, help="the pytest-lcov checkout to install (editable)"
     )
-    parser.add_argument("--venv", type=Path, default=WORK / "venv", help="default %(default)s")
     parser.add_argument("--results", type=Path, default=WORK / "results.md", help="default %(default)s")
     args = parser.parse_args(argv)
     names = [name.strip() for name in args.projects.split(",") if name.strip()]
@@ -607,7 +631,7 @@ def main(argv: list[str] | None = None) -> int:
     logs.mkdir(parents=True, exist_ok=True)
     try:
         # One environment for every project, whichever are run, so that it is made once.
-        bin_dir = ensure_venv(args.venv.resolve(), find_python(args.python), plugin, list(PROJECTS.values()))
+        bin_dir = venv_of(args, plugin)
         results = []
         for project in projects:
             cwd = ensure_sources(project, bin_dir)
@@ -636,7 +660,8 @@ def main(argv: list[str] | None = None) -> int:
         f"- date: {started_at.strftime('%Y-%m-%d %H:%M UTC')}; whole benchmark "
         f"{(time.perf_counter() - started) / 60:.1f} min",
         f"- machine: {platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}",
-        f"- Python {PYTHON_VERSION}; " + ", ".join(v for v in versions if v.split("==")[0].lower() in wanted),
+        f"- Python {args.python_version}; "
+        + ", ".join(v for v in versions if v.split("==")[0].lower() in wanted),
         f"- pytest-lcov: {state_before}",
         f"- {args.repeat} timed runs per variant (medians), interleaved, after {args.warmup} untimed "
         "run(s) of each",

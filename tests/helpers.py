@@ -16,7 +16,7 @@ from pytest_lcov.tracefile import format_record, parse, safe_test_name
 
 # coverage.py's sys.monitoring core: CPython 3.12+; it measures branches where CPython has
 # BRANCH_LEFT/BRANCH_RIGHT (3.14+).
-HAS_SYSMON = sys.version_info >= (3, 12)
+HAS_SYSMON = hasattr(sys, "monitoring")
 SYSMON_BRANCHES = hasattr(getattr(getattr(sys, "monitoring", None), "events", None), "BRANCH_LEFT")
 
 # Hypothesis' pytest plugin takes two thirds of a small session's start-up;
