@@ -450,3 +450,28 @@ def test_nothing_is_made_outside_a_home_that_exists(
     result.stdout.fnmatch_lines(
         ["pytest-lcov: the analysis cache lasts this run only: *key cannot be made: *x does not exist"]
     )
+
+
+# 12. A key set to an empty value is set: it is checked like any other value, never dropped.
+
+EMPTY_KEYS = {
+    "lcov_html": "the path is empty",
+    "lcov_output": "the path is empty",
+    "lcov_fail_under_lines": "is not a number",
+    "lcov_max_uncovered_diff_lines": "is not a whole number",
+    "lcov_diff": "is not a git ref",
+}
+
+
+@pytest.mark.parametrize("key", EMPTY_KEYS, ids=EMPTY_KEYS)
+@pytest.mark.parametrize("style", ["toml", "ini", "override"])
+def test_a_key_set_to_an_empty_value_is_refused(project: pytest.Pytester, key: str, style: str) -> None:
+    args = ["--lcov"]
+    if style == "toml":
+        project.makepyprojecttoml(PYPROJECT + f'{key} = ""\n')
+    elif style == "ini":
+        project.path.joinpath("pytest.ini").write_text(f"[pytest]\npythonpath = .\n{key} =\n")
+    else:
+        args += ["-o", f"{key}="]
+    line = one_error(run_pytest(project, *args))
+    assert key in line and EMPTY_KEYS[key] in line
