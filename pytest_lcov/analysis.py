@@ -490,6 +490,20 @@ def _analyses(
                 yield reporter, analysis
 
 
+def statement_starts(reporter: FileReporter) -> dict[int, int]:
+    """Each line of a statement that spans lines, mapped to the statement's first line (its ``DA`` line).
+
+    coverage.py's parser knows them; a file of a plugin's has none.
+    """
+    parser = getattr(reporter, "parser", None)
+    starts = getattr(parser, "multiline_map", None)
+    if not isinstance(starts, dict):
+        starts = getattr(parser, "_multiline", None)
+    if not isinstance(starts, dict):
+        return {}
+    return {int(line): int(first) for line, first in starts.items() if int(line) > 0 and int(first) > 0}
+
+
 def context_arcs(data: CoverageData, filename: str) -> dict[str, array[int]] | None:
     """Every context's arcs in one file, from one query: context -> flat (from, to, from, to, ...).
 

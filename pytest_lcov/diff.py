@@ -17,6 +17,10 @@ Where this differs from diff-cover (11, reading the same LCOV file):
 - Untracked files count their lines as git does (``\n`` ends a line;
   binary files count none).  diff-cover reads them as UTF-8 text, so a
   Latin-1 source counts no line there and a lone CR ends one.
+- A change to any line of a statement that spans lines (a call's arguments,
+  a backslash continuation, a closing bracket) counts the statement, whose
+  ``DA`` line is its first; diff-cover counts only changed lines that are
+  ``DA`` lines, so such a statement that never ran passes its gate there.
 - Changed branch lines with a way out never taken are "partly missed";
   diff-cover has no such notion for LCOV input.  Both rates count lines.
 """
@@ -490,6 +494,7 @@ def diff_coverage(
     changed: Mapping[str, AbstractSet[int]],
     records: Mapping[str, FileRecord],
     name: Callable[[str], str],
+    starts: Mapping[str, Mapping[int, int]] | None = None,
 ) -> DiffCoverage:
     """Meet the changed lines with the records (keyed by absolute source path).
 
@@ -497,34 +502,38 @@ def diff_coverage(
     outside the measured source) are not counted.  A changed path is first
     looked up as it is, then by its real path, since git names files from
     the repository's real root while records may come through a symbolic link.
+    `starts` (by the records' keys) maps each line of a statement that spans
+    lines to the statement's first line, its ``DA`` line: a change to any of
+    its lines is a change to the statement.
     """
     find = _RecordFinder(records)
     entries = []
     # Files are looked up first and read after: only measured ones (ChangedLines reads lazily).
     for path in changed.touched() if isinstance(changed, ChangedLines) else changed:
-        record = find(path)
-        lines = (
-            (changed.lines(path) if isinstance(changed, ChangedLines) else changed[path]) if record else None
-        )
-        if record is not None and lines:
-            entries.append(_file_coverage(path, name(path), lines, record))
+        key = find(path)
+        if key is None:
+            continue
+        lines = changed.lines(path) if isinstance(changed, ChangedLines) else changed[path]
+        if lines:
+            first_lines = (starts or {}).get(key, {})
+            touched = {first_lines.get(line, line) for line in lines}
+            entries.append(_file_coverage(path, name(path), touched, records[key]))
     entries.sort(key=lambda entry: (entry.name, entry.path))
     return DiffCoverage(tuple(entries), changed.ref if isinstance(changed, ChangedLines) else "")
 
 
 class _RecordFinder:
-    """Looks up records by path; the real-path index is built only when a plain lookup misses."""
+    """Finds the key of a path's record; the real-path index is built only when a plain lookup misses."""
 
     def __init__(self, records: Mapping[str, FileRecord]) -> None:
         self.records = records
-        self.by_real_path: dict[str, FileRecord] | None = None
+        self.by_real_path: dict[str, str] | None = None
 
-    def __call__(self, path: str) -> FileRecord | None:
-        record = self.records.get(path)
-        if record is not None:
-            return record
+    def __call__(self, path: str) -> str | None:
+        if path in self.records:
+            return path
         if self.by_real_path is None:
-            self.by_real_path = {_real(key): value for key, value in self.records.items()}
+            self.by_real_path = {_real(key): key for key in self.records}
         return self.by_real_path.get(_real(path))
 
 

@@ -552,7 +552,7 @@ class LcovReport:
     def _diff_coverage(self, session: pytest.Session, changed: ChangedLines, report: Report) -> DiffCoverage:
         """Say how much of the change ran, and where it did not; apply the change's gates."""
         settings = self.settings
-        diff = diff_coverage(changed, report.records, changed.relative)
+        diff = diff_coverage(changed, report.records, changed.relative, report.starts)
         missing = diff.missing_by_file()
         line = f"LCOV {diff_summary_line(diff)}"
         if missing:

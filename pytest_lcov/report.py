@@ -12,7 +12,14 @@ from typing import TextIO
 
 import coverage
 
-from pytest_lcov.analysis import Analysis, FileReporter, ParallelAnalysis, analysed_files, format_lines
+from pytest_lcov.analysis import (
+    Analysis,
+    FileReporter,
+    ParallelAnalysis,
+    analysed_files,
+    format_lines,
+    statement_starts,
+)
 from pytest_lcov.collect import (
     FileShape,
     Hits,
@@ -55,6 +62,8 @@ class Report:
     records: dict[str, FileRecord] = field(default_factory=dict)
     tests_load: Lcov2Load | None = None  # what the per-test file costs lcov 2.x to read, when written
     uncounted: tuple[tuple[str, str], ...] = ()  # (file, why) where execution counts were not trusted
+    # of the kept files: each line of a statement that spans lines -> the statement's first line
+    starts: dict[str, dict[int, int]] = field(default_factory=dict)
 
 
 @dataclass
@@ -150,6 +159,7 @@ def _write_report(
     rows: list[FileSummary] = []
     changed: list[str] = []
     kept: dict[str, FileRecord] = {}
+    starts: dict[str, dict[int, int]] = {}
     uncounted: list[tuple[str, str]] = []
     with atomic_output(options.output) as out, _tests_output(options) as per_test:
         out.write(f"TN:{options.test_name}\n")  # one section: every file once, under the run's name
@@ -165,6 +175,7 @@ def _write_report(
             record = _write_file(out, per_test, shape, reporter, analysis, tests, options, checked)
             if reporter.filename in keep:
                 kept[reporter.filename] = record
+                starts[reporter.filename] = statement_starts(reporter)
             file_totals = record.totals()
             totals += file_totals
             if options.table:
@@ -174,7 +185,7 @@ def _write_report(
         with atomic_output(options.description_file, DESCRIPTION_LINE, "a genhtml description file") as desc:
             desc.write(format_descriptions(tests.descriptions()))
     load = per_test.load if per_test else None
-    return Report(totals, tuple(rows), tuple(changed), kept, load, tuple(uncounted))
+    return Report(totals, tuple(rows), tuple(changed), kept, load, tuple(uncounted), starts)
 
 
 def _checked_counts(

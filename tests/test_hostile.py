@@ -475,3 +475,57 @@ def test_a_key_set_to_an_empty_value_is_refused(project: pytest.Pytester, key: s
         args += ["-o", f"{key}="]
     line = one_error(run_pytest(project, *args))
     assert key in line and EMPTY_KEYS[key] in line
+
+
+# 9. A change to any line of a statement is a change to the statement.
+
+CONTINUED = {
+    "call": ("    return max(\n        1,\n        2,\n    )\n", "        2,", "        3,"),
+    "backslash": ("    return 1 + \\\n        2\n", "        2\n", "        3\n"),
+    "string": ('    return """a\n    b\n    """\n', "    b\n", "    c\n"),
+    "closing": ("    return [\n        1,\n    ]\n", "    ]\n", "    ] * 2\n"),
+}
+
+
+@pytest.mark.parametrize("cached", [False, True], ids=["fresh", "from-cache"])
+@pytest.mark.parametrize("shape", CONTINUED.values(), ids=CONTINUED.keys())
+def test_a_change_to_a_continuation_line_counts_its_statement(
+    project: pytest.Pytester, shape: tuple[str, str, str], cached: bool
+) -> None:
+    body, old, new = shape
+    project.path.joinpath("pkg/mod.py").write_text(MOD + "\n\ndef g():\n" + body)  # g never runs: line 8
+    project.path.joinpath(".gitignore").write_text("lcov.info\n.pytest_cache/\n__pycache__/\nxdg-cache/\n")
+    git(project.path, "init", "-q", "-b", "main")
+    git(project.path, "add", ".")
+    git(project.path, "commit", "-q", "-m", "base")
+    text = project.path.joinpath("pkg/mod.py").read_text()
+    project.path.joinpath("pkg/mod.py").write_text(text.replace(old, new))
+    args = ["--lcov", "--lcov-diff=main", "--lcov-fail-under-diff=100"]
+    if cached:
+        run_with_cache(project, "--lcov")  # the analysis of the changed file is stored...
+        result = run_with_cache(project, *args)  # ...and read back
+    else:
+        result = run_pytest(project, *args)
+    assert read_records(project.path / "lcov.info")["pkg/mod.py"].lines[8] == 0
+    result.stdout.fnmatch_lines(
+        [
+            "LCOV diff coverage since main: 0/1 changed lines (0.0%); not run: pkg/mod.py:8",
+            "pytest-lcov: FAIL diff coverage 0.0% is under --lcov-fail-under-diff=100",
+        ]
+    )
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+
+
+def test_a_change_to_a_continuation_line_of_a_statement_that_ran_is_covered(project: pytest.Pytester) -> None:
+    project.path.joinpath("pkg/mod.py").write_text(
+        MOD.replace("return 1\n", "return max(\n            1,\n        )\n")
+    )
+    project.path.joinpath(".gitignore").write_text("lcov.info\n.pytest_cache/\n__pycache__/\nxdg-cache/\n")
+    git(project.path, "init", "-q", "-b", "main")
+    git(project.path, "add", ".")
+    git(project.path, "commit", "-q", "-m", "base")
+    text = project.path.joinpath("pkg/mod.py").read_text()
+    project.path.joinpath("pkg/mod.py").write_text(text.replace("            1,", "            1, 0,"))
+    result = run_pytest(project, "--lcov", "--lcov-diff=main", "--lcov-fail-under-diff=100")
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(["LCOV diff coverage since main: 1/1 changed lines (100.0%)"])
