@@ -414,6 +414,44 @@ class Analyser:
         return reporter
 
 
+def collected_data(cov: Coverage) -> tuple[CoverageData, list[str]]:
+    """coverage.py's data of the run, and the source files left out of it: their names are not UTF-8.
+
+    coverage.py keeps file names in SQLite, as UTF-8: a file whose name holds
+    other bytes (``caf\\xe9.py`` in Latin-1) cannot be stored.  Its
+    `get_data` fails on one among the source files no test ran, which it adds
+    once, after the run's data is in; those are added here then, all but the
+    files that cannot be stored, whose names are returned for the report to
+    say.  The report's first call: later ones find the data settled.
+    """
+    try:
+        return cov.get_data(), []
+    except UnicodeEncodeError:
+        data = cov.get_data()  # the run's data is in: only files no test ran are missing
+    inorout, mapper = getattr(cov, "_inorout", None), getattr(cov, "_file_mapper", None)
+    if inorout is None or mapper is None:
+        return data, []
+    left_out: list[str] = []
+    by_plugin: dict[str, list[str]] = {}
+    for path, plugin_name in inorout.find_possibly_unexecuted_files():
+        name = mapper(path)
+        if _storable(name):
+            by_plugin.setdefault(plugin_name or "", []).append(name)
+        else:
+            left_out.append(name)
+    for plugin_name, names in by_plugin.items():
+        data.touch_files(names, plugin_name or None)
+    return data, sorted(left_out)
+
+
+def _storable(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def analysed_files(
     cov: Coverage, store_folder: Path | None, parallel: ParallelAnalysis | None = None
 ) -> Iterator[tuple[FileReporter, Analysis]]:

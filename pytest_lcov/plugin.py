@@ -28,7 +28,7 @@ import coverage
 import pytest
 
 from pytest_lcov import PytestLcovWarning, analysis
-from pytest_lcov.analysis import ParallelAnalysis, measured_sources
+from pytest_lcov.analysis import ParallelAnalysis, collected_data, measured_sources
 from pytest_lcov.analysis_cache import own_folder, user_key_problem
 from pytest_lcov.counting import CountingFinder
 from pytest_lcov.coverage_settings import TotalGate, remapped, remapped_names, required_total, total_gate
@@ -70,6 +70,7 @@ lcov_run_key = pytest.StashKey["LcovRun"]()
 WORKER_DATA_KEY = "pytest_lcov_data"
 WORKER_ERROR_KEY = "pytest_lcov_error"
 WORKER_COUNTS_KEY = "pytest_lcov_counts"
+WORKER_LEFT_OUT_KEY = "pytest_lcov_left_out"  # sources whose names coverage.py cannot store
 NOT_WRITTEN = "pytest-lcov: no tracefile written"
 SLOW_GENHTML_SECONDS = 10.0  # genhtml 2.x on per-test data: say how long from this estimate on
 TITLE = "Coverage (pytest-lcov)"
@@ -355,7 +356,9 @@ class WorkerHandoff:
         output = self.config.workeroutput  # type: ignore[attr-defined]
         try:
             # Bytes travel through execnet, also to a controller on another host.
-            output[WORKER_DATA_KEY] = self.measurement.end().get_data().dumps()
+            data, left_out = collected_data(self.measurement.end())
+            output[WORKER_DATA_KEY] = data.dumps()
+            output[WORKER_LEFT_OUT_KEY] = [os.fsencode(name) for name in left_out]  # execnet sends UTF-8 text
             if self.counter is not None:  # plain data, as execnet wants
                 children = sorted(self.measurement.child_files)
                 output[WORKER_COUNTS_KEY] = {"counts": plain_counts(self.counter), "children": children}
@@ -379,6 +382,7 @@ class WorkerData:
             counted = output.get(WORKER_COUNTS_KEY) or {}
             self.report.worker_counts.append(counted.get("counts", {}))
             self.report.child_files.update(counted.get("children", ()))
+            self.report.left_out.update(os.fsdecode(name) for name in output.get(WORKER_LEFT_OUT_KEY, ()))
             return
         why = output.get(WORKER_ERROR_KEY) or "it did not finish"
         self.report.notices.append(
@@ -444,6 +448,7 @@ class LcovReport:
         self.worker_data: list[bytes] = []
         self.worker_counts: list[dict[str, Any]] = []
         self.child_files: set[str] = set()
+        self.left_out: set[str] = set()  # by the workers: see collected_data
         self.counter: CountingFinder | None = None
         self.annotations: list[str] = []
 
@@ -469,6 +474,9 @@ class LcovReport:
         if self._job_summary_wanted():
             options = dataclasses.replace(options, table=True)  # the summary lists the files missing most
         try:
+            for name in sorted(self.left_out.union(collected_data(cov)[1])):  # first: the data settles
+                why = "coverage.py cannot store a name that is not UTF-8"
+                self._notice(session, f"pytest-lcov: {shown(Path(name))} is left out: {why}")
             self.measurement.add_data(self.worker_data)
             measured = cov
             if not self.worker_data:  # combining the workers' data applied [paths] already

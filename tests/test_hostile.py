@@ -529,3 +529,28 @@ def test_a_change_to_a_continuation_line_of_a_statement_that_ran_is_covered(proj
     result = run_pytest(project, "--lcov", "--lcov-diff=main", "--lcov-fail-under-diff=100")
     assert result.ret == 0
     result.stdout.fnmatch_lines(["LCOV diff coverage since main: 1/1 changed lines (100.0%)"])
+
+
+# 10. A source file whose name is not UTF-8 is left out with a notice; the report is written.
+
+
+@pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["plain", "xdist"])
+def test_a_source_named_in_another_encoding_is_left_out_and_the_rest_reported(
+    project: pytest.Pytester, xdist: list[str]
+) -> None:
+    pkg = os.fsencode(project.path / "pkg")
+    for raw in (b"caf\xe9.py", b"\xff\xfe.py"):  # Latin-1, and bytes of no encoding
+        with open(os.path.join(pkg, raw), "wb") as source:
+            source.write(b"def f():\n    return 1\n")
+    for name in ("a_unrun.py", "z_unrun.py"):  # no test imports them: found as coverage.py finds them
+        project.path.joinpath("pkg", name).write_text("X = 1\n")
+    result = run_pytest(project, "--lcov", *xdist)
+    assert result.ret == 0
+    no_traceback(result)
+    output = no_workflow_command(result)
+    assert "pytest-lcov: pkg/caf?.py is left out: coverage.py cannot store a name that is not UTF-8" in output
+    assert "pytest-lcov: pkg/??.py is left out" in output
+    records = read_records(project.path / "lcov.info")
+    assert sorted(records) == ["pkg/__init__.py", "pkg/a_unrun.py", "pkg/mod.py", "pkg/z_unrun.py"]
+    assert records["pkg/mod.py"].lines == {1: 1, 2: 1, 3: 1, 4: 0}
+    assert records["pkg/a_unrun.py"].lines == {1: 0} and records["pkg/z_unrun.py"].lines == {1: 0}
