@@ -2,7 +2,8 @@
 
 Three promises hold whatever genhtml does.  Nothing of the user's is
 destroyed: the report replaces only a missing or empty folder or an earlier
-genhtml report, so a slip such as ``--lcov-html=src`` is refused.  The swap
+genhtml report, so a slip such as ``--lcov-html=src`` is refused, and the
+files genhtml did not write in it (``NOTES.md``, ``CNAME``) are kept.  The swap
 is atomic: genhtml writes into a fresh folder beside the target, and only a
 finished report replaces the old one.  And the report names no folder of
 this machine unless absolute paths were asked for: genhtml runs from the
@@ -31,6 +32,13 @@ HTML_TIMEOUT = 600.0
 # What genhtml 1.x and 2.x write into index.html: its <title> prefix and its footer.
 REPORT_SIGNS = (b"<title>LCOV - ", b">LCOV version ")
 SIGN_WINDOW = 65536
+# Files genhtml writes besides its signed pages (lcov 1.x and 2.x): what a new report replaces.
+GENHTML_ASSETS = frozenset(
+    {"gcov.css", "amber.png", "emerald.png", "glass.png", "ruby.png", "snow.png", "updown.png", "cmd_line"}
+)
+# The names of genhtml's pages (index-sort-l.html, mod.py.gcov.html, mod.py.func-sort-c.html, ...)
+# and of --frames' thumbnails: a page of that name is genhtml's even when it is stale or edited.
+GENHTML_PAGE = re.compile(r"index(-[\w-]+)?\.html|.+\.(gcov|func)([.-][\w-]+)?\.html|.+\.gcov\.png")
 # Files the path rewriting leaves alone: genhtml's images hold no paths.
 BINARY_SUFFIXES = frozenset({".png", ".gif", ".jpg", ".jpeg", ".ico"})
 # Whatever may come right before a path that starts with the rootdir, and right after the bare rootdir.
@@ -172,11 +180,67 @@ def is_genhtml_report(folder: Path) -> bool:
     index = folder / "index.html"
     if not (index.is_file() and (folder / "gcov.css").is_file()):
         return False
-    with index.open("rb") as page:
-        head = page.read(SIGN_WINDOW)
-        page.seek(max(page.seek(0, os.SEEK_END) - SIGN_WINDOW, 0))
-        tail = page.read()
+    return _signed(index)
+
+
+def _signed(page: Path) -> bool:
+    """Whether genhtml's title or footer is near the start or the end of the HTML file `page`."""
+    with page.open("rb") as handle:
+        head = handle.read(SIGN_WINDOW)
+        handle.seek(max(handle.seek(0, os.SEEK_END) - SIGN_WINDOW, 0))
+        tail = handle.read()
     return any(sign in head or sign in tail for sign in REPORT_SIGNS)
+
+
+def users_files(folder: Path) -> list[Path]:
+    """The files of a folder holding an earlier report that genhtml did not write, relative to it.
+
+    genhtml writes its pages (named as it names them, or signed as
+    `is_genhtml_report` reads it), its stylesheet and images, and
+    ``cmd_line``; everything else is the
+    user's (``NOTES.md``, a ``CNAME`` or ``.nojekyll`` for GitHub Pages, a
+    page of their own), and a new report keeps it.  Links count as the user's.
+    """
+    found = []
+    for dirpath, dirnames, filenames in os.walk(folder):  # links to folders are listed, not entered
+        for name in [*filenames, *(name for name in dirnames if os.path.islink(os.path.join(dirpath, name)))]:
+            path = Path(dirpath, name)
+            if not _written_by_genhtml(path):
+                found.append(path.relative_to(folder))
+    return sorted(found)
+
+
+def _written_by_genhtml(path: Path) -> bool:
+    if path.is_symlink() or not path.is_file():
+        return False
+    name = path.name
+    if name in GENHTML_ASSETS or GENHTML_PAGE.fullmatch(name):
+        return True
+    return name.endswith(".html") and _signed(path)
+
+
+def _carry_over(old: Path, report: Path) -> None:
+    """Copy the user's files of the earlier report `old` into the new `report`, where they were.
+
+    Copied, not moved: until the new report is in place, the old one stays whole.
+    """
+    try:
+        for relative in users_files(old):
+            source, copy = old / relative, report / relative
+            if os.path.lexists(copy):
+                raise HtmlError(
+                    f"{NO_REPORT}{source} is not genhtml's, and the new report has a file of that name: "
+                    "move it elsewhere"
+                )
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            if source.is_symlink():
+                os.symlink(os.readlink(source), copy)
+            else:
+                shutil.copy2(source, copy)
+    except OSError as exc:
+        raise HtmlError(
+            f"{NO_REPORT}cannot keep the files of yours in {old}: {exc.strerror or exc}"
+        ) from None
 
 
 def genhtml_arguments(
@@ -358,6 +422,8 @@ def _swap_in(report: Path, out_dir: Path, aside: Path, keep: Iterable[Path]) -> 
     refuse_html_folder(out_dir, keep)
     target = Path(os.path.realpath(out_dir))
     had_one = os.path.lexists(target)
+    if had_one:
+        _carry_over(target, report)
     try:
         if had_one:
             os.replace(target, aside)

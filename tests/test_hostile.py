@@ -554,3 +554,41 @@ def test_a_source_named_in_another_encoding_is_left_out_and_the_rest_reported(
     assert sorted(records) == ["pkg/__init__.py", "pkg/a_unrun.py", "pkg/mod.py", "pkg/z_unrun.py"]
     assert records["pkg/mod.py"].lines == {1: 1, 2: 1, 3: 1, 4: 0}
     assert records["pkg/a_unrun.py"].lines == {1: 0} and records["pkg/z_unrun.py"].lines == {1: 0}
+
+
+# 8. A new HTML report replaces genhtml's files only: the user's files beside them stay.
+
+USERS_FILES = {
+    "NOTES.md": b"# my notes\n",
+    "CNAME": b"coverage.example.com\n",
+    ".nojekyll": b"",
+    "notes.html": b"<html><title>My notes</title></html>\n",  # a page of the user's, not genhtml's
+    "assets/logo.svg": b"<svg/>\n",
+    "pkg/README.txt": b"in a folder genhtml writes too\n",
+}
+
+
+@pytest.mark.parametrize("major", [1, 2], ids=["lcov1", "lcov2"])
+def test_a_new_html_report_keeps_the_users_files_beside_the_earlier_one(
+    project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, major: int
+) -> None:
+    from tests.lcov_tools import require
+    from tests.test_html import genhtml_option
+
+    option = genhtml_option(require(major), monkeypatch)
+    result = run_pytest(project, "--lcov", "--lcov-html=h", option, "--lcov-html-required")
+    assert result.ret == 0, result.stdout.str()
+    report = project.path / "h"
+    first = report.joinpath("pkg/mod.py.gcov.html").read_bytes()
+    for name, content in USERS_FILES.items():
+        report.joinpath(name).parent.mkdir(parents=True, exist_ok=True)
+        report.joinpath(name).write_bytes(content)
+    report.joinpath("link-to-notes").symlink_to("NOTES.md")
+    project.path.joinpath("test_mod.py").write_text(TEST + "    assert f(-1) == 0\n")  # a new report
+    result = run_pytest(project, "--lcov", "--lcov-html=h", option, "--lcov-html-required")
+    assert result.ret == 0, result.stdout.str()
+    for name, content in USERS_FILES.items():
+        assert report.joinpath(name).read_bytes() == content, name
+    assert os.readlink(report / "link-to-notes") == "NOTES.md"
+    assert report.joinpath("pkg/mod.py.gcov.html").read_bytes() != first  # the new report is in place
+    assert not [p for p in project.path.iterdir() if p.name.startswith(".h.")]  # no work folder left
