@@ -52,7 +52,6 @@ DIFF_OPTIONS = (
     "--no-color",
     "--no-ext-diff",
     "--no-textconv",  # a textconv filter would number other lines than the file's own
-    "--text",  # every file as text: `-diff`, `binary` or a diff driver's `binary` must not hide a change
     "--unified=0",
     "--inter-hunk-context=0",
     "-M",
@@ -62,6 +61,7 @@ DIFF_OPTIONS = (
 )
 BINARY_PROBE = 8000  # git's own rule: a NUL byte in the first 8000 bytes makes a file binary
 READ_PIECE = 1 << 20  # untracked files are counted a MiB at a time
+PATHS_PER_CALL = 500  # files taken for binary are diffed as text this many per git call
 SKIPPED_MODES = (b" 160000", b" 120000")  # submodules and symbolic links: no lines of a file of their own
 HUNK = re.compile(rb"@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
 C_ESCAPES = {
@@ -253,7 +253,54 @@ def changed_lines(ref: str, cwd: str | os.PathLike[str], timeout: float = GIT_TI
     root, shallow = _repository(folder, timeout)
     base = _merge_base(ref, root, shallow, timeout)
     diff = _checked(_run_git(["diff", *DIFF_OPTIONS, base, "--"], root, timeout), "git diff")
-    return ChangedLines(root, ref, base, parse_diff(diff, root), _untracked(root, timeout))
+    files = parse_diff(diff, root)
+    files.update(_text_taken_for_binary(base, root, timeout))
+    return ChangedLines(root, ref, base, files, _untracked(root, timeout))
+
+
+def _text_taken_for_binary(base: str, root: str, timeout: float) -> dict[str, set[int]]:
+    """The changed lines of text files that git took for binary, and so showed no line of.
+
+    ``.gitattributes`` (``*.py -diff``, ``binary``), a diff driver's
+    ``binary = true`` or the user's attributes file can make git print
+    "Binary files differ" for a source: such a file is diffed again as text.
+    Whether it is text is judged as git judges it without attributes (no NUL
+    byte in its first 8000 bytes), so a real binary, however large, is never
+    diffed as text.  A renamed file is asked for under both names, so it is
+    still paired with its old self.
+    """
+    listing = _checked(
+        _run_git(["diff", *DIFF_OPTIONS, "--numstat", "-z", base, "--"], root, timeout), "git diff --numstat"
+    )
+    names: list[bytes] = []
+    for old, new in _binary_entries(listing):
+        if not _is_binary(_absolute(root, new)) and os.path.lexists(_absolute(root, new)):
+            names += [old, new] if old != new else [new]
+    files: dict[str, set[int]] = {}
+    for start in range(0, len(names), PATHS_PER_CALL):
+        pathspecs = [":(literal)" + os.fsdecode(name) for name in names[start : start + PATHS_PER_CALL]]
+        result = _run_git(["diff", *DIFF_OPTIONS, "--text", base, "--", *pathspecs], root, timeout)
+        files.update(parse_diff(_checked(result, "git diff --text"), root))
+    return files
+
+
+def _binary_entries(numstat: bytes) -> Iterator[tuple[bytes, bytes]]:
+    """(old name, new name) of each file ``git diff --numstat -z`` counts as binary (``-`` for its counts).
+
+    A renamed file's entry has no name of its own, and its two names follow.
+    """
+    fields = iter(numstat.split(b"\0"))
+    for entry in fields:
+        parts = entry.split(b"\t", 2)  # a name may hold tabs: only the first two end a field
+        if len(parts) != 3:
+            continue
+        added, deleted, name = parts
+        if not name:  # a rename: old and new follow
+            old, new = next(fields, b""), next(fields, b"")
+        else:
+            old = new = name
+        if added == deleted == b"-" and new:
+            yield old, new
 
 
 def _untracked(root: str, timeout: float) -> list[str]:

@@ -592,3 +592,26 @@ def test_a_new_html_report_keeps_the_users_files_beside_the_earlier_one(
     assert os.readlink(report / "link-to-notes") == "NOTES.md"
     assert report.joinpath("pkg/mod.py.gcov.html").read_bytes() != first  # the new report is in place
     assert not [p for p in project.path.iterdir() if p.name.startswith(".h.")]  # no work folder left
+
+
+def test_a_source_taken_for_binary_is_read_as_text_but_a_real_binary_is_not(tmp_path: Path) -> None:
+    """Renamed and edited under `*.py -diff`, with a tab in its name: only the edited lines count;
+    a binary file (a NUL byte) changed beside it counts nothing, and is never diffed as text."""
+    from pytest_lcov.diff import changed_lines
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    numbered = "".join(f"line {n}\n" for n in range(1, 11))
+    (repo / "old name.py").write_text(numbered)
+    (repo / "data.bin").write_bytes(b"\0" * 100 + b"\n" * 50)
+    (repo / ".gitattributes").write_text("*.py -diff\n")
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "base")
+    git(repo, "mv", "old name.py", "new\tname.py")
+    (repo / "new\tname.py").write_text(numbered.replace("line 3\n", "line three\n") + "line 11\n")
+    (repo / "data.bin").write_bytes(b"\0" * 100 + b"\n" * 60)
+    changed = changed_lines("main", repo)
+    assert {changed.relative(path): sorted(lines) for path, lines in changed.items()} == {
+        "new\tname.py": [3, 11]
+    }
