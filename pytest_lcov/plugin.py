@@ -694,6 +694,7 @@ class LcovReport:
 
     def _notice(self, session: pytest.Session, line: str) -> None:
         """A yellow line, and a warning of our own class, so ``-W error::...`` can make it fail the run."""
+        line = safe_field(line)
         self._say(line, yellow=True)
         try:
             # Printed above already: as a warning it only serves -W filters, which come
@@ -722,4 +723,3 @@ class LcovReport:
             terminalreporter.write_line(line, **markup)
         for command in self.annotations:  # GitHub Actions reads workflow commands from the output
             terminalreporter.write_line(command)
-        line = safe_field(line)
