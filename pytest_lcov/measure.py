@@ -69,6 +69,8 @@ class Measurement:
         self.started = time.time()
         # sys.monitoring.restart_events when coverage.py measures with it (see switch_test).
         self.rearm_events: Callable[[], None] | None = None
+        # A Coverage that `coverage run` started is coverage.py's to close.
+        self.borrowed = False
         # Files child processes ran (their executions are not counted): read only when asked for.
         self.track_child_files = False
         self.child_files: set[str] = set()
@@ -146,6 +148,7 @@ class Measurement:
             )
         measurement = cls(current, notices=notices)
         measurement.rearm_events = rearm_events
+        measurement.borrowed = True
         return measurement
 
     def start(self) -> None:
@@ -209,11 +212,23 @@ class Measurement:
             self.cov.combine(paths, keep=True)
 
     def close(self) -> None:
-        """Forget the children's data folder once the report is written."""
+        """Close the run's data and forget the children's data folder, once the report is written."""
         self.end()
+        if not self.borrowed:
+            release(self.cov)
         if self.data_dir is not None:
             shutil.rmtree(self.data_dir, ignore_errors=True)
             self.data_dir = None
+
+
+def release(cov: coverage.Coverage) -> None:
+    """Close `cov`'s data (its SQLite database, in memory or on disk) now.
+
+    coverage.py closes it at exit, and only for a Coverage that started; a
+    connection collected unclosed makes CPython 3.13+ warn (ResourceWarning),
+    which a suite's ``filterwarnings = error`` turns into a failed run.
+    """
+    cov.get_data().close(force=True)
 
 
 def _check_exclusions(cov: coverage.Coverage) -> None:

@@ -59,7 +59,7 @@ from pytest_lcov.html import (
     write_html,
 )
 from pytest_lcov.jobsummary import append_summary, job_summary
-from pytest_lcov.measure import Measurement, _configured_coverage, refuse_pytest_cov
+from pytest_lcov.measure import Measurement, _configured_coverage, refuse_pytest_cov, release
 from pytest_lcov.options import ReportOptions
 from pytest_lcov.report import Report, write_report
 from pytest_lcov.settings import Settings, add_options, resolve, setting_error
@@ -222,6 +222,7 @@ class LcovRun:
         self.distributes = distributes
         self.report_options = settings.report
         self.parallel: ParallelAnalysis | None = None
+        self.remapped_cov: coverage.Coverage | None = None  # the run's data with [paths] applied
         self.counter: CountingFinder | None = None
 
     def start_counting(self, config: pytest.Config) -> str | None:
@@ -294,6 +295,9 @@ class LcovRun:
 
     def close(self) -> None:
         self.measurement.close()
+        if self.remapped_cov is not None:
+            release(self.remapped_cov)
+            self.remapped_cov = None
         if self.counter is not None:
             self.counter.uninstall()
         if self.parallel is not None:
@@ -481,6 +485,8 @@ class LcovReport:
             measured = cov
             if not self.worker_data:  # combining the workers' data applied [paths] already
                 cov = remapped(cov, lambda: _configured_coverage(settings, self.rootdir, data_file=None))
+                if cov is not measured:
+                    self.remapped_cov = cov  # closed with the run
             counts = self._counts()
             if counts is not None and (cov is not measured or self.worker_data):
                 counts = remapped_names(counts, cov)  # they are by measured path: rename them as the data

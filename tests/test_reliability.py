@@ -322,3 +322,31 @@ def test_the_report_holds_no_absolute_path_unless_asked(project: pytest.Pytester
             assert root not in page.read_text(errors="replace"), page
     run_pytest(project, "--lcov", "--lcov-paths=absolute")
     assert f"SF:{root}/pkg/mod.py" in project.path.joinpath("lcov.info").read_text()
+
+
+@pytest.mark.parametrize("spread", [(), ("-n", "2")], ids=["serial", "xdist"])
+@pytest.mark.parametrize("paths", [True, False], ids=["[paths]", "no [paths]"])
+def test_no_database_is_left_open_for_a_suite_that_turns_warnings_into_errors(
+    pytester: pytest.Pytester, spread: tuple[str, ...], paths: bool
+) -> None:
+    """CPython 3.13+ warns of a SQLite connection collected unclosed; click's suite makes that an error.
+
+    The report reads coverage.py's data from a database in memory (and, with
+    ``[paths]``, from a second Coverage that combined it): each is closed.
+    """
+    config = (
+        "[tool.pytest.ini_options]\n"
+        'filterwarnings = ["error::ResourceWarning", "error::pytest.PytestUnraisableExceptionWarning"]\n'
+        '[tool.coverage.run]\nsource = ["mod"]\n'
+    )
+    if paths:
+        config += '[tool.coverage.paths]\nsource = ["./", "*/elsewhere/"]\n'
+    pytester.makepyprojecttoml(config)
+    pytester.makepyfile(
+        mod="def f(x):\n    return x + 1\n",
+        test_mod="import mod\n\ndef test_f():\n    assert mod.f(1) == 2\n",
+    )
+    result = run_pytest(pytester, "--lcov", *spread)
+    assert result.ret == 0, result.stdout.str() + result.stderr.str()
+    assert "ResourceWarning" not in result.stdout.str() + result.stderr.str()
+    assert set(read_records(pytester.path / "lcov.info")) == {"mod.py"}
