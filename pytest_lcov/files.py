@@ -25,6 +25,8 @@ TRACEFILE_LINE = re.compile(
     r"(TN|SF|KF|VER|FN|FNDA|FNF|FNH|FNL|FNA|BRDA|BRF|BRH|DA|LF|LH|MCDC|MCF|MCH):.*|end_of_record\s*|#.*|\s*"
 )
 DESCRIPTION_LINE = re.compile(r"(TN|TD):.*|\s*")
+# An empty file may be taken for an earlier report, unless its name says it is a source.
+PYTHON_SUFFIXES = (".py", ".pyw", ".pyi")
 
 
 class NotOurs(OSError):
@@ -81,6 +83,8 @@ def output_problem(path: Path, pattern: re.Pattern[str], what: str) -> str | Non
     if not stat.S_ISREG(info.st_mode):
         return "is a special file (not a regular file, device or pipe)"
     try:
+        if info.st_size == 0 and path.suffix.lower() in PYTHON_SUFFIXES:
+            return "is an empty Python source (an __init__.py): pytest-lcov replaces only its own reports"
         if info.st_size == 0 or holds_only(path, pattern):
             return None
     except OSError as exc:

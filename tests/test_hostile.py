@@ -354,6 +354,15 @@ def test_a_file_of_comments_or_blank_lines_is_not_replaced(
     assert target.read_text() == text
 
 
+@pytest.mark.parametrize("name", ["pkg/__init__.py", "pkg/stub.pyi"])
+def test_an_empty_python_source_is_not_replaced(project: pytest.Pytester, name: str) -> None:
+    """An empty file may be an earlier report (a path made ready for it), but not a source."""
+    project.path.joinpath(name).write_text("")
+    line = one_error(run_pytest(project, f"--lcov={name}"))
+    assert "is an empty Python source" in line
+    assert project.path.joinpath(name).read_text() == ""
+
+
 # 7 and 11. The key file: a planted pipe cannot hold the run, an untrusted key is named once, and
 # nothing is made outside a home folder that exists.
 
