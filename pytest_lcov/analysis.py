@@ -23,6 +23,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import traceback
 import warnings
 from array import array
 from collections.abc import Iterable, Iterator
@@ -426,7 +427,9 @@ def collected_data(cov: Coverage) -> tuple[CoverageData, list[str]]:
     """
     try:
         return cov.get_data(), []
-    except UnicodeEncodeError:
+    except UnicodeEncodeError as exc:
+        if not any(frame.name == "_post_save_work" for frame in traceback.extract_tb(exc.__traceback__)):
+            raise  # the run's own data could not be stored: no report may go on without it
         data = cov.get_data()  # the run's data is in: only files no test ran are missing
     inorout, mapper = getattr(cov, "_inorout", None), getattr(cov, "_file_mapper", None)
     if inorout is None or mapper is None:
