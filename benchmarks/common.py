@@ -14,7 +14,7 @@ import json
 import os
 import shlex
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, TypeVar
@@ -255,3 +255,28 @@ def add_run_arguments(parser: argparse.ArgumentParser, projects: str) -> None:
     parser.add_argument(
         "--warmup", type=int, default=1, help="untimed runs per variant first (default %(default)s)"
     )
+
+
+def same_file(path: Path, ours: Iterable[Path]) -> Path:
+    """The file among `ours` that `path` names under another folder ([paths]: site-packages -> src).
+
+    A tracefile names a file as `[tool.coverage.paths]` remapped it (click's
+    src/click/core.py); what ran it names the measured path (site-packages).
+    The file is the one of ours that shares the longest tail of path parts
+    with it, when only one does; `path` itself when none does.
+    """
+    if path in ours:
+        return path
+
+    def shared_tail(other: Path) -> int:
+        count = 0
+        for mine, theirs in zip(reversed(path.parts), reversed(other.parts), strict=False):
+            if mine != theirs:
+                break
+            count += 1
+        return count
+
+    scored = sorted(((shared_tail(other), str(other)) for other in ours), reverse=True)
+    if scored and scored[0][0] >= 2 and (len(scored) == 1 or scored[1][0] < scored[0][0]):
+        return Path(scored[0][1])
+    return path

@@ -34,7 +34,6 @@ import subprocess
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -266,37 +265,13 @@ print(json.dumps(out))
     )
     lines: dict[tuple[str, Path], set[int]] = defaultdict(set)
     for filename, by_line in json.loads(done.stdout).items():
-        path = same_file(Path(filename).resolve(), statements)
+        path = common.same_file(Path(filename).resolve(), statements)
         for line, contexts in by_line.items():
             for context in contexts:
                 node_id = context.rsplit("|", 1)[0]  # pytest-cov adds |setup, |run, |teardown
                 if node_id and int(line) in statements.get(path, ()):
                     lines[(node_id, path)].add(int(line))
     return dict(lines)
-
-
-def same_file(path: Path, ours: Iterable[Path]) -> Path:
-    """Our name for a file pytest-cov's [paths] remapping renamed (click: site-packages -> src).
-
-    pytest-cov combines its data, so `[tool.coverage.paths]` applies; pytest-lcov
-    measures in one process and keeps the measured names.  The file is the one
-    of ours that shares the longest tail of path parts with it, when only one does.
-    """
-    if path in ours:
-        return path
-
-    def shared_tail(other: Path) -> int:
-        count = 0
-        for mine, theirs in zip(reversed(path.parts), reversed(other.parts), strict=False):
-            if mine != theirs:
-                break
-            count += 1
-        return count
-
-    scored = sorted(((shared_tail(other), str(other)) for other in ours), reverse=True)
-    if scored and scored[0][0] >= 2 and (len(scored) == 1 or scored[1][0] < scored[0][0]):
-        return Path(scored[0][1])
-    return path
 
 
 def table(result: Result) -> str:

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import real_projects
-from common import BenchmarkError, child_env, shown
+from common import BenchmarkError, child_env, same_file, shown
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -153,10 +153,10 @@ def reference_values(reference: Any, keys: Iterable[Key]) -> dict[Key, int]:
 def tracefile_differences(cwd: Path, ours: Any) -> list[str]:
     """The tracefile's DA must be the counters' statement counts: what users see is what was counted."""
     written = parse((cwd / TRACEFILE).read_text(encoding="utf-8"))
-    tracefile = {os.path.realpath(cwd / r.record.path): r.record for r in written}
+    tracefile = {Path(os.path.realpath(cwd / r.record.path)): r.record for r in written}
     bad = []
     for name, counted in ours["files"].items():
-        record = tracefile.get(os.path.realpath(name))
+        record = tracefile.get(same_file(Path(os.path.realpath(name)), tracefile))
         if record is None:
             bad.append(f"{name}: not in the tracefile")
             continue
