@@ -65,9 +65,11 @@ def genhtml_command_problem(command: str) -> str | None:
     the tests rather than after them.
     """
     try:
-        shlex.split(command)
+        words = shlex.split(command)
     except ValueError as exc:
         return f"cannot be split into words: {exc}"
+    if not words:
+        return "is empty: name the genhtml to run, or leave the setting out for genhtml on PATH"
     return "holds a NUL character" if "\x00" in command else None
 
 

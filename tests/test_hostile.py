@@ -486,6 +486,12 @@ def test_a_key_set_to_an_empty_value_is_refused(project: pytest.Pytester, key: s
     assert key in line and EMPTY_KEYS[key] in line
 
 
+def test_an_empty_genhtml_command_is_refused(project: pytest.Pytester) -> None:
+    project.makepyprojecttoml(PYPROJECT + 'lcov_html = "h"\nlcov_genhtml = " "\n')
+    line = one_error(run_pytest(project, "--lcov"))
+    assert "lcov_genhtml = ' ': is empty" in line
+
+
 # 9. A change to any line of a statement is a change to the statement.
 
 CONTINUED = {
