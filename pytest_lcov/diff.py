@@ -59,6 +59,8 @@ DIFF_OPTIONS = (
     "--src-prefix=a/",
     "--dst-prefix=b/",
 )
+# A filter driver with an empty clean command and no process is no filter; not required, git goes on.
+FILTER_OFF = ("clean=", "process=", "required=false")
 BINARY_PROBE = 8000  # git's own rule: a NUL byte in the first 8000 bytes makes a file binary
 READ_PIECE = 1 << 20  # untracked files are counted a MiB at a time
 PATHS_PER_CALL = 500  # files taken for binary are diffed as text this many per git call
@@ -166,10 +168,12 @@ def _git_env() -> dict[str, str]:
     return env
 
 
-def _run_git(args: Iterable[str], cwd: str, timeout: float) -> subprocess.CompletedProcess[bytes]:
-    """Run one git command (a list, never a shell); DiffError when git cannot be started or hangs."""
+def _run_git(
+    args: Iterable[str], cwd: str, timeout: float, settings: Iterable[str] = ()
+) -> subprocess.CompletedProcess[bytes]:
+    """Run one git command (a list, never a shell) with `settings`; DiffError when git cannot run or hangs."""
     arguments = list(args)
-    config = [part for setting in GIT_CONFIG for part in ("-c", setting)]
+    config = [part for setting in (*GIT_CONFIG, *settings) for part in ("-c", setting)]
     command = ["git", "--no-pager", *config, *arguments]
     try:
         return subprocess.run(
@@ -252,13 +256,34 @@ def changed_lines(ref: str, cwd: str | os.PathLike[str], timeout: float = GIT_TI
         raise DiffError(f"{safe_field(folder)} is not a folder")
     root, shallow = _repository(folder, timeout)
     base = _merge_base(ref, root, shallow, timeout)
-    diff = _checked(_run_git(["diff", *DIFF_OPTIONS, base, "--"], root, timeout), "git diff")
+    unfiltered = _without_filters(root, timeout)
+    diff = _checked(_run_git(["diff", *DIFF_OPTIONS, base, "--"], root, timeout, unfiltered), "git diff")
     files = parse_diff(diff, root)
-    files.update(_text_taken_for_binary(base, root, timeout))
+    files.update(_text_taken_for_binary(base, root, timeout, unfiltered))
     return ChangedLines(root, ref, base, files, _untracked(root, timeout))
 
 
-def _text_taken_for_binary(base: str, root: str, timeout: float) -> dict[str, set[int]]:
+def _without_filters(root: str, timeout: float) -> list[str]:
+    """Settings that turn off every filter driver configured for this checkout.
+
+    A ``filter=NAME`` attribute, which a committed ``.gitattributes`` can
+    set, has git pass each working-tree file through that driver's clean
+    command before comparing it: one that drops lines would hide them from
+    the change, and one that adds or drops any would shift the numbers
+    from the file's own.  The change is read from the files as they are.
+    """
+    result = _run_git(["config", "-z", "--get-regexp", r"^filter\."], root, timeout)
+    names = set()
+    for item in result.stdout.split(b"\0"):  # "filter.NAME.VARIABLE\nvalue"; NAME may hold dots
+        key = os.fsdecode(item.split(b"\n", 1)[0])
+        if key.startswith("filter.") and key.count(".") >= 2:
+            names.add(key[len("filter.") : key.rindex(".")])
+    return [f"filter.{name}.{variable}" for name in sorted(names) for variable in FILTER_OFF]
+
+
+def _text_taken_for_binary(
+    base: str, root: str, timeout: float, settings: Iterable[str] = ()
+) -> dict[str, set[int]]:
     """The changed lines of text files that git took for binary, and so showed no line of.
 
     ``.gitattributes`` (``*.py -diff``, ``binary``), a diff driver's
@@ -270,7 +295,8 @@ def _text_taken_for_binary(base: str, root: str, timeout: float) -> dict[str, se
     still paired with its old self.
     """
     listing = _checked(
-        _run_git(["diff", *DIFF_OPTIONS, "--numstat", "-z", base, "--"], root, timeout), "git diff --numstat"
+        _run_git(["diff", *DIFF_OPTIONS, "--numstat", "-z", base, "--"], root, timeout, settings),
+        "git diff --numstat",
     )
     names: list[bytes] = []
     for old, new in _binary_entries(listing):
@@ -279,7 +305,7 @@ def _text_taken_for_binary(base: str, root: str, timeout: float) -> dict[str, se
     files: dict[str, set[int]] = {}
     for start in range(0, len(names), PATHS_PER_CALL):
         pathspecs = [":(literal)" + os.fsdecode(name) for name in names[start : start + PATHS_PER_CALL]]
-        result = _run_git(["diff", *DIFF_OPTIONS, "--text", base, "--", *pathspecs], root, timeout)
+        result = _run_git(["diff", *DIFF_OPTIONS, "--text", base, "--", *pathspecs], root, timeout, settings)
         files.update(parse_diff(_checked(result, "git diff --text"), root))
     return files
 

@@ -270,6 +270,9 @@ ATTRIBUTES = {
     "driver-textconv": ("*.py diff=hidden\n", ["diff.hidden.textconv", "sed -n 1p"]),
     "driver-command": ("*.py diff=hidden\n", ["diff.hidden.command", "true"]),
     "external": ("", ["diff.external", "true"]),
+    "clean-filter": ("*.py filter=hide\n", ["filter.hide.clean", "sed -e /def/d"]),
+    "clean-filter-required": ("*.py filter=hide\n", ["filter.hide.clean", "grep -v return"]),
+    "filter-name-with-dots": ("*.py filter=a.b\n", ["filter.a.b.clean", "head -c 0"]),
 }
 
 
@@ -286,6 +289,8 @@ def test_attributes_and_drivers_do_not_hide_a_change(
             git(repo.path, "commit", "-q", "-m", "attributes")
     if config:
         git(repo.path, "config", *config)
+        if "grep" in config[-1]:
+            git(repo.path, "config", "filter.hide.required", "true")
     result = run_pytest(repo, "--lcov", "--lcov-diff=main", "--lcov-fail-under-diff=100")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines(
