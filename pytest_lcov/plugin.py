@@ -249,18 +249,11 @@ class LcovRun:
         """Settle everything the report needs: its cache folder lives in pytest's."""
         cache = getattr(config, "cache", None)  # None under -p no:cacheprovider
         if self.settings.use_cache and cache is not None and not _is_xdist_worker(config):
-            cache_dir = cache.mkdir("pytest-lcov-analysis")
-            if own_folder(cache_dir):
+            cache_dir, notice = analysis_cache_dir(cache)
+            if cache_dir is not None:
                 self.report_options = dataclasses.replace(self.settings.report, cache_dir=cache_dir)
-                if problem := user_key_problem():  # else the cache would stay cold, unsaid
-                    self.measurement.notices.append(
-                        f"pytest-lcov: the analysis cache lasts this run only: {problem}"
-                    )
-            else:  # a planted link: nothing may be written or removed through it
-                self.measurement.notices.append(
-                    f"pytest-lcov: the analysis cache is off: {shown(cache_dir)} is not a folder of "
-                    "this user's (a link?); remove it and the next run makes a new one"
-                )
+            if notice is not None:  # else the cache would be off, or stay cold, unsaid
+                self.measurement.notices.append(notice)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionstart(self, session: pytest.Session) -> None:
@@ -302,6 +295,27 @@ class LcovRun:
             self.counter.uninstall()
         if self.parallel is not None:
             self.parallel.close()
+
+
+def analysis_cache_dir(cache: pytest.Cache) -> tuple[Path | None, str | None]:
+    """The analysis cache's folder in pytest's, or None; and a notice when it cannot serve as it should.
+
+    Whatever was planted there (a link, a file, a link to nothing), the run goes
+    on: with no cache, or with one for this run only when the key cannot be kept.
+    """
+    off = "pytest-lcov: the analysis cache is off:"
+    planted = "is not a folder of this user's (a file or a link?); remove it and the next run makes a new one"
+    try:
+        folder = cache.mkdir("pytest-lcov-analysis")
+    except FileExistsError as exc:  # a file, or a link to nothing
+        return None, f"{off} {shown(Path(exc.filename or 'pytest-lcov-analysis'))} {planted}"
+    except OSError as exc:
+        return None, f"{off} {shown(Path(exc.filename or 'pytest-lcov-analysis'))}: {exc.strerror or exc}"
+    if not own_folder(folder):  # a planted link: nothing may be written or removed through it
+        return None, f"{off} {shown(folder)} {planted}"
+    if problem := user_key_problem():
+        return folder, f"pytest-lcov: the analysis cache lasts this run only: {problem}"
+    return folder, None
 
 
 def files_to_count(cov: coverage.Coverage, config: pytest.Config) -> frozenset[str]:

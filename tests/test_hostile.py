@@ -97,6 +97,28 @@ def test_a_cache_folder_that_is_a_link_is_never_written_or_pruned_through(
     assert read_records(project.path / "lcov.info")["pkg/mod.py"].lines == {1: 1, 2: 1, 3: 1, 4: 0}
 
 
+@pytest.mark.parametrize("planted", ["file", "link-to-nothing", "pipe"])
+def test_anything_planted_at_the_cache_folder_leaves_the_run_going(
+    project: pytest.Pytester, planted: str
+) -> None:
+    store = project.path / ".pytest_cache/d/pytest-lcov-analysis"
+    store.parent.mkdir(parents=True)
+    if planted == "file":
+        store.write_text("not a folder\n")
+    elif planted == "pipe":
+        os.mkfifo(store)
+    else:
+        store.symlink_to(project.path / "nowhere")
+    result = project.runpytest_subprocess(*QUIET_PLUGINS, "--lcov", timeout=60)
+    assert result.ret == 0
+    no_traceback(result)
+    result.stdout.fnmatch_lines(
+        ["*pytest-lcov: the analysis cache is off: *pytest-lcov-analysis is not a folder*"]
+    )
+    assert not project.path.joinpath("nowhere").exists()
+    assert read_records(project.path / "lcov.info")["pkg/mod.py"].lines == {1: 1, 2: 1, 3: 1, 4: 0}
+
+
 def test_the_cache_removes_only_its_own_entries_never_a_linked_shard_or_other_files(
     project: pytest.Pytester, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
