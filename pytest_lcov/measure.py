@@ -395,7 +395,10 @@ def _sysmon_records_tests(cov: coverage.Coverage) -> bool:
     (Measurement.switch_test).  Not with branches: it joins a line to the
     line heard before it in the same code object, and a frame that ended by
     an exception leaves that line behind, so a later test's first line in
-    that code gets an arc (and a line) from it that the test did not run.
+    that code gets an arc (and a line) from it that the test did not run;
+    and it resolves a failed ``assert``'s jump to the line after it.
+    Forgetting those lines at each switch was tried: the second remains
+    (tests/test_cores.py, test_why_per_test_branches_keep_the_c_tracer).
     """
     return _sysmon_can_measure(cov) and not cov.get_option("run:branch")
 
