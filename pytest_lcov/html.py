@@ -293,16 +293,23 @@ def write_html(
     """Make the report in a fresh folder beside `out_dir`, which it replaces once genhtml succeeded.
 
     genhtml runs from the rootdir (the SF: paths are relative to it) with
-    relative arguments.  Returns genhtml's ERROR/WARNING lines; raises
-    HtmlError when `out_dir` may not be replaced, or genhtml fails or takes
-    longer than `timeout` seconds: the earlier report then stays as it was.
+    relative arguments; genhtml 2.x reads per-test data (a `description_file`
+    given) from a copy shaped by lcov2_per_test_text.  Returns genhtml's
+    ERROR/WARNING lines; raises HtmlError when `out_dir` may not be replaced,
+    or genhtml fails or takes longer than `timeout` seconds: the earlier
+    report then stays as it was.
     """
     keep = [rootdir, tracefile, *([description_file] if description_file else [])]
     refuse_html_folder(out_dir, keep)
     target = Path(os.path.realpath(out_dir))
     with _work_folder(target) as work:
         report = work / "report"
-        source = _stripped_copy(tracefile, work / "tracefile", path_prefix) if path_prefix else tracefile
+        if genhtml.major >= 2 and description_file is not None:  # per-test data
+            source = _lcov2_per_test_copy(tracefile, work / "tracefile", path_prefix)
+        elif path_prefix:
+            source = _stripped_copy(tracefile, work / "tracefile", path_prefix)
+        else:
+            source = tracefile
         description = None if description_file is None else _relative(description_file, rootdir)
         args = genhtml_arguments(
             genhtml,
@@ -314,7 +321,7 @@ def write_html(
         )
         complaints = _run_genhtml(args, rootdir, timeout)
         renames = {_relative(report, rootdir): _relative(target, rootdir)}
-        if path_prefix:
+        if source != tracefile:
             renames[_relative(source, rootdir)] = _relative(tracefile, rootdir)
         rewrite_paths(report, renames, None if absolute else rootdir)
         _swap_in(report, out_dir, work / "old", keep)
@@ -350,6 +357,66 @@ def _relative(path: Path, rootdir: Path) -> Path:
         return Path(os.path.relpath(os.path.realpath(path), os.path.realpath(rootdir)))
     except ValueError:  # another drive on Windows
         return path
+
+
+BRANCH_RECORDS = ("BRDA:", "BRF:", "BRH:")
+BRANCHES_TEST_NAME = "branches_of_all_tests"
+
+
+def lcov2_per_test_text(lines: Iterable[str]) -> Iterator[str]:
+    """The per-test file's lines in the shape genhtml 2.x reads in linear time.
+
+    lcov 2.x ends every section it reads with TraceInfo::check_data, which
+    walks the branch data of every test read so far for that source file
+    (lcovutil.pm: ``if (1 || $lcovutil::debug)``, no option turns it off):
+    per-test sections that carry branches cost the square of the tests per
+    file.  Here every section keeps its lines and functions, and its branch
+    records go; after all of them come, per source file, the branches of all
+    sections added up as ``lcov -a`` adds them, once, under a test name of
+    their own.  Last, so no earlier section walks them either.  genhtml 2.x
+    lists no test without line data, so its per-test lists are unchanged; its
+    totals and source pages are those of the whole file.  What goes is each
+    test's own branch count in the detailed view.
+    """
+    branches: dict[str, dict[str, int | None]] = {}
+    names: set[str] = set()
+    current: dict[str, int | None] | None = None
+    for line in lines:
+        if line.startswith("TN:"):
+            names.add(line[3:].rstrip("\r\n"))
+        elif line.startswith("SF:"):
+            current = branches.setdefault(line[3:].rstrip("\r\n"), {})
+        elif line.startswith("BRDA:") and current is not None:
+            where, _, taken = line[5:].rstrip("\r\n").rpartition(",")
+            before = current.get(where)
+            if taken.isdigit():
+                current[where] = int(taken) + (before or 0)
+            elif where not in current:
+                current[where] = None  # "-": never evaluated, adds as nothing
+            continue
+        if not line.startswith(BRANCH_RECORDS):
+            yield line if line.endswith("\n") else line + "\n"
+    name, number = BRANCHES_TEST_NAME, 2
+    while name in names:
+        name, number = f"{BRANCHES_TEST_NAME}_{number}", number + 1
+    for path, found in branches.items():
+        if found:
+            yield f"TN:{name}\nSF:{path}\n"
+            yield from (f"BRDA:{where},{'-' if taken is None else taken}\n" for where, taken in found.items())
+            yield f"BRF:{len(found)}\nBRH:{sum(1 for taken in found.values() if taken)}\nend_of_record\n"
+
+
+def _lcov2_per_test_copy(tests_file: Path, folder: Path, prefix: str) -> Path:
+    """A copy of the per-test file in `folder`, shaped for genhtml 2.x, without `prefix` on its SF: paths."""
+    copy = folder / tests_file.name
+    try:
+        folder.mkdir()
+        with tests_file.open(encoding="utf-8") as source, copy.open("w", encoding="utf-8") as out:
+            lines = (without_path_prefix(line, prefix) for line in source) if prefix else source
+            out.writelines(lcov2_per_test_text(lines))
+    except (OSError, UnicodeError) as exc:
+        raise HtmlError(f"{NO_REPORT}cannot copy {tests_file} for genhtml: {exc}") from None
+    return copy
 
 
 def _stripped_copy(tracefile: Path, folder: Path, prefix: str) -> Path:

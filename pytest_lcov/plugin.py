@@ -684,28 +684,33 @@ class LcovReport:
         self._say(f"LCOV HTML report in {shown(out_dir / 'index.html')}")
 
     def _say_how_long(self, genhtml: Genhtml) -> None:
-        """Before a long genhtml 2.x run on per-test data, say at once how long, and what is fast.
+        """Before a long genhtml 2.x run on per-test data, say at once how long, on a line of its own.
 
-        lcov 2.x reads per-test sections in a time that grows with the square
-        of the tests per source file (see report.Lcov2Load); lcov 1.x, and any
-        genhtml on the one-section tracefile, take seconds.
+        The plugin hands genhtml 2.x per-test data in the shape it reads in
+        about linear time (html.lcov2_per_test_text); report.Lcov2Load
+        estimates that time.  Said when it is long, or longer than the timeout.
         """
         load = self.report.tests_load if self.report is not None else None
-        if genhtml.major < 2 or load is None or load.seconds < SLOW_GENHTML_SECONDS:
-            return
         timeout = self.settings.genhtml_timeout
-        over = f", over lcov_genhtml_timeout = {timeout:g} s" if load.seconds > timeout else ""
+        if genhtml.major < 2 or load is None:
+            return
+        late = load.seconds > timeout
+        if load.seconds < SLOW_GENHTML_SECONDS and not late:
+            return
+        over = f", over lcov_genhtml_timeout = {timeout:g} s" if late else ""
         line = (
             f"pytest-lcov: genhtml {genhtml.major}.x may take {_duration(load.seconds)} on "
-            f"{load.sections:,} per-test sections{over} (lcov 2.x reads them in a time that grows with "
-            f"the square of the tests per file); in seconds: genhtml 1.x, or genhtml "
-            f"{shown(self.settings.output)} without per-test views"
+            f"{load.sections:,} per-test sections{over}; genhtml {shown(self.settings.output)} "
+            f"without per-test views takes seconds"
         )
         terminal = self.config.pluginmanager.get_plugin("terminalreporter")
         if terminal is None:
             self._say(line, yellow=True)
-        else:
-            terminal.write_line(safe_field(line), yellow=True)  # now, not after the wait
+            return
+        terminal.ensure_newline()
+        if terminal._tw.width_of_current_line:  # after pytest's progress dots and "[100%]"
+            terminal.write("\n")
+        terminal.write_line(safe_field(line), yellow=True)  # now, not after the wait
 
     def _say(self, line: str, **markup: bool) -> None:
         # Names of files and tests are anybody's: none may start a line of its own (a CI

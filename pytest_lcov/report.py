@@ -68,41 +68,39 @@ class Report:
 
 @dataclass
 class Lcov2Load:
-    """What lcov 2.x does while reading a per-test file, counted as the file is written.
+    """What genhtml 2.x does with the per-test file as the plugin hands it over, counted as it is written.
 
-    lcov 2.x (TraceFile::_read_info) ends every section with TraceInfo::check_data,
-    which walks the branch data of every test read so far for that source file
-    (BranchData::_checkCounts, then BranchEntry::totals per branch line).  A file
-    reached by T tests thus costs about T*T/2 walks, in whatever order its
-    sections come: the time grows with the square of the tests per file.
-    lcov 1.x has no such check.
+    The plugin hands genhtml 2.x the per-test sections without their branch
+    records, and each file's branches once (html.lcov2_per_test_text): lcov
+    2.x ends every section it reads with TraceInfo::check_data, which walks
+    the branch data of every test read so far for that source file.  What is
+    left of that walk is a call per test read so far, on its empty branch
+    data: T*(T+1)/2 calls for a file reached by T tests (`walks`).  The rest
+    grows with the records read (DA, FN, FNDA) and is written out again in
+    the detailed pages.  lcov 1.x has no such check.
     """
 
     sections: int = 0
-    checks: int = 0  # _checkCounts calls: at each section, one per test read so far, and the sum
-    entries: int = 0  # the branch lines those calls walk
+    records: int = 0  # DA, FN and FNDA lines of the per-test sections
+    walks: int = 0  # check_data's calls on a test's branch data: per file, 1 + 2 + ... + sections
 
-    # Seconds per unit for genhtml 2.3.1, fitted on benchmarks/run.py --cases d.
-    SECONDS_PER_ENTRY = 1.7e-6
-    SECONDS_PER_CHECK = 1e-6
-    SECONDS_PER_SECTION = 5e-4
+    # Seconds per unit for genhtml 2.3.1, fitted on benchmarks/run.py --cases d and generated suites.
+    SECONDS_START = 0.4
+    SECONDS_PER_RECORD = 5e-6
+    SECONDS_PER_WALK = 2e-6
 
-    def add_file(self, branch_lines: list[int]) -> None:
-        """Count one source file's sections, in the order written, by the branch lines each holds."""
-        walked = 0
-        for index, count in enumerate(branch_lines, start=1):
-            walked += count
-            self.sections += 1
-            self.checks += index + 1
-            self.entries += walked
+    def add_file(self, records: list[int]) -> None:
+        """Count one source file's sections, in the order written, by the records each holds."""
+        count = len(records)
+        self.sections += count
+        self.records += sum(records)
+        self.walks += count * (count + 1) // 2
 
     @property
     def seconds(self) -> float:
         """About how long genhtml 2.x takes on the per-test file, reading it and writing the pages."""
         return (
-            self.entries * self.SECONDS_PER_ENTRY
-            + self.checks * self.SECONDS_PER_CHECK
-            + self.sections * self.SECONDS_PER_SECTION
+            self.SECONDS_START + self.records * self.SECONDS_PER_RECORD + self.walks * self.SECONDS_PER_WALK
         )
 
 
@@ -208,13 +206,13 @@ class PerTestFile:
 
     def written(self, sections: Iterable[tuple[str, FileRecord]]) -> Iterator[FileRecord]:
         """Write one source file's sections, each under its test name, passing each on as it is written."""
-        branch_lines = []
+        records = []
         for name, section in sections:
             self.out.write(f"TN:{name}\n")
             self.out.write(format_record(section, self.dialect))
-            branch_lines.append(len({branch.line for branch in section.branches}))
+            records.append(len(section.lines) + 2 * len(section.functions))
             yield section
-        self.load.add_file(branch_lines)
+        self.load.add_file(records)
 
 
 @contextlib.contextmanager

@@ -1,0 +1,280 @@
+"""genhtml 2.x on per-test data: the shape the plugin hands it, and pages that read as genhtml 1.16's.
+
+lcov 2.x ends every section it reads with a walk over the branch data of every
+test read so far for that file, so the plugin hands genhtml 2.x the per-test
+sections without branch records and each file's branches once, last
+(html.lcov2_per_test_text); lcov.tests.info itself keeps every test's branches.
+The pages are compared with genhtml 1.16's of the same run, number by number,
+on a generated project where every test reaches every module.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from pytest_lcov.html import BRANCHES_TEST_NAME, lcov2_per_test_text
+from pytest_lcov.model import merge_records
+from pytest_lcov.tracefile import parse
+from tests.helpers import run_pytest
+from tests.lcov_tools import LcovTools, require
+
+MODULES = 3
+FUNCTIONS = 6
+TESTS_PER_FILE = 40  # x 3 test files: 120 tests reach every module
+
+
+def write_many_tests_project(root: Path) -> None:
+    """Modules with branches, a function no test calls, a line that always raises, a loop; test files whose
+    every test reaches every module, each test a different part of it."""
+    (root / "pyproject.toml").write_text('[tool.pytest.ini_options]\npythonpath = ["."]\n')
+    for m in range(MODULES):
+        body = "".join(
+            f"def f{i}(x):\n"
+            f"    if x % {i + 2} == 0:\n"
+            f"        return 1\n"
+            f"    elif x > {i * 7}:\n"
+            f"        for k in range(x % 3):\n"
+            f"            x += k\n"
+            f"        return 2\n"
+            f"    return 3\n\n\n"
+            for i in range(FUNCTIONS)
+        )
+        body += "def boom(x):\n    if x:\n        raise ValueError(x)\n\n\n"
+        body += "def never(x):\n    return x if x else -x\n"
+        (root / "pkg").mkdir(exist_ok=True)
+        (root / f"pkg/mod{m}.py").write_text(body)
+    for t in range(MODULES):
+        calls = "".join(
+            f"    if (x * {k + 3} + {m + t}) % 4 < 2:\n        mod{m}.f{k}(x)\n"
+            for m in range(MODULES)
+            for k in range(FUNCTIONS)
+        )
+        (root / "tests").mkdir(exist_ok=True)
+        (root / f"tests/test_t{t}.py").write_text(
+            "import pytest\n"
+            + "".join(f"from pkg import mod{m}\n" for m in range(MODULES))
+            + f"\n\n@pytest.mark.parametrize('x', range({TESTS_PER_FILE}))\ndef test_reach(x):\n{calls}"
+            + f"    if x % 9 == {t + 1}:\n"
+            + f"        with pytest.raises(ValueError):\n            mod{t}.boom(x)\n"
+        )
+
+
+@dataclass
+class Pages:
+    """What a genhtml report says, release apart: every number and every per-test list."""
+
+    heads: dict[str, dict[str, str]] = field(default_factory=dict)  # page -> metric -> "hit/found rate"
+    rows: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)  # (page, file) -> metric -> ...
+    tests: dict[tuple[str, str], dict[str, str]] = field(
+        default_factory=dict
+    )  # (file, test) -> metric -> ...
+    lines: dict[str, list[tuple[int, str, tuple[str, ...]]]] = field(default_factory=dict)  # source pages
+    functions: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # function pages
+
+
+METRICS_1 = ("Lines", "Functions", "Branches")  # genhtml 1.x's column order
+METRICS_2 = ("Lines", "Branches", "Functions")  # genhtml 2.x's
+
+
+def _text(fragment: str) -> str:
+    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", fragment))).strip()
+
+
+def _rows(page: Path) -> list[str]:
+    """The table rows of `page`, the bar graphs' inner tables left out."""
+    text = re.sub(
+        r"<table[^>]*><tr><td class=\"coverBarOutline\".*?</table>", "", page.read_text("utf-8"), flags=re.S
+    )
+    return re.findall(r"<tr>(.*?)</tr>", text, re.S)
+
+
+def _cells(row: str) -> list[tuple[str, str]]:
+    return [
+        (m[1], _text(m[2])) for m in re.finditer(r'<td class=["\']?(\w+)["\']?[^>]*>(.*?)</td>', row, re.S)
+    ]
+
+
+def _numbers(cells: list[tuple[str, str]], major: int) -> dict[str, str]:
+    """The (rate, hit, found) of each metric in a table row, by metric, as "hit/found rate"."""
+    values = [text for kind, text in cells if kind.startswith(("coverPer", "coverNum", "testPer", "testNum"))]
+    out = {}
+    if major == 1:  # rate, "hit / found"
+        for metric, (rate, count) in zip(
+            METRICS_1, zip(values[0::2], values[1::2], strict=True), strict=True
+        ):
+            hit, _, found = count.partition(" / ")
+            out[metric] = f"{hit}/{found} {rate}"
+    else:  # rate, found, hit
+        triples = zip(values[0::3], values[1::3], values[2::3], strict=True)
+        for metric, (rate, found, hit) in zip(METRICS_2, triples, strict=True):
+            out[metric] = f"{hit}/{found} {rate}"
+    return out
+
+
+def _head(page: str, major: int) -> dict[str, str]:
+    text = _text(page)
+    metrics = "(Lines|Functions|Branches)"
+    if major == 1:
+        found = re.finditer(metrics + r": (\d+) (\d+) ([\d.]+ %|-)", text)
+        return {m[1]: f"{m[2]}/{m[3]} {m[4]}" for m in found}
+    found = re.finditer(metrics + r": ([\d.]+ %|-) (\d+) (\d+)", text)
+    return {m[1]: f"{m[4]}/{m[3]} {m[2]}" for m in found}
+
+
+SOURCE_LINE = re.compile(r"^\s*(\d+)\s*(\[.*?\])?\s*:\s*(\d*|#####)\s*:")
+
+
+def read_pages(report: Path, major: int) -> Pages:
+    """Every number of the report's index, detail, source and function pages."""
+    pages = Pages()
+    for index in [report / "index.html", *sorted(report.glob("*/index.html"))]:
+        name = index.relative_to(report).as_posix()
+        text = index.read_text(encoding="utf-8")
+        pages.heads[name] = _head(text, major)
+        for row in _rows(index):
+            cells = _cells(row)
+            if cells and cells[0][0] in ("coverFile", "coverDirectory"):  # 2.x: "pkg/", 1.x: "pkg"
+                pages.rows[(name, cells[0][1].rstrip("/"))] = _numbers(cells[1:], major)
+    for detail in sorted(report.glob("*/index-detail.html")):
+        current = ""
+        for row in _rows(detail):
+            cells = _cells(row)
+            if cells and cells[0][0] == "coverFile":
+                current = f"{detail.parent.name}/{cells[0][1]}"
+            elif cells and cells[0][0] == "testName":
+                pages.tests[(current, cells[0][1])] = _numbers(cells[1:], major)
+    for source in sorted(report.glob("*/*.gcov.html")):
+        name = f"{source.parent.name}/{source.name.removesuffix('.gcov.html')}"
+        text = source.read_text(encoding="utf-8")
+        pages.heads[name] = _head(text, major)
+        found = []
+        for raw in re.findall(r'<span class="lineNum">.*?(?=<span class="lineNum">|</pre>)', text, re.S):
+            titles = tuple(re.findall(r'title="(Branch [^"]*)"', raw))
+            match = SOURCE_LINE.match(_text(raw))
+            if match:
+                found.append((int(match[1]), match[3], titles))
+        pages.lines[name] = found
+        functions = source.with_name(source.name.replace(".gcov.html", ".func.html"))
+        rows = _rows(functions)
+        pages.functions[name] = sorted(
+            (cells[0][1], cells[1][1]) for cells in map(_cells, rows) if cells and cells[0][0] == "coverFn"
+        )
+    return pages
+
+
+def genhtml_command(lcov: LcovTools) -> str:
+    return f"perl {lcov.bin_dir / 'genhtml'}"
+
+
+def html_run(
+    project: pytest.Pytester, lcov: LcovTools, folder: str, monkeypatch: pytest.MonkeyPatch
+) -> pytest.RunResult:
+    if "PERL5LIB" in lcov.env:
+        monkeypatch.setenv("PERL5LIB", lcov.env["PERL5LIB"])
+    else:
+        monkeypatch.delenv("PERL5LIB", raising=False)
+    result = run_pytest(
+        project,
+        "--lcov",
+        "--lcov-branch",
+        "--lcov-per-test",
+        "--lcov-source=.",
+        f"--lcov-html={folder}",
+        f"--lcov-genhtml={genhtml_command(lcov)}",
+        "--lcov-html-required",
+    )
+    assert result.ret == 0, result.outlines[-20:]
+    assert not [line for line in result.outlines if line.startswith("pytest-lcov: genhtml:")]
+    return result
+
+
+@pytest.fixture
+def many_tests(pytester: pytest.Pytester) -> pytest.Pytester:
+    write_many_tests_project(pytester.path)
+    return pytester
+
+
+def test_genhtml_2_pages_read_as_genhtml_1_pages_on_many_tests_per_file(
+    many_tests: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every number and per-test list of genhtml 2.3.1's report is genhtml 1.16's, but each test's branches.
+
+    Both reports are of one run: 1.16 reads lcov.tests.info as written, 2.3.1
+    the shape the plugin hands it.  Compared: the head table of every index
+    and source page, every file's row, every line's count and branch titles
+    ("Branch 1 was taken 3 times"), every function's count, and in the
+    detailed view, per file, which tests reached it with their line and
+    function numbers.  Each test's own branch numbers are the one thing the
+    handed shape leaves out (2.x shows "-"); genhtml 2.3.1 on lcov.tests.info
+    as written shows them as 1.16 does.
+    """
+    lcov1, lcov2 = require(1), require(2)
+    root = many_tests.path
+    html_run(many_tests, lcov2, "h2", monkeypatch)
+    written = (root / "lcov.tests.info").read_text(encoding="utf-8")
+    assert "BRDA:" in written  # the per-test file keeps every test's branches
+    html_run(many_tests, lcov1, "h1", monkeypatch)
+    assert (root / "lcov.tests.info").read_text(encoding="utf-8") == written  # the same run's data
+    one, two = read_pages(root / "h1", 1), read_pages(root / "h2", 2)
+
+    sections = written.count("TN:")
+    assert sections > MODULES * MODULES * TESTS_PER_FILE  # many tests per file
+    assert len(one.rows) >= 2 * MODULES and len(one.lines) == 2 * MODULES and one.tests
+    assert two.heads == one.heads
+    assert two.rows == one.rows
+    assert two.lines == one.lines
+    assert two.functions == one.functions
+    assert sum(len(titles) for lines in one.lines.values() for _, _, titles in lines) > 100
+    assert any("was not taken" in " ".join(titles) for lines in one.lines.values() for _, _, titles in lines)
+    # The per-test lists: the same tests per file, with the same line and function numbers.
+    assert two.tests.keys() == one.tests.keys()
+    assert len(one.tests) > MODULES * MODULES * TESTS_PER_FILE
+    for key, numbers in one.tests.items():
+        assert {m: two.tests[key][m] for m in ("Lines", "Functions")} == {
+            m: numbers[m] for m in ("Lines", "Functions")
+        }, key
+        assert two.tests[key]["Branches"] == "0/0 -", key  # what the handed shape leaves out
+    assert BRANCHES_TEST_NAME not in (root / "h2/descriptions.html").read_text(encoding="utf-8")
+
+    # genhtml 2.3.1 on lcov.tests.info as written: each test's branches too, as 1.16 shows them.
+    lcov2.genhtml(
+        root / "lcov.tests.info", root / "h2w", "--show-details", "--description-file", "lcov.desc", cwd=root
+    )
+    whole = read_pages(root / "h2w", 2)
+    assert whole.tests == one.tests
+    assert whole.lines == one.lines
+
+
+def test_the_shape_handed_to_genhtml_2_adds_up_to_the_per_test_file() -> None:
+    """Per-test sections lose their branch records; each file's branches come once, last, added up."""
+    written = (
+        "TN:run\nSF:a.py\nFN:1,f\nFNDA:0,f\nFNF:1\nFNH:0\nBRDA:2,0,0,-\nBRDA:2,0,1,-\nBRF:2\nBRH:0\n"
+        "DA:1,1\nDA:2,0\nLF:2\nLH:1\nend_of_record\n"
+        "TN:t1\nSF:a.py\nFN:1,f\nFNDA:1,f\nFNF:1\nFNH:1\nBRDA:2,0,0,1\nBRDA:2,0,1,0\nBRF:2\nBRH:1\n"
+        "DA:2,1\nLF:1\nLH:1\nend_of_record\n"
+        "TN:branches_of_all_tests\nSF:a.py\nBRDA:2,0,0,2\nBRDA:2,0,1,-\nBRDA:3,1,0,-\nBRF:3\nBRH:1\n"
+        "DA:3,1\nLF:1\nLH:1\nend_of_record\n"
+        "TN:t3\nSF:b.py\nDA:1,1\nLF:1\nLH:1\nend_of_record\n"
+    )
+    handed = "".join(lcov2_per_test_text(written.splitlines(keepends=True)))
+    body, _, tail = handed.partition("TN:branches_of_all_tests_2\n")
+    assert "BR" not in body
+    assert tail == (
+        "SF:a.py\nBRDA:2,0,0,3\nBRDA:2,0,1,0\nBRDA:3,1,0,-\nBRF:3\nBRH:1\nend_of_record\n"
+    )  # b.py has no branches: no section; a test named like the branches' gets another name
+    records = parse(handed)
+    assert [(r.test_name, r.record.path) for r in records][:4] == [
+        ("run", "a.py"),
+        ("t1", "a.py"),
+        ("branches_of_all_tests", "a.py"),
+        ("t3", "b.py"),
+    ]
+    summed = [
+        merge_records(r.record for r in parse(text) if r.record.path == "a.py") for text in (written, handed)
+    ]
+    assert summed[0] == summed[1]  # lcov -a of either: the same record
