@@ -18,18 +18,29 @@ normalised to "statement starts"; the tests hold that reference):
 
 How, and why it is exact:
 
-* A counter ``__lcov_c<k>__()`` goes right before every statement that is the
+* A counter ``tick_k()`` goes right before every statement that is the
   first on its line: it runs just before the statement starts, so a statement
   that raises still counts and the ones after it do not.  Each counter is the
-  ``__next__`` of an ``itertools.count``, bound to a module global of its own:
-  one C call, no read-add-store, so under the GIL no thread switch loses an
-  increment, and traced code (coverage.py's tracer on 3.11 steps through every
-  instruction) pays for 4 instructions, not the 10 of ``_c[k] += 1``.
+  ``__next__`` of an ``itertools.count``: one C call, no read-add-store, so
+  under the GIL no thread switch loses an increment, and traced code
+  (coverage.py's tracer on 3.11 steps through every instruction) pays for a
+  few instructions, not the 10 of ``_c[k] += 1``.
+* The program cannot see them: ``tick_k`` is a constant of the code object,
+  not a name.  The tree calls a placeholder constant (a frozenset no source
+  can hold), and `bind` swaps each one in the compiled code's ``co_consts``
+  for its counter.  No name is added to a module, looked up in a class body
+  (whatever its metaclass's ``__prepare__`` returns), or reachable through
+  ``globals()``, ``vars()`` or ``dir()``, so no module can take another's
+  counters over.  Only the code objects' own bytecode and constants differ.
 * Loop back-edges: a counter at the end of the body (located on no line, so it
   fires no line event) and before each ``continue`` of that loop.  When a
   ``continue`` leaves through ``finally``/``with`` code (which may raise or break
-  instead), a ``while`` counts in its test and a ``for`` wraps its iterable in
-  `CountingIter`, which counts every ``__next__`` after the first.
+  instead), a ``while`` counts in its test and a ``for`` iterates
+  ``map(get, chain((0,), counter), iterable)``: C objects that count every
+  ``__next__`` after the first, adding no frame and raising what the plain
+  loop raises.  An ``async for`` has no such C helper (a Python wrapper adds
+  frames and changes its errors): a file with one runs uncounted (`Uncountable`),
+  and the report says so.
 * ``except E:`` lines run when their type test runs, matched or not: the counter
   goes into the type expression.  A bare ``except:`` counts at its body start.
 * ``case`` lines run when their pattern is tried; a pattern holds no expression,
@@ -51,15 +62,21 @@ import importlib.util
 import itertools
 import os
 import sys
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Sequence
+import warnings
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from types import CodeType, ModuleType
 from typing import Any
 
-COUNTER_NAME = "__lcov_counts__"
-ITER_NAME = "__lcov_counts_iter__"  # dunder at both ends: never name-mangled in a class body
-AITER_NAME = "__lcov_counts_aiter__"
-TICK_PREFIX, TICK_SUFFIX = "__lcov_c", "__"  # slot k's counter: __lcov_c<k>__
+# A placeholder constant, replaced in the compiled code by the object it stands for (see `bind`).
+# A frozenset: no source can hold one as a literal, so calling one warns only for ours.
+MARK = "\0pytest-lcov placeholder"
+TICK, COUNTER, MAP, CHAIN, GET = "tick", "counter", "map", "chain", "get"
+PLACEHOLDER_WARNING = r"'frozenset' object is not callable; perhaps you missed a comma\?"
+ASYNC_RISKY = (
+    "an `async for` loop's `continue` leaves through `finally` or `with` code, "
+    "which no counter can follow without changing the loop"
+)
 FUNCS = (ast.FunctionDef, ast.AsyncFunctionDef)
 DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 LOOPS = (ast.For, ast.AsyncFor, ast.While)
@@ -159,12 +176,16 @@ class _Instrumenter:
         self.loop_stack: list[int | None] = []  # a while's back-edge slot; None: no counter (for, def)
 
     def inc_stmt(self, slot: int, line: int) -> ast.stmt:
-        """``__lcov_c<k>__()`` on `line`."""
+        """``tick_k()`` on `line`."""
         return ast.Expr(self.inc_expr(slot, line), **_at(line))
 
     def inc_expr(self, slot: int, line: int) -> ast.expr:
-        """``__lcov_c<k>__()``: an increment as an expression (its value is the count before)."""
-        return ast.Call(ast.Name(tick_name(slot), _LOAD, **_at(line)), [], [], **_at(line))
+        """``tick_k()``: an increment as an expression (its value is the count before).
+
+        ``tick_k`` is a placeholder constant, replaced by slot k's counter after
+        compiling: no name is looked up, so nothing is added to any namespace.
+        """
+        return ast.Call(placeholder(TICK, slot, line), [], [], **_at(line))
 
     def before(self, expr: ast.expr, slot: int) -> ast.expr:
         """``(inc, expr)[1]``: count, then evaluate `expr`."""
@@ -343,14 +364,24 @@ class _Instrumenter:
         if not _risky_continue(node):
             self.loop_back_edges(node, qual)
             return
+        if isinstance(node, ast.AsyncFor):
+            raise Uncountable(ASYNC_RISKY)
         # A continue leaves through finally/__exit__ code, which may raise or
-        # break instead: count every __next__ after the first (a Python call per
-        # iteration, so only here).
+        # break instead: count every __next__ after the first, in C (no frame,
+        # the same errors): ``map(get, chain((0,), counter), iterable)``, where
+        # ``get`` is an empty dict's (it returns its second argument).
         back = self.cmap.line_slot(node.lineno)
-        wrapper = AITER_NAME if isinstance(node, ast.AsyncFor) else ITER_NAME
-        call = ast.Call(ast.Name(wrapper, ast.Load()), [node.iter, ast.Constant(back)], [])
-        for sub in (call, call.func, call.args[1]):
-            ast.copy_location(sub, node.iter)
+        where = node.iter
+        first: Any = (0,)  # typeshed's Constant takes no tuple (CPython does)
+        ticks = ast.Call(
+            placeholder(CHAIN, 0, where.lineno),
+            [_constant(first, where.lineno), placeholder(COUNTER, back, where.lineno)],
+            [],
+        )
+        helpers = [placeholder(GET, 0, where.lineno), ticks, where]
+        call = ast.Call(placeholder(MAP, 0, where.lineno), helpers, [])
+        for sub in (call, ticks):
+            ast.copy_location(sub, where)
         node.iter = call
         self.branch_ways(node, qual, loop=(None,))
 
@@ -415,7 +446,9 @@ class _Instrumenter:
 def code_lines(tree: ast.Module, optimize: int = -1) -> frozenset[int]:
     """The lines on which the compiled (uninstrumented) module starts instructions, nested code too."""
     lines: set[int] = set()
-    todo = [compile(tree, "<lines>", "exec", dont_inherit=True, optimize=optimize)]
+    with warnings.catch_warnings():  # the source's own warnings come once, from the counted compile
+        warnings.simplefilter("ignore")
+        todo = [compile(tree, "<lines>", "exec", dont_inherit=True, optimize=optimize)]
     while todo:
         code = todo.pop()
         lines.update(line for _, _, line in code.co_lines() if line is not None)
@@ -423,16 +456,36 @@ def code_lines(tree: ast.Module, optimize: int = -1) -> frozenset[int]:
     return frozenset(lines)
 
 
-def tick_name(slot: int) -> str:
-    """The module global that counts `slot`."""
-    return f"{TICK_PREFIX}{slot}{TICK_SUFFIX}"
+def placeholder(kind: str, slot: int, line: int) -> ast.Constant:
+    """The constant that stands for slot `slot`'s `kind` (a tick, a counter) or a helper, until `bind`."""
+    value: Any = frozenset({(MARK, kind, slot)})  # typeshed's Constant takes no frozenset (CPython does)
+    return _constant(value, line)
+
+
+def _constant(value: Any, line: int) -> ast.Constant:
+    """A constant located on `line` (see `_at`)."""
+    return ast.Constant(value, lineno=line, end_lineno=line, col_offset=0, end_col_offset=0)
+
+
+def _placeholder_key(value: object) -> tuple[str, int] | None:
+    """(kind, slot) of a placeholder constant; None for any other constant."""
+    if type(value) is frozenset and len(value) == 1:
+        (item,) = value
+        if type(item) is tuple and len(item) == 3 and item[0] == MARK:
+            return item[1], item[2]
+    return None
 
 
 def _slot_of(counter: ast.stmt) -> int:
     """The slot an increment made by `inc_stmt` counts."""
     assert isinstance(counter, ast.Expr) and isinstance(counter.value, ast.Call)
-    assert isinstance(counter.value.func, ast.Name)
-    return int(counter.value.func.id[len(TICK_PREFIX) : -len(TICK_SUFFIX)])
+    key = _placeholder_key(getattr(counter.value.func, "value", None))
+    assert key is not None and key[0] == TICK
+    return key[1]
+
+
+class Uncountable(Exception):
+    """A source whose executions cannot be counted exactly without changing what it does (the reason)."""
 
 
 def _risky_continue(loop: ast.For | ast.AsyncFor | ast.While) -> bool:
@@ -461,48 +514,8 @@ def _risky_continue(loop: ast.For | ast.AsyncFor | ast.While) -> bool:
     return walk(loop.body, False)
 
 
-class CountingIter:
-    """Iterator wrapper that counts every ``__next__`` after the first: each is a return to the header."""
-
-    __slots__ = ("it", "started", "tick")
-
-    def __init__(self, counts: Counters, iterable: Iterable[Any], slot: int) -> None:
-        self.it = iter(iterable)
-        self.tick, self.started = counts.ticks[slot], False
-
-    def __iter__(self) -> Iterator[Any]:
-        return self
-
-    def __next__(self) -> Any:
-        if self.started:
-            self.tick()
-        else:
-            self.started = True
-        return next(self.it)
-
-
-class CountingAsyncIter:
-    """`CountingIter` for ``async for``."""
-
-    __slots__ = ("it", "started", "tick")
-
-    def __init__(self, counts: Counters, iterable: AsyncIterable[Any], slot: int) -> None:
-        self.it = aiter(iterable)
-        self.tick, self.started = counts.ticks[slot], False
-
-    def __aiter__(self) -> AsyncIterator[Any]:
-        return self
-
-    async def __anext__(self) -> Any:
-        if self.started:
-            self.tick()
-        else:
-            self.started = True
-        return await anext(self.it)
-
-
 def instrument(tree: ast.Module, optimize: int = -1) -> CounterMap:
-    """Rewrite `tree` in place; run it in `namespace(cmap)` and read the values with the map.
+    """Rewrite `tree` in place; compile it with `compile_counted` and read the counters with the map.
 
     `optimize` is the level the result will be compiled at: it decides which
     statements compile to code (``assert`` under ``-O``), and only those are counted.
@@ -513,10 +526,10 @@ def instrument(tree: ast.Module, optimize: int = -1) -> CounterMap:
 
 
 class Counter(itertools.count):  # type: ignore[type-arg]  # not subscriptable at run time
-    """An ``itertools.count`` that pickles (as a new one), as counted code's globals may be.
+    """An ``itertools.count`` that pickles (as a new one), as counted code's constants may be.
 
-    cloudpickle and the like pickle the globals a function names, the
-    counters among them; CPython 3.14 no longer pickles ``itertools.count``.
+    cloudpickle and the like pickle a function's code by value, its
+    counters among its constants; CPython 3.14 no longer pickles ``itertools.count``.
     """
 
     def __reduce__(self) -> tuple[type[Counter], tuple[()]]:
@@ -531,42 +544,70 @@ class Counters(Sequence[int]):
     """
 
     def __init__(self, nslots: int) -> None:
-        self._counts = [Counter() for _ in range(nslots)]
-        self.ticks = tuple(count.__next__ for count in self._counts)
+        self.counters = tuple(Counter() for _ in range(nslots))
+        self.ticks = tuple(count.__next__ for count in self.counters)
 
     def __len__(self) -> int:
-        return len(self._counts)
+        return len(self.counters)
 
     def __getitem__(self, slot: int) -> int:  # type: ignore[override]
-        return int(repr(self._counts[slot])[len("Counter(") : -1])
+        return int(repr(self.counters[slot])[len("Counter(") : -1])
 
 
-def namespace(cmap: CounterMap, counts: Counters | None = None) -> dict[str, Any]:
-    """The globals an instrumented module needs: its counters (new, or `counts`) and loop wrappers."""
-    counts = Counters(cmap.nslots) if counts is None else counts
+def bind(code: CodeType, counts: Counters) -> CodeType:
+    """`code` with each placeholder constant replaced by what it stands for, nested code too."""
+    helpers: dict[str, Any] = {MAP: map, CHAIN: itertools.chain, GET: {}.get}
 
-    def count_iter(iterable: Iterable[Any], slot: int) -> CountingIter:
-        return CountingIter(counts, iterable, slot)
+    def value(const: Any) -> Any:
+        if isinstance(const, CodeType):
+            return bind(const, counts)
+        if type(const) is tuple:
+            return tuple(value(item) for item in const)
+        key = _placeholder_key(const)
+        if key is None:
+            return const
+        kind, slot = key
+        if kind == TICK:
+            return counts.ticks[slot]
+        if kind == COUNTER:
+            return counts.counters[slot]
+        return helpers[kind]
 
-    def count_aiter(iterable: AsyncIterable[Any], slot: int) -> CountingAsyncIter:
-        return CountingAsyncIter(counts, iterable, slot)
-
-    names: dict[str, Any] = {COUNTER_NAME: counts, ITER_NAME: count_iter, AITER_NAME: count_aiter}
-    names.update((tick_name(slot), tick) for slot, tick in enumerate(counts.ticks))
-    return names
+    consts = tuple(value(const) for const in code.co_consts)
+    changed = any(new is not old for new, old in zip(consts, code.co_consts, strict=True))
+    return code.replace(co_consts=consts) if changed else code
 
 
-def instrument_source(source: str | bytes, filename: str, optimize: int = -1) -> tuple[CodeType, CounterMap]:
-    """Compile `source` instrumented, under its own file name (tracebacks and coverage.py see that file)."""
+def compile_counted(tree: ast.Module, filename: str, counts: Counters, optimize: int = -1) -> CodeType:
+    """Compile an instrumented `tree` and bind its placeholders to `counts`.
+
+    Calling a constant makes the compiler warn ("perhaps you missed a
+    comma?"); only that warning about a frozenset, which only a placeholder
+    can be, is silenced: the source's own warnings are given as a plain import gives them.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", PLACEHOLDER_WARNING, SyntaxWarning)
+        try:
+            code = compile(tree, filename, "exec", dont_inherit=True, optimize=optimize)
+        except TypeError:  # a node inserted without a line (the tests check none is): take its parent's
+            code = compile(
+                ast.fix_missing_locations(tree), filename, "exec", dont_inherit=True, optimize=optimize
+            )
+    return bind(code, counts)
+
+
+def instrument_source(
+    source: str | bytes, filename: str, optimize: int = -1, counts: Counters | None = None
+) -> tuple[CodeType, CounterMap, Counters]:
+    """Compile `source` instrumented, under its own file name (tracebacks and coverage.py see that file).
+
+    Its counters are `counts` (a module run again from the same source), or
+    new ones.  Raises `Uncountable` for a source that cannot be counted exactly.
+    """
     tree = ast.parse(source, filename)
     cmap = instrument(tree, optimize)
-    try:
-        code = compile(tree, filename, "exec", dont_inherit=True, optimize=optimize)
-    except TypeError:  # a node inserted without a line (the tests check none is): take its parent's
-        code = compile(
-            ast.fix_missing_locations(tree), filename, "exec", dont_inherit=True, optimize=optimize
-        )
-    return code, cmap
+    counts = Counters(cmap.nslots) if counts is None else counts
+    return compile_counted(tree, filename, counts, optimize), cmap, counts
 
 
 def source_digest(raw: bytes) -> str:
@@ -582,14 +623,18 @@ class CountedFile:
     values: Counters
     digest: str
     reloaded_changed: bool = False  # executed again from other source: the counts mix two versions
+    not_counted: str | None = None  # why it runs without counters (`Uncountable`), if it does
 
 
 class CountingLoader(importlib.machinery.SourceFileLoader):
-    """A source loader whose `exec_module` runs the module instrumented, compiled from its source.
+    """A source loader whose `get_code` is the module instrumented, compiled from its source.
 
+    Every run of that code (an import, a reload, ``runpy.run_module``) adds
+    to the file's counters, as long as its source is the same.  The import
+    itself is the plain loader's, so tracebacks show no frame of ours.
     Instrumented bytecode never goes to ``__pycache__``, where the next plain
     ``python`` would run it: it is compiled in memory and never cached, and
-    `set_data` writes nothing.  `get_code` (runpy, pkgutil) stays the plain code.
+    `set_data` writes nothing.
     """
 
     def __init__(self, fullname: str, path: str, files: dict[str, CountedFile]) -> None:
@@ -599,19 +644,23 @@ class CountingLoader(importlib.machinery.SourceFileLoader):
     def set_data(self, path: str, data: Any, *, _mode: int = 0o666) -> None:
         """Never write bytecode."""
 
-    def exec_module(self, module: ModuleType) -> None:
-        """Run the module instrumented; run again (a reload), it adds to the same counters."""
-        path = self.get_filename(self.name)
+    def get_code(self, fullname: str) -> CodeType:
+        """The module's code, counted: run again from the same source, it adds to the same counters."""
+        path = self.get_filename(fullname)
         data = self.get_data(path)
         digest = source_digest(data)
-        code, cmap = instrument_source(importlib.util.decode_source(data), path)
-        earlier = self.files.get(os.path.abspath(path))
-        same = earlier is not None and earlier.digest == digest
-        names = namespace(cmap, earlier.values if earlier is not None and same else None)
-        changed = earlier is not None and (earlier.reloaded_changed or not same)
-        self.files[os.path.abspath(path)] = CountedFile(cmap, names[COUNTER_NAME], digest, changed)
-        module.__dict__.update(names)
-        exec(code, module.__dict__)
+        key = os.path.abspath(path)
+        earlier = self.files.get(key)
+        same = earlier is not None and earlier.digest == digest and earlier.not_counted is None
+        changed = earlier is not None and (earlier.reloaded_changed or earlier.digest != digest)
+        counts = earlier.values if earlier is not None and same else None
+        try:
+            code, cmap, counts = instrument_source(importlib.util.decode_source(data), path, counts=counts)
+        except Uncountable as why:
+            self.files[key] = CountedFile(CounterMap(), Counters(0), digest, changed, str(why))
+            return self.source_to_code(data, path)
+        self.files[key] = CountedFile(cmap, counts, digest, changed)
+        return code
 
 
 class CountingFinder(importlib.abc.MetaPathFinder):
@@ -684,7 +733,7 @@ class CountingFinder(importlib.abc.MetaPathFinder):
         for name, module in list(sys.modules.items()):
             filename = getattr(module, "__file__", None)
             ours = isinstance(filename, str) and os.path.abspath(filename) in self.paths
-            if ours and COUNTER_NAME not in vars(module):
+            if ours and not isinstance(getattr(module, "__loader__", None), CountingLoader):
                 names.append(name)
                 self.early.add(os.path.abspath(str(filename)))
         return sorted(names)

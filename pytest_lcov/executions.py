@@ -78,6 +78,9 @@ def plain_counts(finder: CountingFinder) -> dict[str, Any]:
         if counted.reloaded_changed:
             out[path] = {"digest": "", "not_counted": "it was imported again after its source changed"}
             continue
+        if counted.not_counted is not None:
+            out[path] = {"digest": "", "not_counted": counted.not_counted}
+            continue
         values = counted.values
         cmap = counted.cmap
         out[path] = {

@@ -16,15 +16,18 @@ import importlib.util
 import inspect
 import json
 import pickle
+import runpy
 import subprocess
 import sys
 import tempfile
 import textwrap
 import threading
 import traceback
+import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from types import CodeType, ModuleType
+from types import CodeType, FunctionType, ModuleType
+from typing import Any
 
 import coverage
 import pytest
@@ -32,12 +35,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pytest_lcov.counting import (
-    COUNTER_NAME,
+    Counters,
     CountingFinder,
+    CountingLoader,
+    Uncountable,
+    compile_counted,
     instrument,
     instrument_source,
-    namespace,
-    tick_name,
 )
 from tests.counting_reference import reference_counts, statement_lines
 
@@ -67,15 +71,15 @@ def compare(source: str, filename: str = "<prog>") -> dict[int, int]:
         ast.dump(n) for n in ast.walk(tree) if isinstance(n, ast.stmt | ast.expr) and "lineno" not in vars(n)
     ]
     assert not unplaced, "inserted nodes without a line"
-    code = compile(tree, filename, "exec", dont_inherit=True)
-    names = {"__name__": "prog", **namespace(cmap)}
+    values = Counters(cmap.nslots)
+    code = compile_counted(tree, filename, values)
+    names = {"__name__": "prog"}
     try:
         exec(code, names)
         result = None
     except BaseException as exc:
         result = type(exc).__name__
     assert ref.result == result, "instrumentation changed behaviour"
-    values = names[COUNTER_NAME]
     got = cmap.line_counts(values)
     bad = {
         line: (ref.lines.get(line, 0), got.get(line, 0))
@@ -578,10 +582,10 @@ def coverage_lines_and_arcs(
 ) -> tuple[set[int], set[tuple[int, int]]]:
     """What coverage.py records running `source` (as `path`), plain or instrumented."""
     if instrumented:
-        code, cmap = instrument_source(source, str(path))
-        scope = namespace(cmap)
+        code = instrument_source(source, str(path))[0]
     else:
-        code, scope = compile(source, str(path), "exec", dont_inherit=True), {}
+        code = compile(source, str(path), "exec", dont_inherit=True)
+    scope: dict[str, object] = {}
     scope["__name__"] = "__measured__"
     cov = coverage.Coverage(data_file=None, branch=True, config_file=False)
     cov.set_option("run:core", "ctrace")  # what the plugin counts with, when it measures branches
@@ -647,20 +651,21 @@ def test_coverage_records_the_same_with_counters(source: str) -> None:
         assert coverage_lines_and_arcs(source, path, True) == coverage_lines_and_arcs(source, path, False)
 
 
-def test_counted_globals_pickle_as_the_function_naming_them_may_be() -> None:
-    """cloudpickle pickles the globals a function names; CPython 3.14 pickles no itertools.count."""
+def test_counters_in_counted_code_pickle_as_a_function_by_value_may_be() -> None:
+    """cloudpickle pickles a function's code constants, the counters among them; 3.14 pickles no
+    itertools.count.  An unpickled copy counts into counters of its own, never the file's."""
     source = "def f(a):\n    return a + 1\n"
-    code, cmap = instrument_source(source, "picked.py")
-    scope = namespace(cmap)
+    code, _, values = instrument_source(source, "picked.py")
+    scope: dict[str, object] = {}
     exec(code, scope)
-    names = [tick_name(slot) for slot in range(cmap.nslots)]
-    assert set(names) <= set(scope["f"].__code__.co_names) | set(code.co_names)
-    before = list(scope[COUNTER_NAME])
-    assert before == [1, 0, 0]  # the def line ran; f's entry and its return line did not
-    for name in names:
-        tick = pickle.loads(pickle.dumps(scope[name], protocol=pickle.HIGHEST_PROTOCOL))
-        tick()  # a counter of its own: an unpickled copy counts nothing here
-    assert list(scope[COUNTER_NAME]) == before
+    assert list(values) == [1, 0, 0]  # the def line ran; f's entry and its return line did not
+    function = scope["f"]
+    assert isinstance(function, FunctionType)
+    consts = [c for c in function.__code__.co_consts if callable(c)]
+    assert len(consts) == 2
+    for tick in pickle.loads(pickle.dumps(consts, protocol=pickle.HIGHEST_PROTOCOL)):
+        tick()
+    assert list(values) == [1, 0, 0]
 
 
 # The import hook --------------------------------------------------------------
@@ -713,8 +718,9 @@ def test_import_hook(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         finder.uninstall()
         for name in ("hookpkg_x", "hookpkg_x.mod", "hookpkg_x.other"):
             sys.modules.pop(name, None)
-    assert COUNTER_NAME in vars(mod)
-    assert COUNTER_NAME not in vars(other)
+    assert isinstance(mod.__loader__, CountingLoader)
+    assert not isinstance(other.__loader__, CountingLoader)
+    assert not [name for name in dir(mod) if "lcov" in name]
     counted = finder.files[target]
     counts = counted.cmap.line_counts(counted.values)
     # 5: once; the for header: entry + 3 returns; its body 3 times; 8 once; def line once at import.
@@ -818,17 +824,18 @@ def test_real_code_counts_equal_the_reference() -> None:
 
 def test_a_function_starting_with_a_bare_annotation_is_known_by_the_next_line_too() -> None:
     """``x: int`` compiles to nothing in a function: coverage.py starts the function on line 3."""
-    code, cmap = instrument_source("def f():\n    x: int\n    x = 1\n    return x\nf()\nf()\n", "<prog>")
-    names = namespace(cmap)
-    exec(code, names)
-    assert cmap.function_counts(names[COUNTER_NAME]) == {2: 2, 3: 2}
+    code, cmap, values = instrument_source(
+        "def f():\n    x: int\n    x = 1\n    return x\nf()\nf()\n", "<prog>"
+    )
+    exec(code, {})
+    assert cmap.function_counts(values) == {2: 2, 3: 2}
 
 
 def test_counts_of_every_thread_add_up() -> None:
     """Threads share a module's counters; each increment is one C call, so none is lost under the GIL."""
     source = "def work(n):\n    total = 0\n    for i in range(n):\n        total += i\n    return total\n"
-    code, cmap = instrument_source(source, "<threads>")
-    names = namespace(cmap)
+    code, cmap, values = instrument_source(source, "<threads>")
+    names: dict[str, Any] = {}
     exec(code, names)
     threads, rounds = 8, 20_000
     interval = sys.getswitchinterval()
@@ -841,6 +848,114 @@ def test_counts_of_every_thread_add_up() -> None:
             worker.join()
     finally:
         sys.setswitchinterval(interval)
-    lines = cmap.line_counts(names[COUNTER_NAME])
+    lines = cmap.line_counts(values)
     assert lines == {1: 1, 2: threads, 3: threads * (rounds + 1), 4: threads * rounds, 5: threads}
-    assert cmap.function_counts(names[COUNTER_NAME]) == {2: threads}
+    assert cmap.function_counts(values) == {2: threads}
+
+
+def test_counted_code_names_nothing_and_warns_only_the_sources_warnings() -> None:
+    """Counters are constants of the code: no name in any namespace, and no compiler warning of
+    ours (a call of a constant warns), while the source's own warnings stay."""
+    source = (
+        "def f(x):\n    for i in x:\n        try:\n            continue\n        finally:\n"
+        "            pass\n    return x is 1\nclass K:\n    a = 1\n"
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        code, _, values = instrument_source(source, "quiet.py")
+    with warnings.catch_warnings(record=True) as plain:
+        warnings.simplefilter("always")
+        compile(source, "quiet.py", "exec")
+    assert [(w.category, str(w.message), w.lineno) for w in caught] == [
+        (w.category, str(w.message), w.lineno) for w in plain
+    ]
+    assert len(plain) == 1
+    scope: dict[str, Any] = {}
+    exec(code, scope)
+    assert sorted(scope) == ["K", "__builtins__", "f"]
+    assert scope["f"].__code__.co_names == ()
+    assert sorted(name for name in vars(scope["K"]) if not name.startswith("__")) == ["a"]
+    assert scope["f"]([1, 2]) is False
+    assert values[0] == 1
+
+
+def test_a_loop_counted_in_its_iterator_raises_what_the_plain_loop_raises() -> None:
+    """A for loop whose continue leaves through finally is counted by a C iterator: no frame of
+    ours, the same error for what is not iterable, and a generator's own traceback."""
+    source = textwrap.dedent(
+        """
+        def loop(items):
+            n = 0
+            for item in items:
+                try:
+                    if item:
+                        continue
+                    n += 1
+                finally:
+                    pass
+            return n
+
+        def gen():
+            yield 0
+            raise KeyError("in gen")
+        """
+    )
+    code, cmap, values = instrument_source(source, "risky.py")
+    plain = compile(source, "risky.py", "exec")
+    results = []
+    for compiled in (plain, code):
+        scope: dict[str, Any] = {}
+        exec(compiled, scope)
+        outcome: list[object] = [scope["loop"]([0, 1, 0])]
+        for bad in (5, scope["gen"]()):
+            with pytest.raises(Exception) as raised:
+                scope["loop"](bad)
+            frames = [(f.name, f.lineno) for f in traceback.extract_tb(raised.value.__traceback__)[1:]]
+            outcome += [type(raised.value), str(raised.value), frames]
+        results.append(outcome)
+    assert results[0] == results[1]
+    assert cmap.line_counts(values)[4] == (1 + 3) + 1 + (1 + 1)  # entries and returns to the header
+    compare(source + "loop([0, 1, 0])\nloop([])\ntry:\n    loop(gen())\nexcept KeyError:\n    pass\n")
+
+
+def test_an_async_for_whose_continue_leaves_through_finally_runs_uncounted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No C wrapper counts an async iterator, and a Python one adds frames and changes the errors:
+    such a file runs plain, and says why it has no counts."""
+    source = (
+        "async def f(items):\n    async for x in items:\n        try:\n            continue\n"
+        "        finally:\n            pass\n"
+    )
+    with pytest.raises(Uncountable):
+        instrument_source(source, "async_risky.py")
+    target = tmp_path / "async_risky_x.py"
+    target.write_text(source)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    finder = CountingFinder(frozenset([str(target)]))
+    finder.install()
+    try:
+        module = importlib.import_module("async_risky_x")
+    finally:
+        finder.uninstall()
+        sys.modules.pop("async_risky_x", None)
+    with pytest.raises(TypeError, match="'async for' requires an object with __aiter__ method, got list"):
+        module.f([1]).send(None)
+    assert finder.files[str(target)].not_counted is not None
+
+
+def test_a_module_run_by_runpy_adds_to_its_counts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """runpy.run_module runs the loader's code: the counted one, so its executions are counted too."""
+    target = tmp_path / "run_me_x.py"
+    target.write_text("x = 1\nif __name__ == '__main__':\n    y = 2\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    finder = CountingFinder(frozenset([str(target)]))
+    finder.install()
+    try:
+        importlib.import_module("run_me_x")
+        runpy.run_module("run_me_x", run_name="__main__")
+    finally:
+        finder.uninstall()
+        sys.modules.pop("run_me_x", None)
+    counted = finder.files[str(target)]
+    assert counted.cmap.line_counts(counted.values) == {1: 2, 2: 2, 3: 1}

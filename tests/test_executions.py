@@ -572,3 +572,39 @@ def test_sample_project_counts_worked_out_by_hand(pytester: pytest.Pytester) -> 
     record = records["app/flow.py"]
     assert record.lines == SAMPLE_FLOW_LINES
     assert {fn.name: fn.hits for fn in record.functions} == SAMPLE_FLOW_FUNCTIONS
+
+
+def test_a_module_taking_anothers_globals_takes_no_counts(project: pytest.Pytester) -> None:
+    """``globals().update(vars(other))`` once took the other module's counters (written DA:2,2,
+    silently); counters are no names now, so both files keep their own exact counts."""
+    (project.path / "pkg/b.py").write_text("def helper():\n    return 1\n\n\nX = helper()\n")
+    (project.path / "pkg/a.py").write_text(
+        "from pkg import b\n\nglobals().update(vars(b))\n\n\ndef again():\n    return helper()\n"
+    )
+    (project.path / "tests/test_ab.py").write_text(
+        "from pkg import a\n\n\ndef test_again():\n    assert a.again() == 1\n"
+    )
+    result, records = lcov_run(project, "counts.info", "--lcov-counts=executions")
+    assert notices(result) == []
+    assert records["pkg/b.py"].lines == {1: 1, 2: 2, 5: 1}
+    assert records["pkg/a.py"].lines == {1: 1, 3: 1, 6: 1, 7: 1}
+
+
+def test_an_uncountable_file_says_why_and_keeps_0_1(project: pytest.Pytester) -> None:
+    """An ``async for`` whose continue leaves through ``finally`` runs plain: one notice line."""
+    (project.path / "pkg/aio.py").write_text(
+        "async def drain(items):\n    n = 0\n    async for x in items:\n        try:\n"
+        "            continue\n        finally:\n            n += 1\n    return n\n"
+    )
+    (project.path / "tests/test_aio.py").write_text(
+        "import pytest\n\nfrom pkg.aio import drain\n\n\n"
+        "def test_drain():\n    with pytest.raises(TypeError, match=\"'async for' requires\"):\n"
+        "        drain([1]).send(None)\n"
+    )
+    result, records = lcov_run(project, "counts.info", "--lcov-counts=executions")
+    assert notices(result) == [
+        "pytest-lcov: counts are 0/1, not executions, in pkg/aio.py: an `async for` loop's `continue` "
+        "leaves through `finally` or `with` code, which no counter can follow without changing the loop"
+    ]
+    assert set(records["pkg/aio.py"].lines.values()) == {0, 1}
+    assert records["pkg/work.py"].lines == EXPECTED_LINES
