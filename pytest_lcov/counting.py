@@ -63,6 +63,7 @@ import itertools
 import os
 import sys
 import warnings
+import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from types import CodeType, ModuleType
@@ -382,6 +383,8 @@ class _Instrumenter:
         call = ast.Call(placeholder(MAP, 0, where.lineno), helpers, [])
         for sub in (call, ticks):
             ast.copy_location(sub, where)
+        if sys.version_info < (3, 13):  # where GET_ITER was, as a traceback shows it: the whole statement
+            ast.copy_location(call, node)
         node.iter = call
         self.branch_ways(node, qual, loop=(None,))
 
@@ -637,9 +640,16 @@ class CountingLoader(importlib.machinery.SourceFileLoader):
     `set_data` writes nothing.
     """
 
-    def __init__(self, fullname: str, path: str, files: dict[str, CountedFile]) -> None:
+    def __init__(
+        self,
+        fullname: str,
+        path: str,
+        files: dict[str, CountedFile],
+        counted_code: weakref.WeakSet[CodeType] | None = None,
+    ) -> None:
         super().__init__(fullname, path)
         self.files = files
+        self.counted_code = counted_code  # the module code it gave out, told from other runs of the file
 
     def set_data(self, path: str, data: Any, *, _mode: int = 0o666) -> None:
         """Never write bytecode."""
@@ -660,7 +670,20 @@ class CountingLoader(importlib.machinery.SourceFileLoader):
             self.files[key] = CountedFile(CounterMap(), Counters(0), digest, changed, str(why))
             return self.source_to_code(data, path)
         self.files[key] = CountedFile(cmap, counts, digest, changed)
+        if self.counted_code is not None:
+            self.counted_code.add(code)
         return code
+
+
+_WATCHING: list[CountingFinder] = []  # the installed finders, told of every exec of a code object
+_HOOKED: list[bool] = []
+
+
+def _audit(event: str, args: tuple[Any, ...]) -> None:
+    """An audit hook (it stays for the process): an ``exec`` of a code object, shown to the finders."""
+    if event == "exec" and _WATCHING:
+        for finder in tuple(_WATCHING):
+            finder.saw_exec(args[0])
 
 
 class CountingFinder(importlib.abc.MetaPathFinder):
@@ -683,6 +706,8 @@ class CountingFinder(importlib.abc.MetaPathFinder):
         stems = {os.path.splitext(os.path.basename(path))[0] for path in paths}
         self.top_names = frozenset(stems | {os.path.basename(folder) for folder in folders})
         self.searching: set[str] = set()
+        self.counted_code: weakref.WeakSet[CodeType] = weakref.WeakSet()
+        self.ran_uncounted: set[str] = set()  # files also run from code without counters (runpy.run_path)
 
     def might_be_ours(self, fullname: str, path: Sequence[str] | None) -> bool:
         if path is None:
@@ -704,7 +729,7 @@ class CountingFinder(importlib.abc.MetaPathFinder):
             return None
         if type(spec.loader) is not importlib.machinery.SourceFileLoader:
             return None
-        spec.loader = CountingLoader(fullname, origin, self.files)
+        spec.loader = CountingLoader(fullname, origin, self.files, self.counted_code)
         return spec
 
     def _others_spec(
@@ -722,10 +747,31 @@ class CountingFinder(importlib.abc.MetaPathFinder):
 
     def install(self) -> None:
         sys.meta_path.insert(0, self)
+        _WATCHING.append(self)
+        if not _HOOKED:
+            sys.addaudithook(_audit)
+            _HOOKED.append(True)
 
     def uninstall(self) -> None:
         if self in sys.meta_path:
             sys.meta_path.remove(self)
+        if self in _WATCHING:
+            _WATCHING.remove(self)
+
+    def saw_exec(self, code: object) -> None:
+        """Note a file of ours run from code that is not the counted code (``runpy.run_path``, ``exec``).
+
+        Its counts would lack that run: if it also ran counted, it falls back.
+        """
+        if not isinstance(code, CodeType):
+            return
+        name = code.co_filename
+        if name not in self.paths:
+            name = os.path.abspath(name)
+            if name not in self.paths:
+                return
+        if code not in self.counted_code:
+            self.ran_uncounted.add(name)
 
     def imported_before(self) -> list[str]:
         """Modules of our files already imported by something else: they are not counted (see `early`)."""

@@ -22,6 +22,9 @@ NOT_IMPORTED = (
     "it ran without counters: imported before pytest-lcov started, or loaded without the import system "
     "(runpy, exec, a loader of its own)"
 )
+RAN_UNCOUNTED = (
+    "it also ran without counters, outside the import system (runpy.run_path, exec, a loader of its own)"
+)
 Way = tuple[int, int]
 
 
@@ -80,6 +83,9 @@ def plain_counts(finder: CountingFinder) -> dict[str, Any]:
             continue
         if counted.not_counted is not None:
             out[path] = {"digest": "", "not_counted": counted.not_counted}
+            continue
+        if path in finder.ran_uncounted:
+            out[path] = {"digest": "", "not_counted": RAN_UNCOUNTED}
             continue
         values = counted.values
         cmap = counted.cmap

@@ -39,6 +39,7 @@ from pytest_lcov.counting import (
     CountingFinder,
     CountingLoader,
     Uncountable,
+    _placeholder_key,
     compile_counted,
     instrument,
     instrument_source,
@@ -57,6 +58,15 @@ def _run_code(code: CodeType) -> str | None:
     return None
 
 
+def _constants(code: CodeType) -> Iterator[object]:
+    """Every constant of `code` and of the code nested in it."""
+    for const in code.co_consts:
+        if isinstance(const, CodeType):
+            yield from _constants(const)
+        else:
+            yield const
+
+
 def compare(source: str, filename: str = "<prog>") -> dict[int, int]:
     """Run `source` plainly under the reference and instrumented; every count must be equal.
 
@@ -73,6 +83,7 @@ def compare(source: str, filename: str = "<prog>") -> dict[int, int]:
     assert not unplaced, "inserted nodes without a line"
     values = Counters(cmap.nslots)
     code = compile_counted(tree, filename, values)
+    assert not [c for c in _constants(code) if _placeholder_key(c)], "a placeholder was left"
     names = {"__name__": "prog"}
     try:
         exec(code, names)
@@ -910,7 +921,8 @@ def test_a_loop_counted_in_its_iterator_raises_what_the_plain_loop_raises() -> N
         for bad in (5, scope["gen"]()):
             with pytest.raises(Exception) as raised:
                 scope["loop"](bad)
-            frames = [(f.name, f.lineno) for f in traceback.extract_tb(raised.value.__traceback__)[1:]]
+            summary = traceback.extract_tb(raised.value.__traceback__)[1:]
+            frames = [(f.name, f.lineno, f.end_lineno, f.colno, f.end_colno) for f in summary]
             outcome += [type(raised.value), str(raised.value), frames]
         results.append(outcome)
     assert results[0] == results[1]
@@ -959,3 +971,27 @@ def test_a_module_run_by_runpy_adds_to_its_counts(tmp_path: Path, monkeypatch: p
         sys.modules.pop("run_me_x", None)
     counted = finder.files[str(target)]
     assert counted.cmap.line_counts(counted.values) == {1: 2, 2: 2, 3: 1}
+
+
+def test_a_module_also_run_outside_the_import_system_is_seen(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """runpy.run_path compiles the file itself: that run has no counters, so the counts would be low."""
+    target = tmp_path / "run_path_x.py"
+    target.write_text("x = 1\n")
+    other = tmp_path / "not_ours_x.py"
+    other.write_text("y = 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    finder = CountingFinder(frozenset([str(target)]))
+    finder.install()
+    try:
+        importlib.import_module("run_path_x")
+        assert finder.ran_uncounted == set()
+        runpy.run_path(str(other))
+        assert finder.ran_uncounted == set()
+        runpy.run_path(str(target))
+        assert finder.ran_uncounted == {str(target)}
+    finally:
+        finder.uninstall()
+        sys.modules.pop("run_path_x", None)
+    runpy.run_path(str(target))  # an uninstalled finder hears of nothing

@@ -13,7 +13,7 @@ import pytest
 from coverage import CoverageData
 
 from pytest_lcov.collect import FileShape, Hits, RecordCounts
-from pytest_lcov.executions import NOT_IMPORTED, check, merged_counts, uncounted_notices
+from pytest_lcov.executions import NOT_IMPORTED, RAN_UNCOUNTED, check, merged_counts, uncounted_notices
 from pytest_lcov.model import FileRecord
 from pytest_lcov.tracefile import parse
 from tests.helpers import QUIET_PLUGINS, SYSMON_BRANCHES, read_records, run_pytest
@@ -608,3 +608,15 @@ def test_an_uncountable_file_says_why_and_keeps_0_1(project: pytest.Pytester) ->
     ]
     assert set(records["pkg/aio.py"].lines.values()) == {0, 1}
     assert records["pkg/work.py"].lines == EXPECTED_LINES
+
+
+def test_a_file_also_run_outside_the_import_system_falls_back(project: pytest.Pytester) -> None:
+    """Imported (counted), then run by runpy.run_path (not counted): its counts would be low."""
+    (project.path / "tests/test_run_path.py").write_text(
+        "import runpy\n\nimport pkg.work\n\n\ndef test_run_path():\n    runpy.run_path(pkg.work.__file__)\n"
+    )
+    result, records = lcov_run(project, "counts.info", "--lcov-counts=executions")
+    assert notices(result) == [
+        f"pytest-lcov: counts are 0/1, not executions, in pkg/work.py: {RAN_UNCOUNTED}"
+    ]
+    assert set(records["pkg/work.py"].lines.values()) == {1}
