@@ -97,3 +97,32 @@ def dumps(sections: Iterable[tuple[str, Iterable[FileRecord]]], dialect: str = "
         f"TN:{safe_test_name(name)}\n" + "".join(format_record(record, dialect) for record in records)
         for name, records in sections
     )
+
+
+# Test commits: an identity, unsigned, on `main`, bytes as written.
+GIT_IDENTITY = (
+    *("-c", "user.name=pytest-lcov tests", "-c", "user.email=tests@example.invalid"),
+    *("-c", "commit.gpgsign=false", "-c", "init.defaultBranch=main", "-c", "core.autocrlf=false"),
+    *("-c", "protocol.file.allow=always"),
+)
+
+
+def git(folder: Path, *args: str) -> str:
+    """Run git in `folder` with a test identity; its output (a failure is the test's, with git's words)."""
+    result = subprocess.run(
+        ["git", *GIT_IDENTITY, *args], cwd=folder, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, f"git {' '.join(args)}: {result.stdout}{result.stderr}"
+    return result.stdout
+
+
+def commit_base_then_change(folder: Path, ignored: str, changes: dict[str, str]) -> None:
+    """Commit `folder` as it is on `main`, then `changes` (path: text) on a branch `work` checked out."""
+    (folder / ".gitignore").write_text(ignored)
+    git(folder, "init", "-q", "-b", "main")
+    git(folder, "add", ".")
+    git(folder, "commit", "-q", "-m", "base")
+    git(folder, "checkout", "-q", "-b", "work")
+    for name, text in changes.items():
+        (folder / name).write_text(text)
+    git(folder, "commit", "-q", "-am", "change")

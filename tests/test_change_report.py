@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import subprocess
-from pathlib import Path
 
 import pytest
 
-from tests.helpers import run_pytest
+from tests.helpers import commit_base_then_change, run_pytest
 
 BASE_MOD = "def f(x):\n    if x > 0:\n        return 1\n    return 0\n"
 # The change adds g (lines 7-10): the test calls g(1), so line 10 never runs and the
@@ -15,16 +14,6 @@ BASE_MOD = "def f(x):\n    if x > 0:\n        return 1\n    return 0\n"
 CHANGED_MOD = BASE_MOD + "\n\ndef g(x):\n    if x > 0:\n        return 2\n    return -2\n"
 TEST = "from pkg.mod import f, g\n\n\ndef test_f():\n    assert f(1) == 1\n    assert g(1) == 2\n"
 PYPROJECT = '[tool.coverage.run]\nsource = ["pkg"]\n\n[tool.pytest.ini_options]\npythonpath = ["."]\n'
-
-
-def git(folder: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
-        cwd=folder,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
 
 
 @pytest.fixture
@@ -36,14 +25,8 @@ def repo(pytester: pytest.Pytester) -> pytest.Pytester:
         TEST.replace(", g", "").replace("    assert g(1) == 2\n", "")
     )
     pytester.makepyprojecttoml(PYPROJECT)
-    pytester.path.joinpath(".gitignore").write_text("lcov.info\n.pytest_cache/\n__pycache__/\nsummary.md\n")
-    git(pytester.path, "init", "-q", "-b", "main")
-    git(pytester.path, "add", ".")
-    git(pytester.path, "commit", "-q", "-m", "base")
-    git(pytester.path, "checkout", "-q", "-b", "work")
-    pytester.path.joinpath("pkg/mod.py").write_text(CHANGED_MOD)
-    pytester.path.joinpath("test_mod.py").write_text(TEST)
-    git(pytester.path, "commit", "-q", "-am", "add g")
+    ignored = "lcov.info\n.pytest_cache/\n__pycache__/\nsummary.md\n"
+    commit_base_then_change(pytester.path, ignored, {"pkg/mod.py": CHANGED_MOD, "test_mod.py": TEST})
     return pytester
 
 

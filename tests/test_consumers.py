@@ -38,7 +38,7 @@ from tests.consumer_tools import (
     require,
     summary_counts,
 )
-from tests.helpers import QUIET_PLUGINS, coverage_json_files, expected_totals, run_pytest
+from tests.helpers import QUIET_PLUGINS, coverage_json_files, expected_totals, git, run_pytest
 from tests.lcov_tools import LcovTools
 from tests.sample_project import write_sample_project
 
@@ -484,12 +484,6 @@ CHANGED: dict[str, list[int]] = {
     "app/my module, v2.py": [2],
     "app/never_imported.py": [1, 2],
 }
-
-
-def git(repo: Path, *args: str) -> None:
-    identity = ["-c", "user.name=pytest-lcov tests", "-c", "user.email=tests@pytest-lcov.invalid"]
-    result = subprocess.run(["git", *identity, *args], cwd=repo, capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, result.stdout + result.stderr
 
 
 @pytest.mark.parametrize("shape", [*COMPAT_SHAPES, "lcov2"])

@@ -34,21 +34,8 @@ from pytest_lcov.diff import (
 from pytest_lcov.model import BranchRecord, FileRecord
 from pytest_lcov.tracefile import parse
 from tests.consumer_tools import venv_tool
+from tests.helpers import git
 
-IDENTITY = (
-    "-c",
-    "user.name=pytest-lcov tests",
-    "-c",
-    "user.email=tests@example.invalid",
-    "-c",
-    "commit.gpgsign=false",
-    "-c",
-    "init.defaultBranch=main",
-    "-c",
-    "core.autocrlf=false",
-    "-c",
-    "protocol.file.allow=always",
-)
 SHALLOW_HINT = "fetch more history: git fetch --unshallow, or fetch-depth: 0"
 
 
@@ -58,12 +45,6 @@ def plain_git(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", os.devnull)
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
     monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
-
-
-def git(cwd: Path, *args: str) -> str:
-    result = subprocess.run(["git", *IDENTITY, *args], cwd=cwd, capture_output=True, text=True)
-    assert result.returncode == 0, f"git {' '.join(args)}: {result.stderr}"
-    return result.stdout
 
 
 def write(repo: Path, name: str, text: str | bytes) -> Path:

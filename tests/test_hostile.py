@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import PYTEST, QUIET_PLUGINS, read_records, run_pytest
+from tests.helpers import PYTEST, QUIET_PLUGINS, commit_base_then_change, git, read_records, run_pytest
 
 MOD = "def f(x):\n    if x > 0:\n        return 1\n    return 0\n"
 TEST = "from pkg.mod import f\n\n\ndef test_f():\n    assert f(1) == 1\n"
@@ -51,16 +51,6 @@ def tree(folder: Path) -> dict[str, bytes]:
             path = Path(dirpath, name)
             files[str(path.relative_to(folder))] = path.read_bytes() if not path.is_symlink() else b"<link>"
     return files
-
-
-def git(folder: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
-        cwd=folder,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
 
 
 # 1. The analysis cache deletes and writes only its own entries, whatever its folder turns out to be.
@@ -274,14 +264,8 @@ CHANGE_TEST = "from pkg.mod import f, g\n\n\ndef test_f():\n    assert f(1) == 1
 @pytest.fixture
 def repo(project: pytest.Pytester) -> pytest.Pytester:
     """A checkout on a branch `work` whose change to pkg/mod.py adds g, whose line 10 never runs."""
-    project.path.joinpath(".gitignore").write_text("lcov.info\n.pytest_cache/\n__pycache__/\nxdg-cache/\n")
-    git(project.path, "init", "-q", "-b", "main")
-    git(project.path, "add", ".")
-    git(project.path, "commit", "-q", "-m", "base")
-    git(project.path, "checkout", "-q", "-b", "work")
-    project.path.joinpath("pkg/mod.py").write_text(CHANGED_MOD)
-    project.path.joinpath("test_mod.py").write_text(CHANGE_TEST)
-    git(project.path, "commit", "-q", "-am", "add g")
+    ignored = "lcov.info\n.pytest_cache/\n__pycache__/\nxdg-cache/\n"
+    commit_base_then_change(project.path, ignored, {"pkg/mod.py": CHANGED_MOD, "test_mod.py": CHANGE_TEST})
     return project
 
 
