@@ -664,6 +664,7 @@ class CountingLoader(importlib.machinery.SourceFileLoader):
         same = earlier is not None and earlier.digest == digest and earlier.not_counted is None
         changed = earlier is not None and (earlier.reloaded_changed or earlier.digest != digest)
         counts = earlier.values if earlier is not None and same else None
+        self._hand_over(fullname, path)
         try:
             code, cmap, counts = instrument_source(importlib.util.decode_source(data), path, counts=counts)
         except Uncountable as why:
@@ -673,6 +674,22 @@ class CountingLoader(importlib.machinery.SourceFileLoader):
         if self.counted_code is not None:
             self.counted_code.add(code)
         return code
+
+    def _hand_over(self, fullname: str, path: str) -> None:
+        """The module being run gets the plain loader as its ``__loader__`` and its spec's.
+
+        Nothing the module reaches by name is then ours: its loader is the one
+        it has without counts (a reload or ``runpy.run_module`` finds the
+        module again, through us).
+        """
+        module = sys.modules.get(fullname)
+        if module is None or getattr(module, "__loader__", None) is not self:
+            return
+        plain = importlib.machinery.SourceFileLoader(fullname, path)
+        module.__loader__ = plain
+        spec = getattr(module, "__spec__", None)
+        if spec is not None and spec.loader is self:
+            spec.loader = plain
 
 
 _WATCHING: list[CountingFinder] = []  # the installed finders, told of every exec of a code object
@@ -779,7 +796,7 @@ class CountingFinder(importlib.abc.MetaPathFinder):
         for name, module in list(sys.modules.items()):
             filename = getattr(module, "__file__", None)
             ours = isinstance(filename, str) and os.path.abspath(filename) in self.paths
-            if ours and not isinstance(getattr(module, "__loader__", None), CountingLoader):
+            if ours and os.path.abspath(str(filename)) not in self.files:
                 names.append(name)
                 self.early.add(os.path.abspath(str(filename)))
         return sorted(names)

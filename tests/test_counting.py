@@ -37,7 +37,6 @@ from hypothesis import strategies as st
 from pytest_lcov.counting import (
     Counters,
     CountingFinder,
-    CountingLoader,
     Uncountable,
     _placeholder_key,
     compile_counted,
@@ -729,8 +728,8 @@ def test_import_hook(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         finder.uninstall()
         for name in ("hookpkg_x", "hookpkg_x.mod", "hookpkg_x.other"):
             sys.modules.pop(name, None)
-    assert isinstance(mod.__loader__, CountingLoader)
-    assert not isinstance(other.__loader__, CountingLoader)
+    assert type(mod.__loader__) is type(other.__loader__) is importlib.machinery.SourceFileLoader
+    assert mod.__spec__ is not None and mod.__spec__.loader is mod.__loader__
     assert not [name for name in dir(mod) if "lcov" in name]
     counted = finder.files[target]
     counts = counted.cmap.line_counts(counted.values)
@@ -957,20 +956,24 @@ def test_an_async_for_whose_continue_leaves_through_finally_runs_uncounted(
 
 
 def test_a_module_run_by_runpy_adds_to_its_counts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """runpy.run_module runs the loader's code: the counted one, so its executions are counted too."""
+    """runpy.run_module of a module not imported finds it through us: the counted code runs.  Once
+    imported, its spec has the plain loader (nothing of ours is reachable): that run is seen."""
     target = tmp_path / "run_me_x.py"
     target.write_text("x = 1\nif __name__ == '__main__':\n    y = 2\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     finder = CountingFinder(frozenset([str(target)]))
     finder.install()
     try:
-        importlib.import_module("run_me_x")
         runpy.run_module("run_me_x", run_name="__main__")
+        importlib.import_module("run_me_x")
+        counted = finder.files[str(target)]
+        assert counted.cmap.line_counts(counted.values) == {1: 2, 2: 2, 3: 1}
+        assert finder.ran_uncounted == set()
+        runpy.run_module("run_me_x", run_name="__main__")
+        assert finder.ran_uncounted == {str(target)}
     finally:
         finder.uninstall()
         sys.modules.pop("run_me_x", None)
-    counted = finder.files[str(target)]
-    assert counted.cmap.line_counts(counted.values) == {1: 2, 2: 2, 3: 1}
 
 
 def test_a_module_also_run_outside_the_import_system_is_seen(

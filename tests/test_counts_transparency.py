@@ -420,6 +420,7 @@ def round_trips():
     function = pickle.loads(pickle.dumps(typed)) is typed
     return same, deep, function, copy.copy(show) is show
 """,
+    "data.txt": "some data\n",
     "fails_at_import.py": """\
 VALUE = 1
 raise RuntimeError("at import")
@@ -477,9 +478,12 @@ TESTS = """\
 import atexit
 import copy
 import doctest
+import importlib.resources
+import pkgutil
 import pickle
 import sys
 import traceback
+from importlib.machinery import SourceFileLoader
 
 import pytest
 
@@ -587,6 +591,14 @@ def test_not_iterable_message():
     with pytest.raises(TypeError, match="^'int' object is not iterable$") as raised:
         frames.loop_over(5)
     assert [f.name for f in traceback.extract_tb(raised.value.__traceback__)][1:] == ["loop_over"]
+
+
+def test_loader_and_resources():
+    for module in (registry, dsl, aio_guarded):
+        assert type(module.__loader__) is SourceFileLoader
+        assert module.__spec__.loader is module.__loader__
+    assert importlib.resources.files("idioms").joinpath("data.txt").read_text() == "some data\\n"
+    assert pkgutil.get_data("idioms", "data.txt") == b"some data\\n"
 
 
 def test_an_import_error_shows_the_module_frame_only():
