@@ -123,6 +123,11 @@ PROJECTS = {
 }
 
 
+# pytest-cov's contexts need a settrace core: on 3.14+ coverage.py's default (sys.monitoring)
+# records them incomplete, and warns, which a suite's filterwarnings = error (click's) fails on.
+PYTEST_COV_CONTEXTS = (("COVERAGE_CORE", "ctrace"),)
+
+
 @dataclass(frozen=True)
 class Variant:
     key: str
@@ -131,6 +136,7 @@ class Variant:
     output: str | None  # the tracefile, relative to the project folder
     ours: bool = False  # written by pytest-lcov (may have per-test sections, and a .tests.info beside it)
     cleanup: tuple[str, ...] = ()
+    env: tuple[tuple[str, str], ...] = ()  # set for this variant's commands
 
 
 @dataclass
@@ -270,7 +276,7 @@ def variants(project: Project, bin_dir: Path) -> list[Variant]:
     return [
         Variant(
             "anchor",
-            "pytest-cov --cov-context=test, --cov-report=lcov",
+            "pytest-cov --cov-context=test, --cov-report=lcov (COVERAGE_CORE=ctrace)",
             (
                 (
                     *pytest,
@@ -285,10 +291,11 @@ def variants(project: Project, bin_dir: Path) -> list[Variant]:
             ),
             "bench-out/cov-context.info",
             cleanup=coverage_files,
+            env=PYTEST_COV_CONTEXTS,
         ),
         Variant(
             "anchor-separate",
-            "pytest-cov --cov-context=test, then coverage lcov",
+            "pytest-cov --cov-context=test, then coverage lcov (COVERAGE_CORE=ctrace)",
             (
                 (
                     *pytest,
@@ -304,6 +311,7 @@ def variants(project: Project, bin_dir: Path) -> list[Variant]:
             ),
             "bench-out/cov-context-separate.info",
             cleanup=coverage_files,
+            env=PYTEST_COV_CONTEXTS,
         ),
         Variant(
             "per-test",
@@ -346,6 +354,23 @@ def variants(project: Project, bin_dir: Path) -> list[Variant]:
             ((*pytest, *cache("lcov"), "--lcov=bench-out/lcov.info", "--lcov-branch", "-p", "no:cov"),),
             "bench-out/lcov.info",
             ours=True,
+        ),
+        Variant(
+            "lcov-ctrace",
+            "pytest --lcov --lcov-branch, COVERAGE_CORE=ctrace (the core of per-test branches, counts)",
+            (
+                (
+                    *pytest,
+                    *cache("lcov-ctrace"),
+                    "--lcov=bench-out/lcov-ctrace.info",
+                    "--lcov-branch",
+                    "-p",
+                    "no:cov",
+                ),
+            ),
+            "bench-out/lcov-ctrace.info",
+            ours=True,
+            env=(("COVERAGE_CORE", "ctrace"),),
         ),
         Variant(
             "counts",
@@ -413,14 +438,14 @@ def run_project(result: Result, bin_dir: Path, repeat: int, warmup: int, logs: P
         for variant in result.variants:
             prepare(cwd, variant)
             log = logs / f"{project.folder}-{variant.key}-warmup{number}.log"
-            sample = common.measure(python, variant.commands, cwd, log, env)
+            sample = common.measure(python, variant.commands, cwd, log, {**env, **dict(variant.env)})
             print(f"  warm-up {variant.key}: {sample.wall:.1f}s (load {sample.load:.2f})", flush=True)
     result.samples = {variant.key: [] for variant in result.variants}
     for round_number in range(repeat):
         for variant in common.rotated(result.variants, round_number):
             prepare(cwd, variant)
             log = logs / f"{project.folder}-{variant.key}.log"
-            sample = common.measure(python, variant.commands, cwd, log, env)
+            sample = common.measure(python, variant.commands, cwd, log, {**env, **dict(variant.env)})
             result.samples[variant.key].append(sample)
             check_output(result, variant, log)
             print(f"  [{round_number + 1}/{repeat}] {variant.key}: {common.sample_text(sample)}", flush=True)
@@ -614,7 +639,7 @@ def main(argv: list[str] | None = None) -> int:
         "--variants",
         default=None,
         help="comma-separated keys to run (the anchor always runs): "
-        "anchor-separate, per-test, per-test-cold, lcov, counts, cov, plain",
+        "anchor-separate, per-test, per-test-cold, lcov, lcov-ctrace, counts, cov, plain",
     )
     add_python_arguments(parser)
     parser.add_argument(
