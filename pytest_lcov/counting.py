@@ -565,7 +565,8 @@ def bind(code: CodeType, counts: Counters) -> CodeType:
         if isinstance(const, CodeType):
             return bind(const, counts)
         if type(const) is tuple:
-            return tuple(value(item) for item in const)
+            items = tuple(value(item) for item in const)
+            return const if all(a is b for a, b in zip(items, const, strict=True)) else items
         key = _placeholder_key(const)
         if key is None:
             return const
