@@ -48,6 +48,7 @@ def write_many_tests_project(root: Path) -> None:
         body += "def never(x):\n    return x if x else -x\n"
         (root / "pkg").mkdir(exist_ok=True)
         (root / f"pkg/mod{m}.py").write_text(body)
+    (root / "pkg/plain.py").write_text("def plain(x):\n    return x + 1\n")  # no branches
     for t in range(MODULES):
         calls = "".join(
             f"    if (x * {k + 3} + {m + t}) % 4 < 2:\n        mod{m}.f{k}(x)\n"
@@ -58,7 +59,9 @@ def write_many_tests_project(root: Path) -> None:
         (root / f"tests/test_t{t}.py").write_text(
             "import pytest\n"
             + "".join(f"from pkg import mod{m}\n" for m in range(MODULES))
+            + "from pkg.plain import plain\n"
             + f"\n\n@pytest.mark.parametrize('x', range({TESTS_PER_FILE}))\ndef test_reach(x):\n{calls}"
+            + "    assert plain(x) == x + 1\n"
             + f"    if x % 9 == {t + 1}:\n"
             + f"        with pytest.raises(ValueError):\n            mod{t}.boom(x)\n"
         )
@@ -126,32 +129,39 @@ def _head(page: str, major: int) -> dict[str, str]:
     return {m[1]: f"{m[4]}/{m[3]} {m[2]}" for m in found}
 
 
-SOURCE_LINE = re.compile(r"^\s*(\d+)\s*(\[.*?\])?\s*:\s*(\d*|#####)\s*:")
+# Line number, branch marks, count: 2.x leaves the branch column out of a file without branches.
+def _known(numbers: dict[str, str]) -> dict[str, str]:
+    """The metrics a file has: 1.x shows a file without branches as 0/0, 2.x leaves the cells empty or out."""
+    return {metric: value for metric, value in numbers.items() if value not in ("0/0 -", "/ -")}
+
+
+SOURCE_LINE = re.compile(r"^\s*(\d+)\s*(\[.*?\])?\s*:?\s*(\d*|#####)\s*:")
 
 
 def read_pages(report: Path, major: int) -> Pages:
     """Every number of the report's index, detail, source and function pages."""
     pages = Pages()
-    for index in [report / "index.html", *sorted(report.glob("*/index.html"))]:
+    for index in sorted(report.rglob("index.html")):
         name = index.relative_to(report).as_posix()
         text = index.read_text(encoding="utf-8")
-        pages.heads[name] = _head(text, major)
+        pages.heads[name] = _known(_head(text, major))
         for row in _rows(index):
             cells = _cells(row)
             if cells and cells[0][0] in ("coverFile", "coverDirectory"):  # 2.x: "pkg/", 1.x: "pkg"
-                pages.rows[(name, cells[0][1].rstrip("/"))] = _numbers(cells[1:], major)
-    for detail in sorted(report.glob("*/index-detail.html")):
+                pages.rows[(name, cells[0][1].rstrip("/"))] = _known(_numbers(cells[1:], major))
+    for detail in sorted(report.rglob("index-detail.html")):
+        folder = detail.parent.relative_to(report).as_posix()
         current = ""
         for row in _rows(detail):
             cells = _cells(row)
             if cells and cells[0][0] == "coverFile":
-                current = f"{detail.parent.name}/{cells[0][1]}"
+                current = f"{folder}/{cells[0][1]}"
             elif cells and cells[0][0] == "testName":
                 pages.tests[(current, cells[0][1])] = _numbers(cells[1:], major)
-    for source in sorted(report.glob("*/*.gcov.html")):
-        name = f"{source.parent.name}/{source.name.removesuffix('.gcov.html')}"
+    for source in sorted(report.rglob("*.gcov.html")):
+        name = source.relative_to(report).as_posix().removesuffix(".gcov.html")
         text = source.read_text(encoding="utf-8")
-        pages.heads[name] = _head(text, major)
+        pages.heads[name] = _known(_head(text, major))
         found = []
         for raw in re.findall(r'<span class="lineNum">.*?(?=<span class="lineNum">|</pre>)', text, re.S):
             titles = tuple(re.findall(r'title="(Branch [^"]*)"', raw))
@@ -224,7 +234,7 @@ def test_genhtml_2_pages_read_as_genhtml_1_pages_on_many_tests_per_file(
 
     sections = written.count("TN:")
     assert sections > MODULES * MODULES * TESTS_PER_FILE  # many tests per file
-    assert len(one.rows) >= 2 * MODULES and len(one.lines) == 2 * MODULES and one.tests
+    assert len(one.rows) >= 2 * MODULES and len(one.lines) == 2 * MODULES + 1 and one.tests
     assert two.heads == one.heads
     assert two.rows == one.rows
     assert two.lines == one.lines
