@@ -102,7 +102,7 @@ def _cells(row: str) -> list[tuple[str, str]]:
     ]
 
 
-def _numbers(cells: list[tuple[str, str]], major: int) -> dict[str, str]:
+def _numbers(cells: list[tuple[str, str]], major: int, metrics: tuple[str, ...]) -> dict[str, str]:
     """The (rate, hit, found) of each metric in a table row, by metric, as "hit/found rate"."""
     values = [text for kind, text in cells if kind.startswith(("coverPer", "coverNum", "testPer", "testNum"))]
     out = {}
@@ -112,11 +112,19 @@ def _numbers(cells: list[tuple[str, str]], major: int) -> dict[str, str]:
         ):
             hit, _, found = count.partition(" / ")
             out[metric] = f"{hit}/{found} {rate}"
-    else:  # rate, found, hit
-        triples = zip(values[0::3], values[1::3], values[2::3], strict=True)
-        for metric, (rate, found, hit) in zip(METRICS_2, triples, strict=True):
-            out[metric] = f"{hit}/{found} {rate}"
+    else:  # rate, found, hit; a file with neither branches nor functions has the lines' cells only
+        triples = list(zip(values[0::3], values[1::3], values[2::3], strict=True))
+        for metric, (rate, found, hit) in zip(metrics[: len(triples)], triples, strict=True):
+            out[metric] = f"{hit or ('0' if found else '')}/{found} {rate}"  # 2.x: an empty cell for 0 hit
     return out
+
+
+def _columns(page: str, major: int) -> tuple[str, ...]:
+    """The metrics of a page's table: 2.x leaves out the column of a metric no file there has."""
+    if major == 1:
+        return METRICS_1
+    heads = {"Lines": ">Line Coverage", "Branches": ">Branch Coverage", "Functions": ">Function Coverage"}
+    return tuple(metric for metric in METRICS_2 if heads[metric] in page)
 
 
 def _head(page: str, major: int) -> dict[str, str]:
@@ -145,19 +153,21 @@ def read_pages(report: Path, major: int) -> Pages:
         name = index.relative_to(report).as_posix()
         text = index.read_text(encoding="utf-8")
         pages.heads[name] = _known(_head(text, major))
+        columns = _columns(text, major)
         for row in _rows(index):
             cells = _cells(row)
             if cells and cells[0][0] in ("coverFile", "coverDirectory"):  # 2.x: "pkg/", 1.x: "pkg"
-                pages.rows[(name, cells[0][1].rstrip("/"))] = _known(_numbers(cells[1:], major))
+                pages.rows[(name, cells[0][1].rstrip("/"))] = _known(_numbers(cells[1:], major, columns))
     for detail in sorted(report.rglob("index-detail.html")):
         folder = detail.parent.relative_to(report).as_posix()
+        columns = _columns(detail.read_text(encoding="utf-8"), major)
         current = ""
         for row in _rows(detail):
             cells = _cells(row)
             if cells and cells[0][0] == "coverFile":
                 current = f"{folder}/{cells[0][1]}"
             elif cells and cells[0][0] == "testName":
-                pages.tests[(current, cells[0][1])] = _numbers(cells[1:], major)
+                pages.tests[(current, cells[0][1])] = _numbers(cells[1:], major, columns)
     for source in sorted(report.rglob("*.gcov.html")):
         name = source.relative_to(report).as_posix().removesuffix(".gcov.html")
         text = source.read_text(encoding="utf-8")
@@ -170,7 +180,7 @@ def read_pages(report: Path, major: int) -> Pages:
                 found.append((int(match[1]), match[3], titles))
         pages.lines[name] = found
         functions = source.with_name(source.name.replace(".gcov.html", ".func.html"))
-        rows = _rows(functions)
+        rows = _rows(functions) if functions.is_file() else []  # 2.x: none for a file without functions
         pages.functions[name] = sorted(
             (cells[0][1], cells[1][1]) for cells in map(_cells, rows) if cells and cells[0][0] == "coverFn"
         )
