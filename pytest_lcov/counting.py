@@ -686,7 +686,7 @@ class CountingLoader(importlib.machinery.SourceFileLoader):
         module = sys.modules.get(fullname)
         if module is None or getattr(module, "__loader__", None) is not self:
             return
-        plain = importlib.machinery.SourceFileLoader(fullname, path)
+        plain: Any = importlib.machinery.SourceFileLoader(fullname, path)  # typeshed's loader types vary
         module.__loader__ = plain
         spec = getattr(module, "__spec__", None)
         if spec is not None and spec.loader is self:

@@ -728,8 +728,9 @@ def test_import_hook(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         finder.uninstall()
         for name in ("hookpkg_x", "hookpkg_x.mod", "hookpkg_x.other"):
             sys.modules.pop(name, None)
-    assert type(mod.__loader__) is type(other.__loader__) is importlib.machinery.SourceFileLoader
-    assert mod.__spec__ is not None and mod.__spec__.loader is mod.__loader__
+    loaders: list[object] = [mod.__loader__, other.__loader__]
+    assert [type(loader) for loader in loaders] == [importlib.machinery.SourceFileLoader] * 2
+    assert mod.__spec__ is not None and mod.__spec__.loader is loaders[0]
     assert not [name for name in dir(mod) if "lcov" in name]
     counted = finder.files[target]
     counts = counted.cmap.line_counts(counted.values)
