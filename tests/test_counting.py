@@ -31,7 +31,7 @@ from typing import Any
 
 import coverage
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from pytest_lcov.counting import (
@@ -655,6 +655,16 @@ WITH_ENDING_IN_A_LOOP_THAT_RETURNS = (
 )
 
 
+def with_ending_in_a_returning_loop(source: str) -> bool:
+    """Whether `source` has a `with` whose body ends in a loop holding a `return`."""
+    return any(
+        isinstance(node, ast.With | ast.AsyncWith)
+        and isinstance(node.body[-1], ast.For | ast.AsyncFor | ast.While)
+        and any(isinstance(inner, ast.Return) for inner in ast.walk(node.body[-1]))
+        for node in ast.walk(ast.parse(source))
+    )
+
+
 @pytest.mark.xfail(
     PY >= (3, 14),
     strict=True,
@@ -665,6 +675,7 @@ WITH_ENDING_IN_A_LOOP_THAT_RETURNS = (
 )
 def test_counters_keep_the_exit_arc_of_a_with_ending_in_a_loop(tmp_path: Path) -> None:
     source = WITH_ENDING_IN_A_LOOP_THAT_RETURNS
+    assert with_ending_in_a_returning_loop(source)
     path = tmp_path / "with_loop.py"
     path.write_text(source)
     assert coverage_lines_and_arcs(source, path, True) == coverage_lines_and_arcs(source, path, False)
@@ -679,6 +690,8 @@ def test_counters_keep_the_exit_arc_of_a_with_ending_in_a_loop(tmp_path: Path) -
 @given(program())
 def test_coverage_records_the_same_with_counters(source: str) -> None:
     """The counters must not show coverage.py a line or an arc the source has not (or hide one)."""
+    # The one shape where they still do on 3.14+ is pinned by its own test (strict xfail).
+    assume(PY < (3, 14) or not with_ending_in_a_returning_loop(source))
     with program_file(source) as path:
         assert coverage_lines_and_arcs(source, path, True) == coverage_lines_and_arcs(source, path, False)
 
@@ -812,14 +825,26 @@ def test_a_continue_in_a_loops_else_belongs_to_the_outer_loop() -> None:
     )
 
 
-def test_a_reloaded_module_adds_to_its_counts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """importlib.reload runs the module again: its counts add up; from changed source, they are marked."""
-    target = tmp_path / "reloaded_mod_x.py"
-    target.write_text("x = 1\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
+@contextlib.contextmanager
+def counting_import(
+    folder: Path, monkeypatch: pytest.MonkeyPatch, name: str, source: str
+) -> Iterator[tuple[CountingFinder, Path]]:
+    """Module `name` of `source` in `folder`, importable and counted while the block runs (then forgotten)."""
+    target = folder / f"{name}.py"
+    target.write_text(source)
+    monkeypatch.syspath_prepend(str(folder))
     finder = CountingFinder(frozenset([str(target)]))
     finder.install()
     try:
+        yield finder, target
+    finally:
+        finder.uninstall()
+        sys.modules.pop(name, None)
+
+
+def test_a_reloaded_module_adds_to_its_counts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """importlib.reload runs the module again: its counts add up; from changed source, they are marked."""
+    with counting_import(tmp_path, monkeypatch, "reloaded_mod_x", "x = 1\n") as (finder, target):
         module = importlib.import_module("reloaded_mod_x")
         importlib.reload(module)
         counted = finder.files[str(target)]
@@ -828,9 +853,6 @@ def test_a_reloaded_module_adds_to_its_counts(tmp_path: Path, monkeypatch: pytes
         target.write_text("x = 2\n\n")
         importlib.reload(module)
         assert finder.files[str(target)].reloaded_changed
-    finally:
-        finder.uninstall()
-        sys.modules.pop("reloaded_mod_x", None)
 
 
 def test_real_code_counts_equal_the_reference() -> None:
@@ -963,16 +985,8 @@ def test_an_async_for_whose_continue_leaves_through_finally_runs_uncounted(
     )
     with pytest.raises(Uncountable):
         instrument_source(source, "async_risky.py")
-    target = tmp_path / "async_risky_x.py"
-    target.write_text(source)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    finder = CountingFinder(frozenset([str(target)]))
-    finder.install()
-    try:
+    with counting_import(tmp_path, monkeypatch, "async_risky_x", source) as (finder, target):
         module = importlib.import_module("async_risky_x")
-    finally:
-        finder.uninstall()
-        sys.modules.pop("async_risky_x", None)
     with pytest.raises(TypeError, match="'async for' requires an object with __aiter__ method, got list"):
         module.f([1]).send(None)
     assert finder.files[str(target)].not_counted is not None
@@ -981,12 +995,8 @@ def test_an_async_for_whose_continue_leaves_through_finally_runs_uncounted(
 def test_a_module_run_by_runpy_adds_to_its_counts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """runpy.run_module of a module not imported finds it through us: the counted code runs.  Once
     imported, its spec has the plain loader (nothing of ours is reachable): that run is seen."""
-    target = tmp_path / "run_me_x.py"
-    target.write_text("x = 1\nif __name__ == '__main__':\n    y = 2\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    finder = CountingFinder(frozenset([str(target)]))
-    finder.install()
-    try:
+    source = "x = 1\nif __name__ == '__main__':\n    y = 2\n"
+    with counting_import(tmp_path, monkeypatch, "run_me_x", source) as (finder, target):
         runpy.run_module("run_me_x", run_name="__main__")
         importlib.import_module("run_me_x")
         counted = finder.files[str(target)]
@@ -994,30 +1004,19 @@ def test_a_module_run_by_runpy_adds_to_its_counts(tmp_path: Path, monkeypatch: p
         assert finder.ran_uncounted == set()
         runpy.run_module("run_me_x", run_name="__main__")
         assert finder.ran_uncounted == {str(target)}
-    finally:
-        finder.uninstall()
-        sys.modules.pop("run_me_x", None)
 
 
 def test_a_module_also_run_outside_the_import_system_is_seen(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """runpy.run_path compiles the file itself: that run has no counters, so the counts would be low."""
-    target = tmp_path / "run_path_x.py"
-    target.write_text("x = 1\n")
     other = tmp_path / "not_ours_x.py"
     other.write_text("y = 1\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    finder = CountingFinder(frozenset([str(target)]))
-    finder.install()
-    try:
+    with counting_import(tmp_path, monkeypatch, "run_path_x", "x = 1\n") as (finder, target):
         importlib.import_module("run_path_x")
         assert finder.ran_uncounted == set()
         runpy.run_path(str(other))
         assert finder.ran_uncounted == set()
         runpy.run_path(str(target))
         assert finder.ran_uncounted == {str(target)}
-    finally:
-        finder.uninstall()
-        sys.modules.pop("run_path_x", None)
     runpy.run_path(str(target))  # an uninstalled finder hears of nothing
