@@ -301,6 +301,8 @@ def _sysmon_can_measure(cov: coverage.Coverage) -> bool:
     It needs ``sys.monitoring`` (CPython 3.12+), and for branches its
     BRANCH_LEFT/BRANCH_RIGHT events (3.14+); it records neither dynamic
     contexts, nor file tracer plugins, nor concurrency other than threads.
+    Any configured plugin counts: which ones trace files is known only once
+    coverage.py has loaded them, after the core is chosen.
     Where it can, it gives the data of the C tracer at a fraction of its cost
     (coverage.py makes it the default from 3.14).
     """
