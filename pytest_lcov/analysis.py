@@ -461,22 +461,18 @@ def analysed_files(
     """Each measured file with coverage.py's analysis, one at a time, in coverage.py's order.
 
     Files come from coverage.py's own rules, so `source`, `omit`, `include`,
-    exclusions, `skip_empty` and unimported source files behave exactly as in
-    ``coverage report``.  Plain Python files are read once and analysed by
+    exclusions and unimported source files behave exactly as in ``coverage
+    report``; like it, this yields empty files too, for the caller to count
+    and leave out under `skip_empty`.  Plain Python files are read once and analysed by
     coverage.py's own `analysis_from_file_reporter`; with `store_folder`,
     unchanged files reuse an earlier, signed analysis.  `parallel` is the
     parsing already under way since the session started, if any.
     """
     data = cov.get_data()  # flushes the tracer's data into the data object the reporters read
-    skip_empty = bool(cov.get_option("report:skip_empty"))
     if _plain_python_only(cov, data):
-        analyses: Iterable[tuple[FileReporter, Analysis]] = _analyses(cov, data, store_folder, parallel)
+        yield from _analyses(cov, data, store_folder, parallel)
     else:
-        analyses = get_analysis_to_report(cov, None)
-    for reporter, analysis in analyses:
-        if skip_empty and analysis.numbers.n_statements == 0:
-            continue
-        yield reporter, analysis
+        yield from get_analysis_to_report(cov, None)
 
 
 def _plain_python_only(cov: Coverage, data: CoverageData) -> bool:

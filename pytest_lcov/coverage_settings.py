@@ -5,25 +5,24 @@ writer might pass over: the ``fail_under`` gate on coverage.py's total (lines
 and branches together, rounded to ``precision``), and the ``[paths]``
 remapping, which coverage.py applies only when it combines data files (and
 pytest-cov always combines).  Both are coverage.py's to compute: the total is
-``Coverage.report``'s, the gate ``coverage.results.should_fail_under``, the
+coverage.py's per-file ``Numbers`` added up as ``Coverage.report`` adds them (taken
+from the tracefile's own pass, so the files are analysed once), the gate
+``coverage.results.should_fail_under``, the
 remapping ``Coverage.combine``'s or, for tracefiles, coverage.py's
 ``PathAliases`` built as ``combine`` builds them.
 """
 
 from __future__ import annotations
 
-import io
 import os
 import tempfile
-import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
 import coverage
-from coverage.exceptions import CoverageException, CoverageWarning
 from coverage.files import PathAliases
-from coverage.results import display_covered, should_fail_under
+from coverage.results import Numbers, display_covered, should_fail_under
 
 T = TypeVar("T")
 
@@ -104,16 +103,21 @@ def required_total(cov: coverage.Coverage, given: float | None) -> float:
     return configured if isinstance(configured, int | float) else 0.0
 
 
-def total_gate(cov: coverage.Coverage, required: float) -> TotalGate:
-    """Check coverage.py's total as pytest-cov does (a total that cannot be had is 0)."""
+def report_precision(cov: coverage.Coverage, given: int | None) -> int:
+    """Digits of coverage.py's percentages: --lcov-precision if given, else [report] precision."""
+    if given is not None:
+        return given
     option = cov.get_option("report:precision")
-    precision = option if isinstance(option, int) else 0
-    try:
-        with warnings.catch_warnings():  # the tracefile's pass over the same files said them already
-            warnings.simplefilter("ignore", CoverageWarning)
-            total = float(cov.report(file=io.StringIO(), output_format="total", ignore_errors=True))
-    except CoverageException:  # "No data to report.": pytest-cov counts 0
-        total = 0.0
+    return option if isinstance(option, int) else 0
+
+
+def coverage_total(numbers: Numbers) -> float:
+    """coverage.py's total (``Coverage.report``'s) from its numbers; 0 with no file, as pytest-cov has it."""
+    return numbers.pc_covered if numbers.n_files else 0.0
+
+
+def total_gate(total: float, required: float, precision: int) -> TotalGate:
+    """Check coverage.py's total as pytest-cov does, by coverage.py's rule."""
     return TotalGate(required, precision, total, should_fail_under(total, required, precision))
 
 

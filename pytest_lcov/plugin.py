@@ -31,7 +31,15 @@ from pytest_lcov import PytestLcovWarning, analysis
 from pytest_lcov.analysis import ParallelAnalysis, collected_data, measured_sources
 from pytest_lcov.analysis_cache import own_folder, user_key_problem
 from pytest_lcov.counting import CountingFinder
-from pytest_lcov.coverage_settings import TotalGate, remapped, remapped_names, required_total, total_gate
+from pytest_lcov.coverage_settings import (
+    TotalGate,
+    coverage_total,
+    remapped,
+    remapped_names,
+    report_precision,
+    required_total,
+    total_gate,
+)
 from pytest_lcov.diff import (
     ChangedLines,
     DiffCoverage,
@@ -531,7 +539,7 @@ class LcovReport:
             self._write_html(session, settings.html)
         for line in missed_gates(self.report.totals, settings.fail_under):
             self._fail(session, line)
-        self._check_total(session, cov)
+        self._check_total(session, cov, self.report)
         diff = self._diff_coverage(session, changed, self.report) if changed is not None else None
         self._write_job_summary(
             session, job_summary(self.report.totals, self.report.files, diff, title=TITLE)
@@ -546,12 +554,14 @@ class LcovReport:
         children = self.child_files | self.measurement.child_files
         return merged_counts(mine + self.worker_counts, expected, children)
 
-    def _check_total(self, session: pytest.Session, cov: coverage.Coverage) -> TotalGate | None:
+    def _check_total(
+        self, session: pytest.Session, cov: coverage.Coverage, report: Report
+    ) -> TotalGate | None:
         """--lcov-fail-under, else coverage.py's [report] fail_under, as pytest-cov checks them."""
         required = required_total(cov, self.settings.fail_under_total)
         if not required:
             return None
-        gate = total_gate(cov, required)
+        gate = total_gate(coverage_total(report.numbers), required, report_precision(cov, None))
         if gate.failed:
             self._fail(session, f"pytest-lcov: {gate.line}")
             self._say(f"pytest-lcov: {gate.detail}", red=True)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TextIO
 
 import coverage
+from coverage.results import Numbers
 
 from pytest_lcov.analysis import (
     Analysis,
@@ -64,6 +65,9 @@ class Report:
     uncounted: tuple[tuple[str, str], ...] = ()  # (file, why) where execution counts were not trusted
     # of the kept files: each line of a statement that spans lines -> the statement's first line
     starts: dict[str, dict[int, int]] = field(default_factory=dict)
+    # coverage.py's total over the same files (Coverage.report's), and the files skip_empty left out
+    numbers: Numbers = field(default_factory=Numbers)
+    empty_skipped: int = 0
 
 
 @dataclass
@@ -159,9 +163,16 @@ def _write_report(
     kept: dict[str, FileRecord] = {}
     starts: dict[str, dict[int, int]] = {}
     uncounted: list[tuple[str, str]] = []
+    numbers = Numbers()
+    empty_skipped = 0
+    skip_empty = bool(cov.get_option("report:skip_empty"))
     with atomic_output(options.output) as out, _tests_output(options) as per_test:
         out.write(f"TN:{options.test_name}\n")  # one section: every file once, under the run's name
         for reporter, analysis in analysed_files(cov, options.cache_dir, parallel):
+            numbers += analysis.numbers  # Coverage.report counts the files skip_empty leaves out too
+            if skip_empty and analysis.numbers.n_statements == 0:
+                empty_skipped += 1
+                continue
             path = paths.name(reporter.filename)
             if modified_since(reporter.filename, measured_since):
                 changed.append(path)
@@ -183,7 +194,9 @@ def _write_report(
         with atomic_output(options.description_file, DESCRIPTION_LINE, "a genhtml description file") as desc:
             desc.write(format_descriptions(tests.descriptions()))
     load = per_test.load if per_test else None
-    return Report(totals, tuple(rows), tuple(changed), kept, load, tuple(uncounted), starts)
+    return Report(
+        totals, tuple(rows), tuple(changed), kept, load, tuple(uncounted), starts, numbers, empty_skipped
+    )
 
 
 def _checked_counts(
