@@ -82,6 +82,14 @@ def _count(value: Any, key: str) -> int:
     return int(text)
 
 
+def _precision(value: Any, key: str) -> int:
+    """Digits after the decimal point, checked at start-up: coverage.py refuses a bad one after the tests."""
+    text = str(value).strip()
+    if not text.isascii() or not text.isdigit():
+        raise OptionError(f"{key} = {value!r} is not a number of digits (a whole number from 0 up)")
+    return int(text)
+
+
 def _git_ref(value: Any, key: str) -> str:
     """A git revision name; one that starts with '-' would be read by git as an option."""
     text = _text(value, key).strip()
@@ -240,6 +248,12 @@ OPTIONS = (
         "fail the run when coverage.py's total (lines and branches together, rounded to [report] "
         "precision) is under this percent, as pytest-cov's --cov-fail-under (default: [report] fail_under)",
         parse=_total_percent,
+    ),
+    Option(
+        "lcov_precision",
+        "digits after the decimal point of the table's percentages and of the fail-under rule, "
+        "as pytest-cov's --cov-precision (default: [report] precision)",
+        parse=_precision,
     ),
     Option(
         "lcov_optional",

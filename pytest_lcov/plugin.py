@@ -477,6 +477,7 @@ class LcovReport:
         self.left_out: set[str] = set()  # by the workers: see collected_data
         self.counter: CountingFinder | None = None
         self.annotations: list[str] = []
+        self.table_settings = (0, False)  # coverage.py's precision, skip_covered: read when reporting
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
@@ -540,6 +541,10 @@ class LcovReport:
         for line in missed_gates(self.report.totals, settings.fail_under):
             self._fail(session, line)
         self._check_total(session, cov, self.report)
+        self.table_settings = (
+            report_precision(cov, settings.precision),
+            bool(cov.get_option("report:skip_covered")),
+        )
         diff = self._diff_coverage(session, changed, self.report) if changed is not None else None
         self._write_job_summary(
             session, job_summary(self.report.totals, self.report.files, diff, title=TITLE)
@@ -561,7 +566,8 @@ class LcovReport:
         required = required_total(cov, self.settings.fail_under_total)
         if not required:
             return None
-        gate = total_gate(coverage_total(report.numbers), required, report_precision(cov, None))
+        precision = report_precision(cov, self.settings.precision)
+        gate = total_gate(coverage_total(report.numbers), required, precision)
         if gate.failed:
             self._fail(session, f"pytest-lcov: {gate.line}")
             self._say(f"pytest-lcov: {gate.detail}", red=True)
@@ -752,7 +758,12 @@ class LcovReport:
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         if self.options.table and self.report is not None:
             terminalreporter.section("LCOV coverage")
-            for line in table(self.report.files, self.report.totals):
+            precision, skip_covered = self.table_settings
+            report = self.report
+            rows = table(
+                report.files, report.totals, report.numbers, precision, skip_covered, report.empty_skipped
+            )
+            for line in rows:
                 terminalreporter.write_line(line)
         for line, markup in self.messages:
             terminalreporter.write_line(line, **markup)

@@ -45,11 +45,18 @@ RUN_DESCRIPTION = "lines run outside any test: imports, collection, session set-
 
 @dataclass(frozen=True)
 class FileSummary:
-    """One row of the terminal table: a file's totals and its missed lines."""
+    """One row of the terminal table: a file's totals and its missed lines.
+
+    `numbers` and `missing_arcs` are coverage.py's own (its per-file total, and
+    its term-missing text with partial branches such as ``4->6``), so the table
+    reads as pytest-cov's; `missing` is the tracefile's missed lines only.
+    """
 
     path: str
     totals: Totals
     missing: str
+    numbers: Numbers = field(default_factory=Numbers)
+    missing_arcs: str = ""
 
 
 @dataclass(frozen=True)
@@ -189,7 +196,9 @@ def _write_report(
             totals += file_totals
             if options.table:
                 missed = [line for line, count in record.lines.items() if not count]
-                rows.append(FileSummary(path, file_totals, format_lines(record.lines, missed)))
+                missing = format_lines(record.lines, missed)
+                arcs = analysis.missing_formatted(branches=True)
+                rows.append(FileSummary(path, file_totals, missing, analysis.numbers, arcs))
     if tests is not None and options.per_test:
         with atomic_output(options.description_file, DESCRIPTION_LINE, "a genhtml description file") as desc:
             desc.write(format_descriptions(tests.descriptions()))

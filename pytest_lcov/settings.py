@@ -63,6 +63,7 @@ class Settings:
     annotations: bool = False
     fail_under_total: float | None = None  # None: [report] fail_under decides, as for pytest-cov
     optional: bool = False  # no tracefile written does not fail the run
+    precision: int | None = None  # None: [report] precision, as for pytest-cov's --cov-precision
 
     @property
     def output(self) -> Path:
@@ -204,6 +205,7 @@ def _resolve(config: pytest.Config) -> Settings:
         **_diff_settings(values),
         fail_under_total=values.get("fail_under"),
         optional=bool(values.get("optional")),
+        precision=values.get("precision"),
     )
 
 

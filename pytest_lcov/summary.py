@@ -6,6 +6,9 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from coverage.results import Numbers, display_covered
+
+from pytest_lcov.coverage_settings import coverage_total
 from pytest_lcov.model import Totals, format_totals, percent
 from pytest_lcov.report import FileSummary
 from pytest_lcov.tracefile import safe_field
@@ -54,20 +57,49 @@ def missed_gates(totals: Totals, thresholds: dict[str, float]) -> list[str]:
     return lines
 
 
-def table(files: Sequence[FileSummary], totals: Totals) -> list[str]:
-    """A per-file table like pytest-cov's term-missing, with functions and branches."""
+def _percent(hit: int, found: int, precision: int) -> str:
+    return f"{display_covered(hit * 100 / found, precision)}%" if found else "-"
+
+
+def table(
+    files: Sequence[FileSummary],
+    totals: Totals,
+    numbers: Numbers,
+    precision: int = 0,
+    skip_covered: bool = False,
+    empty_skipped: int = 0,
+) -> list[str]:
+    """A per-file table like pytest-cov's term-missing, with functions and branches.
+
+    It reads as ``coverage report --show-missing`` does with the same settings:
+    the same files (``skip_covered`` leaves out those coverage.py counts as
+    complete, `empty_skipped` are those ``skip_empty`` left out), the same
+    Missing text, and coverage.py's per-file and total percentage ("Total",
+    pytest-cov's "Cover"), every percentage with `precision` digits.
+    """
     with_branches = totals.branches_found > 0
+    metrics = ("lines", "functions", "branches") if with_branches else ("lines", "functions")
     header = ["File", "Lines", "Cover", "Funcs", "Cover"] + (["Branches", "Cover"] if with_branches else [])
-    rows = [header]
-    for entry in [*files, FileSummary("TOTAL", totals, "")]:
-        row = [safe_field(entry.path)]  # no escape sequence from a file name reaches the terminal
-        for metric in ("lines", "functions", "branches") if with_branches else ("lines", "functions"):
-            hit, found = _counts(entry.totals, metric)
-            row += [f"{hit}/{found}", f"{percent(hit, found)}%" if found else "-"]
-        rows.append(row)
+    header.append("Total")  # coverage.py's: lines and branches together
+    shown_files = [
+        entry
+        for entry in files
+        if not (skip_covered and entry.numbers.n_missing == 0 and entry.numbers.n_partial_branches == 0)
+    ]
+    complete = len(files) - len(shown_files) + (empty_skipped if skip_covered else 0)
+
+    def row_of(name: str, counts: Totals, total: float) -> list[str]:
+        cells = [safe_field(name)]  # no escape sequence from a file name reaches the terminal
+        for metric in metrics:
+            hit, found = _counts(counts, metric)
+            cells += [f"{hit}/{found}", _percent(hit, found, precision)]
+        return [*cells, f"{display_covered(total, precision)}%"]
+
+    rows = [header] + [row_of(entry.path, entry.totals, entry.numbers.pc_covered) for entry in shown_files]
+    rows.append(row_of("TOTAL", totals, coverage_total(numbers)))
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     lines = []
-    missing = [entry.missing for entry in files] + [""]
+    missing = [entry.missing_arcs for entry in shown_files] + [""]
     for index, row in enumerate(rows):
         cells = [row[0].ljust(widths[0])] + [
             cell.rjust(width) for cell, width in zip(row[1:], widths[1:], strict=True)
@@ -82,4 +114,12 @@ def table(files: Sequence[FileSummary], totals: Totals) -> list[str]:
             rule = "-" * len(text)
         if index in (0, len(rows) - 2):
             lines.append(rule)
+    if complete:  # coverage.py's words, after a blank line as it writes them
+        lines += ["", f"{_plural(complete, 'file')} skipped due to complete coverage."]
+    if empty_skipped and not skip_covered:
+        lines += ["", f"{_plural(empty_skipped, 'empty file')} skipped."]
     return lines
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"

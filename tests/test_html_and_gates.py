@@ -88,7 +88,8 @@ def test_table_lists_each_file_with_its_missing_lines(pytester: pytest.Pytester)
     result = run_pytest(pytester, "--lcov", "--lcov-table")
     start = result.outlines.index(next(line for line in result.outlines if line.startswith("File ")))
     rows = [re.split(r"\s{2,}", line) for line in result.outlines[start : start + 6]]
-    assert rows[0] == ["File", "Lines", "Cover", "Funcs", "Cover", "Missing"]
-    assert rows[2] == ["mod.py", "3/5", "60.0%", "1/2", "50.0%", "6-7"]
-    assert rows[3] == ["test_mod.py", "3/3", "100.0%", "1/1", "100.0%"]
-    assert rows[5] == ["TOTAL", "6/8", "75.0%", "2/3", "66.7%"]
+    # Percentages with [report] precision's digits (0 by default); Total is coverage.py's.
+    assert rows[0] == ["File", "Lines", "Cover", "Funcs", "Cover", "Total", "Missing"]
+    assert rows[2] == ["mod.py", "3/5", "60%", "1/2", "50%", "60%", "6-7"]
+    assert rows[3] == ["test_mod.py", "3/3", "100%", "1/1", "100%", "100%"]
+    assert rows[5] == ["TOTAL", "6/8", "75%", "2/3", "67%", "75%"]
