@@ -3,7 +3,8 @@
 Each test runs pytest-cov (``--cov --cov-report=lcov:cov.info``) and pytest-lcov
 (``--lcov``) on the same project, in real pytest sessions measured by the real
 coverage.py, and compares what a CI job sees: the exit status, the numbers of the
-fail-under message, the ``SF:`` paths and the line and branch totals.  Where
+fail-under message, the ``SF:`` paths and the line and branch totals (and, against
+``--cov-report=term-missing``, what ``--lcov-table`` lists).  Where
 pytest-lcov differs on purpose (a missing tracefile fails the run; Ctrl-C keeps
 the earlier tracefile), the test shows pytest-cov's behaviour beside it.
 """
@@ -416,6 +417,199 @@ def test_ctrl_c_keeps_the_earlier_tracefile(
         lcov.stdout
     )
     assert "pytest-lcov: lcov.info is from an earlier run (" in lcov.stdout
+
+
+# Item 8 and --cov-precision: the terminal table, as --cov-report=term-missing shows it.
+
+
+BRANCHY = """\
+def partial(x):
+    y = 0
+    if x:
+        y = 1
+    return y
+
+
+def loop(items):
+    for item in items:
+        if item:
+            break
+    return 1
+"""
+COMPLETE = "def complete():\n    return 1\n"
+MORE_TESTS = """\
+from mylib.branchy import loop, partial
+from mylib.complete import complete
+
+
+def test_more():
+    assert partial(True) == 1
+    assert loop([1]) == 1
+    assert complete() == 1
+"""
+SKIPPED = re.compile(r"\d+ (empty )?files? skipped")
+
+
+def write_table_project(root: Path, report: str) -> None:
+    """write_project's package, with partial branches, a complete file and an empty one."""
+    write_project(root, COVERAGE_CONFIG + "[tool.coverage.report]\n" + report)
+    package = root / "src" / "mylib"
+    (package / "branchy.py").write_text(BRANCHY)
+    (package / "complete.py").write_text(COMPLETE)
+    (package / "empty.py").write_text("# nothing to run\n")
+    (root / "tests" / "test_more.py").write_text(MORE_TESTS)
+
+
+@dataclass(frozen=True)
+class Table:
+    """A terminal table as printed: per file (and TOTAL) coverage.py's percent and the Missing text."""
+
+    rows: dict[str, tuple[str, str]]
+    skipped: tuple[str, ...]  # coverage.py's lines about the files left out
+    cells: tuple[tuple[str, ...], ...]  # every row, split into its cells
+
+    @classmethod
+    def read(cls, result: pytest.RunResult, first: str, cover: str) -> Table:
+        """The table whose header starts with `first`; `cover` is the header of coverage.py's percent."""
+        lines = result.outlines
+        start = next(i for i, line in enumerate(lines) if line.startswith(first + " "))
+        header = lines[start].split()  # captions are single words
+        rows, cells = {}, []
+        end = start
+        for end, line in enumerate(lines[start + 1 :], start + 1):  # noqa: B007 (read after the loop)
+            if set(line) == {"-"}:
+                continue
+            row = line.split(maxsplit=len(header) - 1)  # only Missing holds spaces
+            cells.append(tuple(row))
+            rows[row[0]] = (row[header.index(cover)], row[-1] if len(row) == len(header) else "")
+            if row[0] == "TOTAL":
+                break
+        skipped = tuple(line for line in lines[end + 1 : end + 5] if SKIPPED.match(line))
+        return cls(rows, skipped, tuple(cells))
+
+
+def term_missing(pytester: pytest.Pytester, *args: str) -> Table:
+    result = run_pytest(pytester, "--cov", "--cov-report=term-missing", *args)
+    assert result.ret == pytest.ExitCode.OK, result.stdout.str()
+    return Table.read(result, "Name", "Cover")
+
+
+def lcov_table(pytester: pytest.Pytester, *args: str) -> Table:
+    result = pytest_lcov(pytester, "--lcov-table", *args)
+    assert result.ret == pytest.ExitCode.OK, result.stdout.str()
+    return Table.read(result, "File", "Total")
+
+
+@pytest.mark.parametrize(
+    ("report", "cov_args", "lcov_args", "digits", "skipped"),
+    [
+        pytest.param("", [], [], 0, (), id="plain"),
+        pytest.param(
+            "skip_covered = true\nprecision = 2\n",
+            [],
+            [],
+            2,
+            ("3 files skipped due to complete coverage.",),
+            id="skip-covered",
+        ),
+        pytest.param(
+            "skip_empty = true\nprecision = 1\n", [], [], 1, ("2 empty files skipped.",), id="skip-empty"
+        ),
+        pytest.param(
+            "skip_covered = true\nskip_empty = true\n",
+            [],
+            [],
+            0,
+            ("3 files skipped due to complete coverage.",),  # coverage.py counts empty files as complete
+            id="skip-both",
+        ),
+        pytest.param(
+            "precision = 1\n", ["--cov-precision=3"], ["--lcov-precision=3"], 3, (), id="precision-flag"
+        ),
+    ],
+)
+@PYTEST_COV_7
+def test_table_lists_what_term_missing_lists(
+    pytester: pytest.Pytester,
+    monkeypatch: pytest.MonkeyPatch,
+    report: str,
+    cov_args: list[str],
+    lcov_args: list[str],
+    digits: int,
+    skipped: tuple[str, ...],
+) -> None:
+    """The same files, Missing text (partial branches too), per-file and TOTAL percent, skipped lines."""
+    write_table_project(pytester.path, report)
+    monkeypatch.setenv("PYTHONPATH", str(pytester.path / "src"))
+    cov = term_missing(pytester, *cov_args)
+    lcov = lcov_table(pytester, *lcov_args)
+    assert lcov.rows == cov.rows
+    assert lcov.skipped == cov.skipped == skipped
+    assert "3->5, 9->12, 10->9" in {missing for _, missing in cov.rows.values()}
+    # Every percentage of the table, coverage.py's and LCOV's per metric, with the same digits.
+    percents = [cell for row in lcov.cells for cell in row if cell.endswith("%")]
+    pattern = rf"\d+\.\d{{{digits}}}%" if digits else r"\d+%"
+    assert percents and all(re.fullmatch(pattern, cell) for cell in percents), percents
+
+
+HAND_MODULE = """\
+def f(x):
+    y = 0
+    if x:
+        y = 1
+    return y
+"""
+
+
+@PYTEST_COV_7
+def test_table_worked_out_by_hand(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    """f(True) only: 5 of 5 statements and 1 of 2 branches ran, so coverage.py's total is 6/7.
+
+    85.714...% shows as 85.71% with precision 2; the missed arc 3->5 is the Missing text; the empty
+    __init__.py is left out by skip_empty.  --lcov-precision decides the fail-under rule as
+    --cov-precision does: 85.714 rounds to 86 (passes a gate of 86) but to 85.7 with one digit.
+    """
+    write_project(
+        pytester.path, COVERAGE_CONFIG + "[tool.coverage.report]\nskip_empty = true\nprecision = 2\n"
+    )
+    (pytester.path / "src" / "mylib" / "core.py").write_text(HAND_MODULE)
+    (pytester.path / "tests" / "test_core.py").write_text(
+        "from mylib.core import f\n\n\ndef test_f():\n    assert f(True) == 1\n"
+    )
+    monkeypatch.setenv("PYTHONPATH", str(pytester.path / "src"))
+    table = lcov_table(pytester)
+    assert table.cells == (
+        ("src/mylib/core.py", "5/5", "100.00%", "1/1", "100.00%", "1/2", "50.00%", "85.71%", "3->5"),
+        ("TOTAL", "5/5", "100.00%", "1/1", "100.00%", "1/2", "50.00%", "85.71%"),
+    )
+    assert table.rows == {"src/mylib/core.py": ("85.71%", "3->5"), "TOTAL": ("85.71%", "")}
+    assert table.skipped == ("1 empty file skipped.",)
+    cov = term_missing(pytester)
+    assert (cov.rows, cov.skipped) == (table.rows, table.skipped)
+    for digits, status, failure in [
+        ("0", pytest.ExitCode.OK, None),
+        ("1", pytest.ExitCode.TESTS_FAILED, ("85.7", "86.0")),
+    ]:
+        cov = pytest_cov(pytester, "--cov-fail-under=86", f"--cov-precision={digits}")
+        lcov = pytest_lcov(pytester, "--lcov-fail-under=86", f"--lcov-precision={digits}")
+        assert lcov.ret == cov.ret == status
+        (_, *lcov_line), lcov_failure = gate_numbers(lcov)
+        (_, *cov_line), cov_failure = gate_numbers(cov)
+        assert lcov_failure == cov_failure == failure
+        # The words differ at the rounding edge (README): pytest-cov's "FAIL ... not reached" on a pass.
+        assert lcov_line[0::2] == cov_line[0::2] == ["86", "85.71"]
+
+
+@pytest.mark.parametrize("value", ["-1", "1.5", "two", ""])
+def test_a_bad_precision_stops_the_run_at_start_up(pytester: pytest.Pytester, value: str) -> None:
+    pytester.makepyfile(test_f="def test_f():\n    pass\n")
+    result = pytest_lcov(pytester, f"--lcov-precision={value}")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert f"lcov_precision = '{value}' is not a number of digits (a whole number from 0 up)" in (
+        result.stderr.str()
+    )
+    pytester.makeini(f"[pytest]\nlcov_precision = {value}\n")
+    assert pytest_lcov(pytester).ret == pytest.ExitCode.USAGE_ERROR
 
 
 # Item 10: the help text.
