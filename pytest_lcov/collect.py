@@ -28,7 +28,7 @@ Arc = tuple[int, int]
 
 @dataclass(frozen=True)
 class PathStyle:
-    """How ``SF:`` names a file: relative to `root`, absolute, or under `prefix`."""
+    """How ``SF:`` names a file: relative to `root` (absolute outside it), absolute, or under `prefix`."""
 
     root: Path
     absolute: bool = False
@@ -40,6 +40,10 @@ class PathStyle:
         try:
             relative = os.path.relpath(filename, self.root)
         except ValueError:  # another drive on Windows
+            return Path(filename).as_posix()
+        if relative == os.pardir or relative.startswith(os.pardir + os.sep):
+            # Outside the root (coverage.py measures whatever ran when no `source` is set):
+            # absolute, as coverage.py's own report names it, not a climb out of the project.
             return Path(filename).as_posix()
         return self.prefix + Path(relative).as_posix()
 

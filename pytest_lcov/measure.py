@@ -48,6 +48,7 @@ def refuse_pytest_cov(
         )
 
 
+PACKAGE_DIR = Path(__file__).resolve().parent
 SETTRACE_CORES = ("ctrace", "pytrace")  # coverage.py's cores that trace with sys.settrace
 
 
@@ -74,9 +75,11 @@ class Measurement:
         # Files child processes ran (their executions are not counted): read only when asked for.
         self.track_child_files = False
         self.child_files: set[str] = set()
+        # Environment variables set for children while tracing, with their earlier values.
+        self.environment_before: dict[str, str | None] = {}
 
     @classmethod
-    def begin(cls, settings: Settings, rootdir: Path, trace: bool = True) -> Measurement:
+    def begin(cls, settings: Settings, trace: bool = True) -> Measurement:
         """Borrow the running Coverage, or make one configured as coverage.py is.
 
         `trace` False makes one that only combines data measured elsewhere
@@ -84,7 +87,7 @@ class Measurement:
         coverage.py's configuration stops the run with one line.
         """
         try:
-            return cls._begin(settings, rootdir, trace)
+            return cls._begin(settings, trace)
         except pytest.UsageError:
             raise
         except Exception as exc:  # a bad regex, an unknown plugin or core, a broken config file
@@ -92,27 +95,21 @@ class Measurement:
             raise setting_error(f"pytest-lcov: coverage.py cannot measure this run: {message}") from None
 
     @classmethod
-    def _begin(cls, settings: Settings, rootdir: Path, trace: bool) -> Measurement:
+    def _begin(cls, settings: Settings, trace: bool) -> Measurement:
         refuse_executions_without_gil(settings)
         current = coverage.Coverage.current()
         if current is not None:
             return cls._borrow(current, settings)
-        cov = _configured_coverage(settings, rootdir, data_file=None)
+        cov = _configured_coverage(settings, data_file=None)
         data_dir = None
-        patches = cov.get_option("run:patch")
-        if isinstance(patches, list) and "subprocess" in patches:
-            # Children measured through coverage's subprocess patch write data
-            # files: give them a folder of this run's own, so nothing stale
-            # from an earlier run can be combined in.
+        if _children_write_data(cov):
+            # Children write data files: give them a folder of this run's own, so
+            # nothing stale from an earlier run can be combined in, nor left behind.
             data_dir = Path(tempfile.mkdtemp(prefix="pytest-lcov-"))
-            cov = _configured_coverage(settings, rootdir, data_file=str(data_dir / ".coverage"))
+            cov = _configured_coverage(settings, data_file=str(data_dir / ".coverage"))
         notices = [_choose_core(cov, settings)]
-        concurrency = cov.get_option("run:concurrency")
-        if trace and isinstance(concurrency, list) and "multiprocessing" in concurrency:
-            notices.append(
-                "pytest-lcov: concurrency = multiprocessing writes its data files where pytest-lcov "
-                'cannot collect them: use patch = ["subprocess", "fork", "_exit"] to measure children'
-            )
+        if trace and _measures_multiprocessing(cov):
+            notices.append(refuse_what_multiprocessing_children_cannot_see(settings, cov))
         measurement = cls(cov, notices=[n for n in notices if n], data_dir=data_dir)
         _check_exclusions(cov)
         if trace:
@@ -153,6 +150,11 @@ class Measurement:
 
     def start(self) -> None:
         """Start tracing (also after the run began, when xdist decided to run tests here after all)."""
+        if self.data_dir is not None and _measures_multiprocessing(self.cov):
+            # coverage.py's multiprocessing children read their data file's name from
+            # COVERAGE_FILE, not from this Coverage: point it into our folder until the end.
+            self.environment_before.setdefault("COVERAGE_FILE", os.environ.get("COVERAGE_FILE"))
+            os.environ["COVERAGE_FILE"] = str(self.data_dir / ".coverage")
         self.cov.start()
         self.running = True
         self.started = time.time()
@@ -168,6 +170,7 @@ class Measurement:
             self.cov.stop()
             self.running = False
             os.environ.pop("COVERAGE_PROCESS_CONFIG", None)
+        self._restore_environment()
 
     def switch_test(self, node_id: str | None) -> None:
         """Attribute what runs from now on to the test `node_id` (None: to no test).
@@ -185,6 +188,7 @@ class Measurement:
         if self.running:
             self.cov.stop()
             self.running = False
+        self._restore_environment()
         if self.data_dir is not None and any(self.data_dir.glob(".coverage.*")):
             for data_file in self.data_dir.glob(".coverage.*") if self.track_child_files else ():
                 with contextlib.suppress(Exception):  # combine meets the same problem and says it
@@ -193,6 +197,15 @@ class Measurement:
                     self.child_files.update(data.measured_files())
             self.cov.combine([str(self.data_dir)])
         return self.cov
+
+    def _restore_environment(self) -> None:
+        """Put back the environment variables set for children, as they were before the run."""
+        for name, value in self.environment_before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        self.environment_before.clear()
 
     def add_data(self, blobs: list[bytes]) -> None:
         """Combine data measured elsewhere (``CoverageData.dumps()``) into ours.
@@ -231,6 +244,46 @@ def release(cov: coverage.Coverage) -> None:
     cov.get_data().close(force=True)
 
 
+def _children_write_data(cov: coverage.Coverage) -> bool:
+    """Whether child processes save data files of their own for this run to combine.
+
+    coverage.py's subprocess patch and its multiprocessing support both do.
+    """
+    patches = cov.get_option("run:patch")
+    return (isinstance(patches, list) and "subprocess" in patches) or _measures_multiprocessing(cov)
+
+
+def _measures_multiprocessing(cov: coverage.Coverage) -> bool:
+    concurrency = cov.get_option("run:concurrency")
+    return isinstance(concurrency, list) and "multiprocessing" in concurrency
+
+
+def refuse_what_multiprocessing_children_cannot_see(settings: Settings, cov: coverage.Coverage) -> str:
+    """Check that multiprocessing's children can measure as this process does.
+
+    coverage.py starts them with its configuration file alone, not with the
+    options pytest-lcov added: branch data of this process and line data of a
+    child cannot be combined, so a ``--lcov-branch`` the file does not say stops
+    the run now rather than losing the children at the report.  A
+    ``--lcov-source`` the file does not say only widens what children measure:
+    say so.  Returns the notice, or "".
+    """
+    from_file = coverage.Coverage(data_file=None, config_file=cov.config.config_file or False)
+    where = cov.config.config_file or "a configuration file"
+    if cov.get_option("run:branch") and not from_file.get_option("run:branch"):
+        raise setting_error(
+            "pytest-lcov: concurrency = multiprocessing starts child processes with coverage.py's "
+            f"configuration file alone, and {where} does not set branch = true: set it there "
+            "(--lcov-branch reaches only this process)"
+        )
+    if settings.source and cov.get_option("run:source") != from_file.get_option("run:source"):
+        return (
+            "pytest-lcov: concurrency = multiprocessing starts child processes with coverage.py's "
+            f"configuration file alone: they measure the source {where} names, not --lcov-source"
+        )
+    return ""
+
+
 def _check_exclusions(cov: coverage.Coverage) -> None:
     """Compile the exclusion patterns now, so a bad one stops the run at start-up, not at the report."""
     for option in (
@@ -249,7 +302,7 @@ def _check_exclusions(cov: coverage.Coverage) -> None:
                 ) from None
 
 
-def _configured_coverage(settings: Settings, rootdir: Path, data_file: str | None) -> coverage.Coverage:
+def _configured_coverage(settings: Settings, data_file: str | None) -> coverage.Coverage:
     """A Coverage that reads coverage.py's configuration, with our options on top."""
     cov = coverage.Coverage(
         data_file=data_file,  # None: in memory, nothing left behind, nothing stale read
@@ -261,7 +314,11 @@ def _configured_coverage(settings: Settings, rootdir: Path, data_file: str | Non
     if not (
         cov.get_option("run:source") or cov.get_option("run:source_pkgs") or cov.get_option("run:include")
     ):
-        cov.set_option("run:source", [str(rootdir)])
+        # coverage.py's own rule decides, as under pytest-cov's bare --cov: whatever ran outside
+        # the standard library and installed packages.  pytest-lcov itself, a plugin of the run
+        # (outside them only as an editable install), is never part of the project's report.
+        omit = cov.get_option("run:omit")
+        cov.set_option("run:omit", [*(omit if isinstance(omit, list) else []), str(PACKAGE_DIR / "*")])
     # As pytest-cov reports: a source file coverage.py cannot parse is left out with a warning,
     # not the end of the report.
     cov.set_option("report:ignore_errors", True)

@@ -103,7 +103,7 @@ def pytest_load_initial_conftests(early_config: pytest.Config, args: list[str]) 
     )
     refuse_unsafe_outputs(settings, early_config.rootpath)
     distributes = xdist_will_distribute(early_config)
-    measurement = Measurement.begin(settings, early_config.rootpath, trace=not distributes)
+    measurement = Measurement.begin(settings, trace=not distributes)
     run = LcovRun(settings, measurement, distributes)
     if settings.report.counts == "executions" and not distributes:
         run.start_counting(early_config)
@@ -507,7 +507,7 @@ class LcovReport:
             self.measurement.add_data(self.worker_data)
             measured = cov
             if not self.worker_data:  # combining the workers' data applied [paths] already
-                cov = remapped(cov, lambda: _configured_coverage(settings, self.rootdir, data_file=None))
+                cov = remapped(cov, lambda: _configured_coverage(settings, data_file=None))
                 if cov is not measured:
                     self.remapped_cov = cov  # closed with the run
             counts = self._counts()

@@ -127,13 +127,23 @@ def test_without_the_patch_children_are_not_measured(pytester: pytest.Pytester) 
     assert os.listdir(pytester.path).count(".coverage") == 0
 
 
-def test_multiprocessing_concurrency_gets_a_pointer_to_the_patch(pytester: pytest.Pytester) -> None:
+def test_multiprocessing_concurrency_measures_spawned_and_forked_children(
+    pytester: pytest.Pytester, tmp_path: Path
+) -> None:
+    """coverage.py's older multiprocessing support: its children's data lands in our folder too."""
     pytester.makepyfile(**CHILDREN)
     pytester.makepyprojecttoml('[tool.coverage.run]\nconcurrency = ["multiprocessing"]\nsource = ["."]\n')
-    result = run_pytest(pytester, "--lcov", "-k", "subprocess")
-    assert result.ret == 0
-    notes = [
-        line for line in result.outlines if line.startswith("pytest-lcov: concurrency = multiprocessing")
-    ]
-    assert len(notes) == 1 and 'patch = ["subprocess", "fork", "_exit"]' in notes[0]
-    assert "PytestLcovWarning" not in result.stdout.str()  # said once, not again as a warning
+    private_tmp = tmp_path / "tmp"
+    private_tmp.mkdir()
+    pytester._monkeypatch.setenv("TMPDIR", str(private_tmp))
+    pytester._monkeypatch.setenv("COVERAGE_FILE", str(tmp_path / "users-own-data-file"))
+    result = run_pytest(pytester, "--lcov", "-k", "pool or forked")
+    result.assert_outcomes(passed=2)
+    assert "concurrency = multiprocessing" not in result.stdout.str()
+    records = read_records(pytester.path / "lcov.info")
+    # By hand: square() ran only in the spawned pool's worker, cube() only in the forked child.
+    assert {f.name: f.hits for f in records["worker.py"].functions} == {"cube": 1, "square": 1}
+    assert records["worker.py"].lines == {1: 1, 2: 1, 5: 1, 6: 1}
+    assert not list(pytester.path.glob(".coverage*"))
+    assert not list(tmp_path.glob("users-own-data-file*"))  # the user's COVERAGE_FILE is not written to
+    assert not list(private_tmp.glob("pytest-lcov-*"))

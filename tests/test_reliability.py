@@ -233,6 +233,7 @@ def test_nothing_measured(project: pytest.Pytester) -> None:
 
 def test_an_empty_suite_keeps_exit_status_5(pytester: pytest.Pytester) -> None:
     pytester.path.joinpath("lib.py").write_text("def f():\n    return 1\n")
+    pytester.makepyprojecttoml('[tool.coverage.run]\nsource = ["."]\n')
     result = run_pytest(pytester, "--lcov")
     assert result.ret == pytest.ExitCode.NO_TESTS_COLLECTED
     assert read_records(pytester.path / "lcov.info")["lib.py"].lines == {1: 0, 2: 0}
