@@ -25,7 +25,7 @@ import pytest
 
 from pytest_lcov.cli import main
 from pytest_lcov.tracefile import parse
-from tests.helpers import QUIET_PLUGINS, run_pytest
+from tests.helpers import QUIET_PLUGINS, read_records, run_pytest
 
 pytest.importorskip("pytest_cov")
 
@@ -619,3 +619,115 @@ def test_help_names_each_gate_in_words(pytester: pytest.Pytester) -> None:
     text = run_pytest(pytester, "--help").stdout.str()
     assert "branche " not in text
     assert "fail the run when branch coverage is under this percent" in " ".join(text.split())
+
+
+# Item 5: no `source` at all.
+
+
+def test_without_source_the_files_that_ran_as_pytest_cov_lists_them(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """coverage.py's own rule decides: what ran outside the stdlib and installed packages, nothing else."""
+    write_project(pytester.path, "[tool.coverage.run]\nbranch = true\n")
+    (pytester.path / "setup.py").write_text("from setuptools import setup\n\nsetup()\n")
+    (pytester.path / "noxfile.py").write_text("import nox\n")
+    (pytester.path / "src" / "mylib" / "never.py").write_text("def unused():\n    return 3\n")
+    monkeypatch.setenv("PYTHONPATH", str(pytester.path / "src"))
+    cov = pytest_cov(pytester)
+    lcov = pytest_lcov(pytester)
+    assert lcov.ret == cov.ret == pytest.ExitCode.OK
+
+    def in_project(path: Path) -> Lcov:
+        # An editable install of the plugins under test, outside the project, runs too: leave it out.
+        text = path.read_text(encoding="utf-8")
+        records = [part for part in text.split("end_of_record\n") if "\nSF:/" not in "\n" + part]
+        assert "SF:.." not in text  # outside the project: absolute, as coverage.py names it
+        kept = path.with_suffix(".project")
+        kept.write_text("end_of_record\n".join(records), encoding="utf-8")
+        return Lcov.read(kept)
+
+    written = in_project(pytester.path / "lcov.info")
+    assert written == in_project(pytester.path / "cov.info")
+    assert written.files == {"src/mylib/__init__.py", "src/mylib/core.py", "tests/test_core.py"}
+
+
+# Item 4: concurrency = ["thread", "multiprocessing"].
+
+MULTIPROCESSING_CORE = """\
+import multiprocessing
+
+
+def square(x):
+    if x > 2:
+        return x * x
+    return x
+
+
+def in_pool():
+    pool = multiprocessing.Pool(2)
+    try:
+        return pool.map(square, [1, 2, 3])
+    finally:
+        pool.close()
+        pool.join()
+
+
+def in_process(queue):
+    process = multiprocessing.Process(target=child, args=(queue,))
+    process.start()
+    process.join()
+    return queue.get()
+
+
+def child(queue):
+    queue.put(square(5))
+"""
+MULTIPROCESSING_TESTS = """\
+import multiprocessing
+
+from mylib import core
+
+
+def test_pool():
+    assert core.in_pool() == [1, 2, 9]
+
+
+def test_process():
+    assert core.in_process(multiprocessing.Queue()) == 25
+"""
+MULTIPROCESSING_CONFIG = COVERAGE_CONFIG + 'concurrency = ["thread", "multiprocessing"]\n'
+
+
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["serial", "xdist"])
+def test_multiprocessing_children_are_measured_and_leave_no_data_files(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, workers: list[str]
+) -> None:
+    if workers:
+        pytest.importorskip("xdist")
+    write_project(pytester.path, MULTIPROCESSING_CONFIG)
+    (pytester.path / "src" / "mylib" / "core.py").write_text(MULTIPROCESSING_CORE)
+    (pytester.path / "tests" / "test_core.py").write_text(MULTIPROCESSING_TESTS)
+    monkeypatch.setenv("PYTHONPATH", str(pytester.path / "src"))
+    lcov = pytest_lcov(pytester, *workers)
+    assert lcov.ret == pytest.ExitCode.OK, lcov.stdout.str()
+    assert not list(pytester.path.glob(".coverage*"))
+    assert "concurrency = multiprocessing" not in lcov.stdout.str()
+    cov = pytest_cov(pytester, *workers)
+    assert cov.ret == pytest.ExitCode.OK
+    written = Lcov.read(pytester.path / "lcov.info")
+    assert written == Lcov.read(pytester.path / "cov.info")
+    core = read_records(pytester.path / "lcov.info")["src/mylib/core.py"]
+    # Only children run square() and child(): x > 2 both ways (pool: 1, 2, 3; process: 5).
+    assert core.lines[5] == core.lines[6] == core.lines[7] == core.lines[27] == 1
+    assert sorted(branch.taken for branch in core.branches if branch.line == 5) == [1, 1]
+
+
+def test_branches_children_cannot_measure_stop_the_run(pytester: pytest.Pytester) -> None:
+    """Children start with the configuration file alone: line data of theirs would not combine."""
+    write_project(
+        pytester.path, '[tool.coverage.run]\nsource = ["mylib"]\nconcurrency = ["multiprocessing"]\n'
+    )
+    result = pytest_lcov(pytester, "--lcov-branch")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*concurrency = multiprocessing*does not set branch = true: set it there*"])
+    assert not (pytester.path / "lcov.info").exists()
