@@ -187,6 +187,12 @@ OPTIONS = (
     ),
     Option("lcov_branch", "measure branches (coverage.py's `branch = true`)", "bool", default=False),
     Option(
+        "lcov_config",
+        "coverage.py's configuration file, read instead of .coveragerc, setup.cfg, tox.ini or "
+        "pyproject.toml (pytest-cov's --cov-config)",
+        "path",
+    ),
+    Option(
         "lcov_format",
         f"LCOV dialect: {' or '.join(DIALECTS)} (default compat)",
         parse=_choice(DIALECTS),

@@ -102,8 +102,14 @@ def pytest_load_initial_conftests(early_config: pytest.Config, args: list[str]) 
         *cov_and_lcov_origins(early_config),
     )
     refuse_unsafe_outputs(settings, early_config.rootpath)
+    refuse_unreadable_coverage_config(settings)
     distributes = xdist_will_distribute(early_config)
     measurement = Measurement.begin(settings, trace=not distributes)
+    if settings.coverage_config is not None and measurement.borrowed:
+        measurement.notices.append(
+            "pytest-lcov: --lcov-config is ignored under `coverage run`, which read its own configuration: "
+            "use `coverage run --rcfile=FILE`"
+        )
     run = LcovRun(settings, measurement, distributes)
     if settings.report.counts == "executions" and not distributes:
         run.start_counting(early_config)
@@ -173,6 +179,25 @@ def refuse_unsafe_outputs(settings: Settings, rootdir: Path) -> None:
     for path, problem in problems:
         if problem is not None:
             raise setting_error(f"pytest-lcov: refusing to write {shown(path)}: it {problem}")
+
+
+def refuse_unreadable_coverage_config(settings: Settings) -> None:
+    """Stop at start-up when --lcov-config names no file coverage.py could read.
+
+    coverage.py says only "Couldn't read 'x' as a config file", whether it is
+    missing, a folder or unreadable: say which.
+    """
+    path = settings.coverage_config
+    if path is None:
+        return
+    try:
+        if path.is_file():
+            with path.open("rb"):
+                return
+        problem = "is a folder, not a file" if path.is_dir() else "does not exist"
+    except OSError as exc:
+        problem = f"cannot be read: {exc.strerror or exc}"
+    raise setting_error(f"pytest-lcov: lcov_config: coverage.py's configuration file {shown(path)} {problem}")
 
 
 def xdist_will_distribute(config: pytest.Config) -> bool:

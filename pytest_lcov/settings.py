@@ -63,6 +63,7 @@ class Settings:
     annotations: bool = False
     fail_under_total: float | None = None  # None: [report] fail_under decides, as for pytest-cov
     optional: bool = False  # no tracefile written does not fail the run
+    coverage_config: Path | None = None  # None: where coverage.py looks (or COVERAGE_RCFILE)
     precision: int | None = None  # None: [report] precision, as for pytest-cov's --cov-precision
 
     @property
@@ -205,6 +206,7 @@ def _resolve(config: pytest.Config) -> Settings:
         **_diff_settings(values),
         fail_under_total=values.get("fail_under"),
         optional=bool(values.get("optional")),
+        coverage_config=values.get("config"),
         precision=values.get("precision"),
     )
 
