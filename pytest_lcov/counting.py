@@ -55,6 +55,7 @@ How, and why it is exact:
 from __future__ import annotations
 
 import ast
+import contextlib
 import hashlib
 import importlib.abc
 import importlib.machinery
@@ -64,7 +65,7 @@ import os
 import sys
 import warnings
 import weakref
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from types import CodeType, ModuleType
 from typing import Any
@@ -549,12 +550,18 @@ class Counters(Sequence[int]):
     def __init__(self, nslots: int) -> None:
         self.counters = tuple(Counter() for _ in range(nslots))
         self.ticks = tuple(count.__next__ for count in self.counters)
+        self.left_out = [0] * nslots  # counted while measuring was paused (a no_cover test)
 
     def __len__(self) -> int:
         return len(self.counters)
 
     def __getitem__(self, slot: int) -> int:  # type: ignore[override]
-        return int(repr(self.counters[slot])[len("Counter(") : -1])
+        return int(repr(self.counters[slot])[len("Counter(") : -1]) - self.left_out[slot]
+
+    def leave_out_since(self, before: Sequence[int]) -> None:
+        """Take back what was counted since `before` (this file's counts then; empty: not yet imported)."""
+        for slot in range(len(self.counters)):
+            self.left_out[slot] += self[slot] - (before[slot] if slot < len(before) else 0)
 
 
 def bind(code: CodeType, counts: Counters) -> CodeType:
@@ -726,6 +733,20 @@ class CountingFinder(importlib.abc.MetaPathFinder):
         self.searching: set[str] = set()
         self.counted_code: weakref.WeakSet[CodeType] = weakref.WeakSet()
         self.ran_uncounted: set[str] = set()  # files also run from code without counters (runpy.run_path)
+
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        """Count nothing of what runs inside, as coverage.py measures nothing of it (a no_cover test).
+
+        The counters cannot stop: what they count inside is taken back after.
+        """
+        before = {path: (counted.values, list(counted.values)) for path, counted in self.files.items()}
+        try:
+            yield
+        finally:
+            for path, counted in self.files.items():
+                values, then = before.get(path, (None, []))
+                counted.values.leave_out_since(then if values is counted.values else ())
 
     def might_be_ours(self, fullname: str, path: Sequence[str] | None) -> bool:
         if path is None:

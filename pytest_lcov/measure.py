@@ -15,7 +15,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import coverage
@@ -159,6 +159,22 @@ class Measurement:
         self.running = True
         self.started = time.time()
         self.rearm_events = _sysmon_rearm(self.cov)
+
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        """Measure nothing of what runs inside: a test marked ``no_cover``, which pytest-cov pauses too.
+
+        A Coverage that ``coverage run`` started is its own: it keeps measuring.
+        """
+        if not self.running:
+            yield
+            return
+        self.cov.stop()
+        try:
+            yield
+        finally:
+            self.cov.start()
+            self.rearm_events = _sysmon_rearm(self.cov)
 
     def hand_over_to_workers(self) -> None:
         """Stop tracing here: xdist workers run the tests, each measured by its own plugin.
@@ -306,7 +322,7 @@ def _configured_coverage(settings: Settings, data_file: str | None) -> coverage.
     """A Coverage that reads coverage.py's configuration, with our options on top."""
     cov = coverage.Coverage(
         data_file=data_file,  # None: in memory, nothing left behind, nothing stale read
-        config_file=str(settings.coverage_config) if settings.coverage_config else True,  # --lcov-config
+        config_file=True,
         source=list(settings.source) or None,
         branch=True if settings.branch else None,
     )

@@ -280,6 +280,7 @@ class LcovRun:
 
     def pytest_configure(self, config: pytest.Config) -> None:
         """Settle everything the report needs: its cache folder lives in pytest's."""
+        config.addinivalue_line("markers", f"{NO_COVER}: do not measure this test's call (as pytest-cov's)")
         cache = getattr(config, "cache", None)  # None under -p no:cacheprovider
         if self.settings.use_cache and cache is not None and not _is_xdist_worker(config):
             cache_dir, notice = analysis_cache_dir(cache)
@@ -287,6 +288,14 @@ class LcovRun:
                 self.report_options = dataclasses.replace(self.settings.report, cache_dir=cache_dir)
             if notice is not None:  # else the cache would be off, or stay cold, unsaid
                 self.measurement.notices.append(notice)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, object, object]:
+        """Run a ``no_cover`` test (marker or fixture, pytest-cov's) unmeasured; its set-up is measured."""
+        if not (item.get_closest_marker(NO_COVER) or NO_COVER in getattr(item, "fixturenames", ())):
+            return (yield)
+        with self.measurement.paused(), self.counter.paused() if self.counter else contextlib.nullcontext():
+            return (yield)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionstart(self, session: pytest.Session) -> None:
@@ -372,6 +381,14 @@ def start_parallel_analysis(measurement: Measurement, options: ReportOptions) ->
     parallel = ParallelAnalysis(cov, options.cache_dir, has_arcs=bool(cov.get_option("run:branch")))
     parallel.start(sources, background=True)
     return parallel
+
+
+NO_COVER = "no_cover"  # pytest-cov's marker and fixture: a test whose call is not measured
+
+
+@pytest.fixture
+def no_cover() -> None:
+    """Ask for this fixture to run the test unmeasured, as the ``no_cover`` marker does."""
 
 
 class TestContexts:

@@ -731,3 +731,50 @@ def test_branches_children_cannot_measure_stop_the_run(pytester: pytest.Pytester
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*concurrency = multiprocessing*does not set branch = true: set it there*"])
     assert not (pytester.path / "lcov.info").exists()
+
+
+# The no_cover marker and fixture.
+
+NO_COVER_TESTS = """\
+import pytest
+
+from mylib.core import classify, first_over, unused
+
+
+def test_classify():
+    assert classify(1) == "positive"
+
+
+@pytest.mark.no_cover
+def test_marked():
+    assert classify(-1) == "negative"
+    assert unused(1) == 1
+
+
+def test_with_fixture(no_cover):
+    assert first_over([1, 5], 3) == 5
+"""
+
+
+@pytest.mark.parametrize(
+    "lcov_args",
+    [[], ["--lcov-counts=executions"], ["--lcov-per-test"], ["-n", "2"]],
+    ids=["plain", "executions", "per-test", "xdist"],
+)
+def test_no_cover_tests_are_not_measured_as_under_pytest_cov(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, lcov_args: list[str]
+) -> None:
+    if "-n" in lcov_args:
+        pytest.importorskip("xdist")
+    write_project(pytester.path)
+    (pytester.path / "tests" / "test_core.py").write_text(NO_COVER_TESTS)
+    monkeypatch.setenv("PYTHONPATH", str(pytester.path / "src"))
+    cov = pytest_cov(pytester, "--strict-markers", "-p", "no:randomly")
+    lcov = pytest_lcov(pytester, "--strict-markers", "-p", "no:cov", "-p", "no:randomly", *lcov_args)
+    assert lcov.ret == cov.ret == pytest.ExitCode.OK, lcov.stdout.str()
+    assert Lcov.read(pytester.path / "lcov.info") == Lcov.read(pytester.path / "cov.info")
+    core = read_records(pytester.path / "lcov.info")["src/mylib/core.py"]
+    # By hand: only classify(1) ran measured; "negative", first_over's body and unused's did not
+    # (their def lines ran at import).
+    expected = {2: 1, 3: 0, 6: 1, 9: 1, 10: 0, 11: 0, 16: 1, 17: 0}
+    assert {line: core.lines[line] for line in expected} == expected
