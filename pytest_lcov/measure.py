@@ -322,7 +322,7 @@ def _configured_coverage(settings: Settings, data_file: str | None) -> coverage.
     """A Coverage that reads coverage.py's configuration, with our options on top."""
     cov = coverage.Coverage(
         data_file=data_file,  # None: in memory, nothing left behind, nothing stale read
-        config_file=True,
+        config_file=str(settings.coverage_config) if settings.coverage_config else True,  # --lcov-config
         source=list(settings.source) or None,
         branch=True if settings.branch else None,
     )
