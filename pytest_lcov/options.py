@@ -154,6 +154,8 @@ class Option:
     checks a value and turns it into what the report uses (paths are made
     absolute by the caller, which knows what they are relative to).
     `shared` settings shape the tracefile and are flags of ``convert`` too.
+    `cli_flag` spells a flag as pytest-cov's counterpart is spelled, where
+    ``--lcov-`` + the name would read worse (``--no-lcov-on-fail``).
     """
 
     key: str
@@ -162,10 +164,11 @@ class Option:
     parse: Callable[[Any, str], Any] = _text
     default: Any = None
     shared: bool = False
+    cli_flag: str | None = None
 
     @property
     def flag(self) -> str:
-        return "--" + self.key.replace("_", "-")
+        return self.cli_flag or "--" + self.key.replace("_", "-")
 
     @property
     def name(self) -> str:
@@ -266,6 +269,14 @@ OPTIONS = (
         "keep the tests' exit status when the tracefile cannot be written (by default that fails the run)",
         "bool",
         default=False,
+    ),
+    Option(
+        "lcov_no_on_fail",
+        "when tests failed, write no tracefile and skip the HTML report and the gates; an earlier "
+        "tracefile stays (pytest-cov's --no-cov-on-fail)",
+        "bool",
+        default=False,
+        cli_flag="--no-lcov-on-fail",
     ),
     Option(
         "lcov_table",

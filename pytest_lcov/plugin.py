@@ -538,6 +538,9 @@ class LcovReport:
                 session, f"{NOT_WRITTEN}: the run was interrupted, so what it measured is partial"
             )
             return
+        if settings.no_on_fail and session.testsfailed:  # what pytest-cov's --no-cov-on-fail looks at
+            self._skip_on_fail(session)
+            return
         changed = self._changed_lines(session)
         options = self.options
         if self._job_summary_wanted():
@@ -591,6 +594,17 @@ class LcovReport:
         self._write_job_summary(
             session, job_summary(self.report.totals, self.report.files, diff, title=TITLE)
         )
+
+    def _skip_on_fail(self, session: pytest.Session) -> None:
+        """--no-lcov-on-fail and tests failed: no tracefile, HTML report or gate, as pytest-cov does.
+
+        The exit status stays the tests' own; a tracefile an earlier run left
+        stays too (pytest-cov leaves its own), and is said to be earlier.
+        """
+        why = f"{NOT_WRITTEN}: tests failed (--no-lcov-on-fail)"
+        self._say(why, yellow=True)
+        self._say_earlier()
+        self._write_job_summary(session, job_summary(None, failure=why, title=TITLE))
 
     def _counts(self) -> dict[str, FileCounts] | None:
         """Execution counts of this process and the workers, added up; None unless asked for."""
@@ -676,18 +690,11 @@ class LcovReport:
 
     def _report_failed(self, session: pytest.Session, why: str, exc: Exception | None = None) -> None:
         """Say why, keep an earlier file but say it is not this run's, and fail every gate."""
-        output = self.settings.output
         self._say(why, red=True, bold=True)
         if exc is not None and self.config.option.verbose > 0:
             for line in traceback_lines(exc):
                 self._say(line)
-        with contextlib.suppress(OSError):
-            if output.is_file():
-                written = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(output.stat().st_mtime))
-                self._say(
-                    f"pytest-lcov: {shown(output)} is from an earlier run ({written}), not from this one",
-                    red=True,
-                )
+        self._say_earlier()
         for metric in self.settings.fail_under:
             self._fail(session, f"pytest-lcov: FAIL {metric} coverage cannot be checked: no tracefile")
         self._fail_without_tracefile(session)
@@ -696,6 +703,17 @@ class LcovReport:
         self._write_job_summary(session, job_summary(None, failure=why, title=TITLE))
         if self.settings.html is not None and self.settings.html_required:
             self._fail(session, "pytest-lcov: FAIL no HTML report: no tracefile written")
+
+    def _say_earlier(self) -> None:
+        """Say that a tracefile at the output path, if any, is not this run's: nothing may take it for it."""
+        output = self.settings.output
+        with contextlib.suppress(OSError):
+            if output.is_file():
+                written = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(output.stat().st_mtime))
+                self._say(
+                    f"pytest-lcov: {shown(output)} is from an earlier run ({written}), not from this one",
+                    red=True,
+                )
 
     def _fail_without_tracefile(self, session: pytest.Session) -> None:
         """The tracefile asked for is missing: the run fails, unless --lcov-optional or it failed already.

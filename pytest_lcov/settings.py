@@ -64,6 +64,7 @@ class Settings:
     fail_under_total: float | None = None  # None: [report] fail_under decides, as for pytest-cov
     optional: bool = False  # no tracefile written does not fail the run
     coverage_config: Path | None = None  # None: where coverage.py looks (or COVERAGE_RCFILE)
+    no_on_fail: bool = False  # failed tests: no tracefile, no HTML report, no gate
     precision: int | None = None  # None: [report] precision, as for pytest-cov's --cov-precision
 
     @property
@@ -102,13 +103,18 @@ def add_options(parser: pytest.Parser) -> None:
         parser.addini(option.key, option.help, type=kind, default=NOT_SET)  # type: ignore[arg-type]
         if option.key in SPELLED_AS_LCOV:
             continue
+        # dest: the key, also for a flag spelled otherwise (--no-lcov-on-fail)
         if option.kind == "bool":
-            group.addoption(option.flag, action="store_true", default=None, help=option.help)
+            group.addoption(option.flag, action="store_true", default=None, dest=option.key, help=option.help)
         elif option.kind == "lines":
             help_text = option.help + " (repeatable)"
-            group.addoption(option.flag, action="append", default=None, metavar="VALUE", help=help_text)
+            group.addoption(
+                option.flag, action="append", default=None, dest=option.key, metavar="VALUE", help=help_text
+            )
         else:
-            group.addoption(option.flag, action="store", default=None, metavar="VALUE", help=option.help)
+            group.addoption(
+                option.flag, action="store", default=None, dest=option.key, metavar="VALUE", help=option.help
+            )
 
 
 def _ini(config: pytest.Config, option: Option) -> Any:
@@ -207,6 +213,7 @@ def _resolve(config: pytest.Config) -> Settings:
         fail_under_total=values.get("fail_under"),
         optional=bool(values.get("optional")),
         coverage_config=values.get("config"),
+        no_on_fail=bool(values.get("no_on_fail")),
         precision=values.get("precision"),
     )
 

@@ -13,6 +13,7 @@ import pytest
 
 from tests.helpers import read_records, run_pytest
 from tests.test_pytest_cov_parity import (
+    COVERAGE_CONFIG,
     PYTEST_COV_7,
     Lcov,
     gate_numbers,
@@ -119,3 +120,61 @@ def test_config_key_is_relative_to_the_rootdir(
     )
     assert result.ret == pytest.ExitCode.OK, result.stdout.str()
     assert Lcov.read(pytester.path / "lcov.info").files == {"src/mylib/__init__.py", "src/mylib/core.py"}
+
+
+# --no-cov-on-fail / --no-lcov-on-fail
+
+FAILING_TEST = "def test_fails():\n    assert False\n"
+EARLIER = "TN:earlier\nSF:src/mylib/core.py\nDA:1,1\nLF:1\nLH:1\nend_of_record\n"
+
+
+@pytest.mark.parametrize("workers", [SERIAL, XDIST])
+@PYTEST_COV_7
+def test_no_report_on_failed_tests_as_no_cov_on_fail(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, workers: list[str]
+) -> None:
+    """No file written, no gate checked, the tests' exit status; an earlier file stays and says so."""
+    needs_xdist(workers)
+    write_project(pytester.path, COVERAGE_CONFIG + "[tool.coverage.report]\nfail_under = 95\n")
+    (pytester.path / "tests" / "test_fails.py").write_text(FAILING_TEST)
+    monkeypatch.setenv("PYTHONPATH", str(pytester.path / "src"))
+    (pytester.path / "html").mkdir()
+    cov = pytest_cov(pytester, "--no-cov-on-fail", *workers)
+    lcov = pytest_lcov(
+        pytester, "--no-lcov-on-fail", "--lcov-html=html", "--lcov-fail-under-lines=99", *workers
+    )
+    assert lcov.ret == cov.ret == pytest.ExitCode.TESTS_FAILED
+    assert not (pytester.path / "cov.info").exists()
+    assert not (pytester.path / "lcov.info").exists()
+    assert not list((pytester.path / "html").iterdir())
+    assert "Required test coverage" not in cov.stdout.str() + lcov.stdout.str()
+    assert "pytest-lcov: no tracefile written: tests failed (--no-lcov-on-fail)" in lcov.outlines
+    assert not any("FAIL" in line for line in lcov.outlines if line.startswith("pytest-lcov"))
+    # A tracefile an earlier run left stays, as pytest-cov leaves its own, and is said to be earlier.
+    (pytester.path / "cov.info").write_text(EARLIER)
+    (pytester.path / "lcov.info").write_text(EARLIER)
+    cov = pytest_cov(pytester, "--no-cov-on-fail", *workers)
+    lcov = pytest_lcov(pytester, "--no-lcov-on-fail", *workers)
+    assert lcov.ret == cov.ret == pytest.ExitCode.TESTS_FAILED
+    assert (pytester.path / "cov.info").read_text() == EARLIER
+    assert (pytester.path / "lcov.info").read_text() == EARLIER
+    assert "pytest-lcov: lcov.info is from an earlier run (" in lcov.stdout.str()
+    # Tests that pass: the report and its gates, as without the flag.
+    (pytester.path / "tests" / "test_fails.py").unlink()
+    cov = pytest_cov(pytester, "--no-cov-on-fail", *workers)
+    lcov = pytest_lcov(pytester, "--no-lcov-on-fail", *workers)
+    assert lcov.ret == cov.ret == pytest.ExitCode.TESTS_FAILED  # fail_under = 95 is not reached
+    assert gate_numbers(lcov) == gate_numbers(cov)
+    assert Lcov.read(pytester.path / "lcov.info") == Lcov.read(pytester.path / "cov.info")
+
+
+def test_no_report_on_fail_from_the_configuration(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_project(pytester.path, COVERAGE_CONFIG)
+    (pytester.path / "pytest.ini").write_text("[pytest]\nlcov_no_on_fail = true\n")
+    (pytester.path / "tests" / "test_fails.py").write_text(FAILING_TEST)
+    monkeypatch.setenv("PYTHONPATH", str(pytester.path / "src"))
+    result = pytest_lcov(pytester)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    assert not (pytester.path / "lcov.info").exists()
