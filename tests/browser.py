@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import html
-import os
 import re
 import shutil
 import subprocess
@@ -14,7 +13,7 @@ from collections.abc import Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import pytest
+from tests.helpers import missing_tool
 
 # Without the background-networking switches Chromium keeps dialling out; as root it needs --no-sandbox.
 FLAGS = [
@@ -33,10 +32,7 @@ def require_chromium() -> str:
     """Chromium's path, or skip (fail under CI) with how to install it."""
     path = shutil.which("chromium") or shutil.which("chromium-browser")
     if path is None:
-        message = "chromium not found: apt-get install chromium"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+        missing_tool("chromium not found: apt-get install chromium")
     return path
 
 

@@ -19,9 +19,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any, NoReturn
 
-import pytest
-
 from pytest_lcov.model import Totals
+from tests.helpers import missing_tool
 
 INSTALL_HINT = (
     "run `bash .ci/install-consumers` to install npm's lcov-parse and lcov-result-merger, "
@@ -33,10 +32,7 @@ LCOV_PARSE_JS = Path(__file__).with_name("consumers") / "lcov_parse.js"
 
 
 def _missing(what: str) -> NoReturn:
-    message = f"{what} not found in {CONSUMERS_ROOT}: {INSTALL_HINT}"
-    if os.environ.get("CI"):
-        pytest.fail(message)
-    pytest.skip(message)
+    missing_tool(f"{what} not found in {CONSUMERS_ROOT}: {INSTALL_HINT}")
 
 
 def _run(command: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
@@ -37,6 +38,54 @@ COVERAGE_RUN_PYTEST = (
     "-p",
     "no:cacheprovider",
 )
+
+
+def missing_tool(message: str) -> NoReturn:
+    """A real tool a test needs is not installed: skip here, fail under ``CI=true``.
+
+    ``.ci/run`` installs every tool, so in CI a skip would hide a failure.
+    """
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def run_cli(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """`python -m pytest_lcov ...` in a fresh interpreter, as a CI step runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "pytest_lcov", *map(str, args)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def assert_refused(cwd: Path, args: Sequence[str | Path], *expected: str) -> str:
+    """Run the command to a new and to an existing output; both must be refused cleanly.
+
+    Refused means: exit code 2, one line on stderr holding each `expected`
+    text and no traceback, the new output not created, the existing one
+    untouched, and no temporary file left beside them.  Returns the line.
+    """
+    keep = cwd / "keep.info"
+    keep.write_text("TN:kept\n", encoding="utf-8")
+    before = sorted(path.name for path in cwd.iterdir())
+    messages = []
+    for output in ("new.info", "keep.info"):
+        result = run_cli(*args, "-o", output, cwd=cwd)
+        assert result.returncode == 2, result.stdout + result.stderr
+        assert "Traceback" not in result.stderr
+        assert result.stdout == ""
+        assert len(result.stderr.splitlines()) == 1, result.stderr
+        messages.append(result.stderr.strip())
+    message = messages[0]
+    for text in expected:
+        assert text in message
+    assert not (cwd / "new.info").exists()
+    assert keep.read_text(encoding="utf-8") == "TN:kept\n"
+    assert sorted(path.name for path in cwd.iterdir()) == before
+    return message
 
 
 def run_pytest(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:

@@ -15,7 +15,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
+from tests.helpers import missing_tool
 
 INSTALL_HINT = "run `bash .ci/install-lcov` to install lcov 1.16 and 2.3.1"
 # Read at import: pytester points HOME at a temporary folder while a test runs.
@@ -86,8 +86,5 @@ def require(major: int) -> LcovTools:
     """The tools of lcov `major`, or skip (fail under CI) with how to get them."""
     tools = _lcov1() if major == 1 else _lcov2()
     if tools is None:
-        message = f"lcov {major}.x not found: {INSTALL_HINT}"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+        missing_tool(f"lcov {major}.x not found: {INSTALL_HINT}")
     return tools

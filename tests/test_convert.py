@@ -17,9 +17,8 @@ from pathlib import Path
 import pytest
 
 from pytest_lcov.analysis import MIN_FILES_PER_PROCESS, available_cpus
-from tests.helpers import QUIET_PLUGINS, run_pytest
+from tests.helpers import QUIET_PLUGINS, assert_refused, run_cli, run_pytest
 from tests.sample_project import write_sample_project
-from tests.test_merge import assert_refused, run_cli
 
 
 @pytest.fixture

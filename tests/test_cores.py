@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from pytest_lcov import cli
 from pytest_lcov.measure import Measurement
 from tests.helpers import HAS_SYSMON, SYSMON_BRANCHES, read_records, run_pytest
+from tests.programs import generated_programs, program, program_file
 from tests.sample_project import write_sample_project
-from tests.test_counting import generated_programs, program, program_file
 
 REPORTS_CORE = """
 import sys

@@ -10,8 +10,6 @@ the numbers `lcov --summary` prints.
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,49 +19,11 @@ import pytest
 from pytest_lcov.cli import main
 from pytest_lcov.merge import lcov_test_name
 from pytest_lcov.tracefile import parse
-from tests.helpers import run_pytest
+from tests.helpers import assert_refused, run_cli, run_pytest
 from tests.lcov_tools import LcovTools
 from tests.sample_project import write_sample_project
 
 SAMPLE_TESTS = ("test_decorators", "test_shapes", "test_flow", "test_legacy_and_spaced")
-
-
-def run_cli(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
-    """`python -m pytest_lcov ...` in a fresh interpreter, as a CI step runs it."""
-    return subprocess.run(
-        [sys.executable, "-m", "pytest_lcov", *map(str, args)],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-
-
-def assert_refused(cwd: Path, args: Sequence[str | Path], *expected: str) -> str:
-    """Run the command to a new and to an existing output; both must be refused cleanly.
-
-    Refused means: exit code 2, one line on stderr holding each `expected`
-    text and no traceback, the new output not created, the existing one
-    untouched, and no temporary file left beside them.  Returns the line.
-    """
-    keep = cwd / "keep.info"
-    keep.write_text("TN:kept\n", encoding="utf-8")
-    before = sorted(path.name for path in cwd.iterdir())
-    messages = []
-    for output in ("new.info", "keep.info"):
-        result = run_cli(*args, "-o", output, cwd=cwd)
-        assert result.returncode == 2, result.stdout + result.stderr
-        assert "Traceback" not in result.stderr
-        assert result.stdout == ""
-        assert len(result.stderr.splitlines()) == 1, result.stderr
-        messages.append(result.stderr.strip())
-    message = messages[0]
-    for text in expected:
-        assert text in message
-    assert not (cwd / "new.info").exists()
-    assert keep.read_text(encoding="utf-8") == "TN:kept\n"
-    assert sorted(path.name for path in cwd.iterdir()) == before
-    return message
 
 
 def merge(cwd: Path, inputs: Sequence[Path], output: Path, *extra: str) -> str:

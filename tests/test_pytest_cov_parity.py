@@ -584,8 +584,8 @@ def test_table_worked_out_by_hand(pytester: pytest.Pytester, monkeypatch: pytest
     )
     assert table.rows == {"src/mylib/core.py": ("85.71%", "3->5"), "TOTAL": ("85.71%", "")}
     assert table.skipped == ("1 empty file skipped.",)
-    cov = term_missing(pytester)
-    assert (cov.rows, cov.skipped) == (table.rows, table.skipped)
+    reference = term_missing(pytester)
+    assert (reference.rows, reference.skipped) == (table.rows, table.skipped)
     for digits, status, failure in [
         ("0", pytest.ExitCode.OK, None),
         ("1", pytest.ExitCode.TESTS_FAILED, ("85.7", "86.0")),
@@ -719,7 +719,7 @@ def test_multiprocessing_children_are_measured_and_leave_no_data_files(
     core = read_records(pytester.path / "lcov.info")["src/mylib/core.py"]
     # Only children run square() and child(): x > 2 both ways (pool: 1, 2, 3; process: 5).
     assert core.lines[5] == core.lines[6] == core.lines[7] == core.lines[27] == 1
-    assert sorted(branch.taken for branch in core.branches if branch.line == 5) == [1, 1]
+    assert [branch.taken for branch in core.branches if branch.line == 5] == [1, 1]
 
 
 def test_branches_children_cannot_measure_stop_the_run(pytester: pytest.Pytester) -> None:
