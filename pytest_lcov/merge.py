@@ -85,6 +85,14 @@ class _NumberedLines:
             yield line
 
 
+@dataclass(frozen=True)
+class Added:
+    """What one input held: its test names (as lcov files them), and how many branch records."""
+
+    test_names: frozenset[str]
+    branch_records: int
+
+
 @dataclass
 class _FileSums:
     """One source file's sums: all sections together, and each test's own."""
@@ -98,30 +106,43 @@ class TracefileMerge:
     """Tracefiles added one by one, then written out as one.
 
     The inputs are read line by line; only the sums are held, as lcov does.
+    `keep_empty` keeps the sections without lines that lcov drops (an empty
+    ``__init__.py``): --lcov-append lists the files a run of pytest-lcov lists.
     """
 
-    def __init__(self, rename: Callable[[str], str] | None = None) -> None:
+    def __init__(self, rename: Callable[[str], str] | None = None, keep_empty: bool = False) -> None:
         self._files: dict[str, _FileSums] = {}
         self.mcdc_left_out = 0
         self._rename = rename
+        self._keep_empty = keep_empty
         self.renamed: set[tuple[str, str]] = set()  # (as read, as written) of each renamed path
 
-    def add_file(self, path: Path) -> None:
-        """Add one tracefile.
+    def add_file(self, path: Path) -> Added:
+        """Add one tracefile; return what it held, for a caller that must check it (--lcov-append).
 
         Raises OSError if it cannot be read, LcovParseError (``file:line:
         reason``) if it is not LCOV, MergeConflict if it contradicts an
         earlier input.  On an error the merge holds part of the file: discard it.
         """
+        names: set[str] = set()
+        branches = 0
         with path.open("rb") as handle:
             lines = _NumberedLines(handle, str(path))
             has_lines = False
             for parsed in iter_parse(lines, lines.source):
                 has_lines = has_lines or bool(parsed.record.lines)
+                names.add(lcov_test_name(parsed.test_name))
+                branches += len(parsed.record.branches)
                 self._add(parsed, f"{lines.source}:{lines.section_line}")
         if not has_lines:
             reason = "no SF section with DA lines: empty, or not a tracefile"
             raise LcovParseError(max(lines.lineno, 1), reason, lines.source)
+        return Added(frozenset(names), branches)
+
+    def records(self) -> Iterator[FileRecord]:
+        """Each source file's sum over all its sections, in sorted order."""
+        for path in sorted(self._files):
+            yield self._files[path].total.result()
 
     def _add(self, parsed: ParsedRecord, where: str) -> None:
         self.mcdc_left_out += len(parsed.mcdc)
@@ -141,11 +162,14 @@ class TracefileMerge:
             raise MergeConflict(f"{where}: {exc} (first read at {sums.first_seen})") from None
 
     def sections(self, path: str) -> Iterator[tuple[str, FileRecord]]:
-        """One file's (test name, record) pairs in lcov's order, sections without lines dropped."""
+        """One file's (test name, record) pairs in lcov's order, sections without lines dropped.
+
+        Unless `keep_empty`: see the class.
+        """
         tests = self._files[path].tests
         for name in sorted(tests):
             record = tests[name].result()
-            if record.lines:
+            if record.lines or self._keep_empty:
                 yield name, record
 
     def write(self, out: TextIO, dialect: str = "compat") -> Totals:

@@ -279,6 +279,13 @@ OPTIONS = (
         cli_flag="--no-lcov-on-fail",
     ),
     Option(
+        "lcov_append",
+        "add this run's coverage to the tracefile already at the output path, as `pytest-lcov merge` "
+        "adds tracefiles (pytest-cov's --cov-append)",
+        "bool",
+        default=False,
+    ),
+    Option(
         "lcov_table",
         "print a per-file table with the missing lines in the terminal summary",
         "bool",

@@ -17,6 +17,7 @@ import contextlib
 import dataclasses
 import itertools
 import os
+import tempfile
 import time
 import traceback
 import warnings
@@ -26,10 +27,20 @@ from typing import Any
 
 import coverage
 import pytest
+from coverage.exceptions import CoverageWarning
 
 from pytest_lcov import PytestLcovWarning, analysis
 from pytest_lcov.analysis import ParallelAnalysis, collected_data, measured_sources
 from pytest_lcov.analysis_cache import own_folder, user_key_problem
+from pytest_lcov.append import (
+    AppendRefused,
+    Earlier,
+    append_run,
+    read_earlier,
+    refuse_other_counts,
+    remember_counts,
+    written_counts,
+)
 from pytest_lcov.counting import CountingFinder
 from pytest_lcov.coverage_settings import (
     TotalGate,
@@ -110,6 +121,11 @@ def pytest_load_initial_conftests(early_config: pytest.Config, args: list[str]) 
             "pytest-lcov: --lcov-config is ignored under `coverage run`, which read its own configuration: "
             "use `coverage run --rcfile=FILE`"
         )
+    try:
+        check_appending(settings, measurement)
+    except pytest.UsageError:
+        close_quietly(measurement)
+        raise
     run = LcovRun(settings, measurement, distributes)
     if settings.report.counts == "executions" and not distributes:
         run.start_counting(early_config)
@@ -200,6 +216,37 @@ def refuse_unreadable_coverage_config(settings: Settings) -> None:
     raise setting_error(f"pytest-lcov: lcov_config: coverage.py's configuration file {shown(path)} {problem}")
 
 
+def check_appending(settings: Settings, measurement: Measurement) -> None:
+    """For --lcov-append: stop before the tests when the tracefile there cannot be added to.
+
+    It is read again at the end (it may change meanwhile); this check spares a
+    whole test run that would end refused.  Not in an xdist worker: the
+    controller writes the report.
+    """
+    if not settings.append or os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    if settings.per_test:
+        raise setting_error(
+            "pytest-lcov: --lcov-append cannot go with per-test data: its sections and description file "
+            "are this run's; add per-test files of several runs with `pytest-lcov merge`"
+        )
+    try:
+        read_earlier(settings.output, settings.report.test_name, _measures_branches(measurement.cov))
+    except AppendRefused as exc:
+        raise setting_error(f"pytest-lcov: --lcov-append: {shown(settings.output)} {exc}") from None
+
+
+def close_quietly(measurement: Measurement) -> None:
+    """Close a measurement the run stops before any test: coverage.py has nothing to say of its data."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CoverageWarning)
+        measurement.close()
+
+
+def _measures_branches(cov: coverage.Coverage) -> bool:
+    return bool(cov.get_option("run:branch"))
+
+
 def xdist_will_distribute(config: pytest.Config) -> bool:
     """Whether pytest-xdist will run the tests in workers rather than in this process.
 
@@ -288,6 +335,14 @@ class LcovRun:
                 self.report_options = dataclasses.replace(self.settings.report, cache_dir=cache_dir)
             if notice is not None:  # else the cache would be off, or stay cold, unsaid
                 self.measurement.notices.append(notice)
+        if self.settings.append and not _is_xdist_worker(config):  # the cache is there from now on
+            try:
+                refuse_other_counts(written_counts(cache, self.settings.output), self.settings.report.counts)
+            except AppendRefused as exc:
+                close_quietly(self.measurement)
+                raise setting_error(
+                    f"pytest-lcov: --lcov-append: {shown(self.settings.output)} {exc}"
+                ) from None
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, object, object]:
@@ -558,15 +613,32 @@ class LcovReport:
             counts = self._counts()
             if counts is not None and (cov is not measured or self.worker_data):
                 counts = remapped_names(counts, cov)  # they are by measured path: rename them as the data
-            self.report = write_report(
-                cov,
-                options,
-                self.rootdir,
-                self.measurement.started,
-                self.parallel,
-                keep=changed.touched() if changed is not None else (),  # no file read for it
-                counts=counts,
-            )
+            earlier = None
+            cache = getattr(self.config, "cache", None)
+            if settings.append:  # read before this run's file is written: a refusal writes nothing
+                earlier = read_earlier(settings.output, options.test_name, _measures_branches(cov))
+                refuse_other_counts(written_counts(cache, settings.output), options.counts)
+            with contextlib.ExitStack() as stack:
+                written = options
+                if earlier is not None:  # this run's tracefile is written aside, then added
+                    folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="pytest-lcov-"))
+                    written = dataclasses.replace(options, output=Path(folder) / "run.info")
+                self.report = write_report(
+                    cov,
+                    written,
+                    self.rootdir,
+                    self.measurement.started,
+                    self.parallel,
+                    keep=changed.touched() if changed is not None else (),  # no file read for it
+                    counts=counts,
+                )
+                if earlier is not None:
+                    self.report = self._append(earlier, written, self.report)
+            if settings.append:
+                remember_counts(cache, settings.output, options.counts)
+        except AppendRefused as exc:
+            self._report_failed(session, f"{NOT_WRITTEN}: --lcov-append: {shown(settings.output)} {exc}")
+            return
         except Exception as exc:  # the report must never take the test run down
             self._report_failed(session, report_failure(exc, settings.output), exc)
             return
@@ -594,6 +666,17 @@ class LcovReport:
         self._write_job_summary(
             session, job_summary(self.report.totals, self.report.files, diff, title=TITLE)
         )
+
+    def _append(self, earlier: Earlier, written: ReportOptions, report: Report) -> Report:
+        """Add this run's tracefile to the earlier one at the output path; the report of the sum.
+
+        The summary line, the gates and the table are the sum's, as pytest-cov's
+        report after --cov-append is of the combined data; diff coverage stays
+        this run's.
+        """
+        totals, numbers, files = append_run(earlier, written.output, self.settings.output, written)
+        self._say(f"pytest-lcov: added to the tracefile of earlier runs at {shown(self.settings.output)}")
+        return dataclasses.replace(report, totals=totals, numbers=numbers, files=files)
 
     def _skip_on_fail(self, session: pytest.Session) -> None:
         """--no-lcov-on-fail and tests failed: no tracefile, HTML report or gate, as pytest-cov does.

@@ -65,6 +65,7 @@ class Settings:
     optional: bool = False  # no tracefile written does not fail the run
     coverage_config: Path | None = None  # None: where coverage.py looks (or COVERAGE_RCFILE)
     no_on_fail: bool = False  # failed tests: no tracefile, no HTML report, no gate
+    append: bool = False  # add to the tracefile at the output path
     precision: int | None = None  # None: [report] precision, as for pytest-cov's --cov-precision
 
     @property
@@ -214,6 +215,7 @@ def _resolve(config: pytest.Config) -> Settings:
         optional=bool(values.get("optional")),
         coverage_config=values.get("config"),
         no_on_fail=bool(values.get("no_on_fail")),
+        append=bool(values.get("append")),
         precision=values.get("precision"),
     )
 

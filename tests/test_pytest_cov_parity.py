@@ -24,8 +24,8 @@ from pathlib import Path
 import pytest
 
 from pytest_lcov.cli import main
-from pytest_lcov.tracefile import parse
-from tests.helpers import QUIET_PLUGINS, read_records, run_pytest
+from pytest_lcov.tracefile import parse, safe_test_name
+from tests.helpers import COVERAGE_RUN_PYTEST, QUIET_PLUGINS, read_records, run_pytest
 
 pytest.importorskip("pytest_cov")
 
@@ -778,3 +778,405 @@ def test_no_cover_tests_are_not_measured_as_under_pytest_cov(
     # (their def lines ran at import).
     expected = {2: 1, 3: 0, 6: 1, 9: 1, 10: 0, 11: 0, 16: 1, 17: 0}
     assert {line: core.lines[line] for line in expected} == expected
+
+
+# --cov-config, --no-cov-on-fail and --cov-append, and pytest-lcov's flags for them: the same
+# project under both, then what a file left on disk or a mistyped path can do to each flag.
+
+
+XDIST = pytest.param(["-n", "2"], id="xdist")
+SERIAL = pytest.param([], id="serial")
+
+
+def needs_xdist(workers: list[str]) -> None:
+    if workers:
+        pytest.importorskip("xdist")
+
+
+# --cov-config / --lcov-config
+
+
+# Read only from the file given: pyproject.toml measures another package without branches.
+ALT_CONFIG = """\
+[run]
+source = mylib
+branch = true
+patch = subprocess
+
+[paths]
+source =
+    src/
+    */site-packages/
+
+[report]
+fail_under = 95
+"""
+CHILD_TEST = """\
+import subprocess
+import sys
+
+
+def test_child():
+    # Only a child measured through the configuration's `patch = subprocess` runs unused().
+    subprocess.run([sys.executable, "-c", "from mylib.core import unused; unused(1)"], check=True)
+"""
+
+
+@pytest.mark.parametrize("workers", [SERIAL, XDIST])
+@PYTEST_COV_7
+def test_config_file_reaches_every_coverage_as_cov_config_does(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, workers: list[str]
+) -> None:
+    """The measuring Coverage (in each worker too), its children, [paths] and the fail-under total."""
+    needs_xdist(workers)
+    site = pytester.path / "venv" / "lib" / "python3.11" / "site-packages"
+    write_project(pytester.path, '[tool.coverage.run]\nsource = ["elsewhere"]\n', installed=site)
+    (pytester.path / "tests" / "test_child.py").write_text(CHILD_TEST)
+    (pytester.path / "conf").mkdir()
+    (pytester.path / "conf" / "alt.cfg").write_text(ALT_CONFIG)
+    monkeypatch.setenv("PYTHONPATH", str(site))  # imports the installed copy: [paths] maps it to src/
+    cov = pytest_cov(pytester, "--cov-config=conf/alt.cfg", *workers)
+    lcov = pytest_lcov(pytester, "--lcov-config=conf/alt.cfg", *workers)
+    assert lcov.ret == cov.ret == pytest.ExitCode.TESTS_FAILED, lcov.stdout.str()
+    assert gate_numbers(lcov) == gate_numbers(cov)
+    written = Lcov.read(pytester.path / "lcov.info")
+    assert written == Lcov.read(pytester.path / "cov.info")
+    assert written.files == {"src/mylib/__init__.py", "src/mylib/core.py"}
+    assert written.branches[1] > 0
+    core = read_records(pytester.path / "lcov.info")["src/mylib/core.py"]
+    assert core.lines[18] == 1  # `return 1` of unused(): run by the child only
+
+
+@pytest.mark.parametrize("where", ["missing.toml", "conf"], ids=["missing", "folder"])
+def test_a_config_file_that_cannot_be_read_stops_at_start_up(pytester: pytest.Pytester, where: str) -> None:
+    write_project(pytester.path)
+    (pytester.path / "conf").mkdir()
+    result = pytest_lcov(pytester, f"--lcov-config={where}")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    problem = "does not exist" if where == "missing.toml" else "is a folder, not a file"
+    assert result.errlines == [
+        f"ERROR: pytest-lcov: lcov_config: coverage.py's configuration file {where} {problem}",
+        "",
+    ]
+    assert not (pytester.path / "lcov.info").exists()
+    # coverage.py's own words when the file is there but not its configuration
+    (pytester.path / "bad.cfg").write_text("[run]\nbranch = perhaps\n")
+    bad = pytest_lcov(pytester, "--lcov-config=bad.cfg")
+    assert bad.ret == pytest.ExitCode.USAGE_ERROR
+    assert "pytest-lcov: coverage.py cannot measure this run: " in bad.stderr.str()
+
+
+def test_config_key_is_relative_to_the_rootdir(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As every path in the configuration; the command line's is relative to the current folder."""
+    write_project(pytester.path, '[tool.coverage.run]\nsource = ["elsewhere"]\n')
+    (pytester.path / "pytest.ini").write_text("[pytest]\nlcov_config = conf/alt.cfg\n")
+    (pytester.path / "conf").mkdir()
+    (pytester.path / "conf" / "alt.cfg").write_text("[run]\nsource = mylib\n")
+    monkeypatch.setenv("PYTHONPATH", str(pytester.path / "src"))
+    (pytester.path / "tests" / "sub").mkdir()
+    monkeypatch.chdir(pytester.path / "tests" / "sub")
+    result = run_pytest(
+        pytester, "--lcov", "--rootdir", str(pytester.path), "-c", str(pytester.path / "pytest.ini"), ".."
+    )
+    assert result.ret == pytest.ExitCode.OK, result.stdout.str()
+    assert Lcov.read(pytester.path / "lcov.info").files == {"src/mylib/__init__.py", "src/mylib/core.py"}
+
+
+def test_config_file_under_coverage_run_is_coverage_runs_own(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The running Coverage read its configuration before pytest started: a notice says so."""
+    write_project(pytester.path)
+    (pytester.path / "alt.cfg").write_text("[run]\nsource = elsewhere\n")
+    monkeypatch.setenv("PYTHONPATH", str(pytester.path / "src"))
+    result = subprocess.run(
+        [*COVERAGE_RUN_PYTEST, "--lcov", "--lcov-config=alt.cfg"],
+        cwd=pytester.path,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == pytest.ExitCode.OK, result.stdout + result.stderr
+    assert "pytest-lcov: --lcov-config is ignored under `coverage run`" in result.stdout
+    assert "src/mylib/core.py" in Lcov.read(pytester.path / "lcov.info").files
+
+
+# --no-cov-on-fail / --no-lcov-on-fail
+
+FAILING_TEST = "def test_fails():\n    assert False\n"
+
+
+@pytest.mark.parametrize("workers", [SERIAL, XDIST])
+@PYTEST_COV_7
+def test_no_report_on_failed_tests_as_no_cov_on_fail(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, workers: list[str]
+) -> None:
+    """No file written, no gate checked, the tests' exit status; an earlier file stays and says so."""
+    needs_xdist(workers)
+    write_project(pytester.path, COVERAGE_CONFIG + "[tool.coverage.report]\nfail_under = 95\n")
+    (pytester.path / "tests" / "test_fails.py").write_text(FAILING_TEST)
+    monkeypatch.setenv("PYTHONPATH", str(pytester.path / "src"))
+    (pytester.path / "html").mkdir()
+    cov = pytest_cov(pytester, "--no-cov-on-fail", *workers)
+    lcov = pytest_lcov(
+        pytester, "--no-lcov-on-fail", "--lcov-html=html", "--lcov-fail-under-lines=99", *workers
+    )
+    assert lcov.ret == cov.ret == pytest.ExitCode.TESTS_FAILED
+    assert not (pytester.path / "cov.info").exists()
+    assert not (pytester.path / "lcov.info").exists()
+    assert not list((pytester.path / "html").iterdir())
+    assert "Required test coverage" not in cov.stdout.str() + lcov.stdout.str()
+    assert "pytest-lcov: no tracefile written: tests failed (--no-lcov-on-fail)" in lcov.outlines
+    assert not any("FAIL" in line for line in lcov.outlines if line.startswith("pytest-lcov"))
+    # A tracefile an earlier run left stays, as pytest-cov leaves its own, and is said to be earlier.
+    (pytester.path / "cov.info").write_text(EARLIER)
+    (pytester.path / "lcov.info").write_text(EARLIER)
+    cov = pytest_cov(pytester, "--no-cov-on-fail", *workers)
+    lcov = pytest_lcov(pytester, "--no-lcov-on-fail", *workers)
+    assert lcov.ret == cov.ret == pytest.ExitCode.TESTS_FAILED
+    assert (pytester.path / "cov.info").read_text() == EARLIER
+    assert (pytester.path / "lcov.info").read_text() == EARLIER
+    assert "pytest-lcov: lcov.info is from an earlier run (" in lcov.stdout.str()
+    # Tests that pass: the report and its gates, as without the flag.
+    (pytester.path / "tests" / "test_fails.py").unlink()
+    cov = pytest_cov(pytester, "--no-cov-on-fail", *workers)
+    lcov = pytest_lcov(pytester, "--no-lcov-on-fail", *workers)
+    assert lcov.ret == cov.ret == pytest.ExitCode.TESTS_FAILED  # fail_under = 95 is not reached
+    assert gate_numbers(lcov) == gate_numbers(cov)
+    assert Lcov.read(pytester.path / "lcov.info") == Lcov.read(pytester.path / "cov.info")
+
+
+def test_no_report_on_fail_from_the_configuration(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_project(pytester.path, COVERAGE_CONFIG)
+    (pytester.path / "pytest.ini").write_text("[pytest]\nlcov_no_on_fail = true\n")
+    (pytester.path / "tests" / "test_fails.py").write_text(FAILING_TEST)
+    monkeypatch.setenv("PYTHONPATH", str(pytester.path / "src"))
+    result = pytest_lcov(pytester)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    assert not (pytester.path / "lcov.info").exists()
+
+
+# --cov-append / --lcov-append
+
+TEST_A = """\
+from mylib.core import classify
+
+
+def test_positive():
+    assert classify(1) == "positive"
+"""
+TEST_B = """\
+from mylib.core import classify, first_over
+
+
+def test_negative():
+    assert classify(-1) == "negative"
+    assert first_over([1, 5], 3) == 5
+"""
+
+
+def two_test_files(root: Path) -> None:
+    (root / "tests" / "test_core.py").unlink()
+    (root / "tests" / "test_a.py").write_text(TEST_A)
+    (root / "tests" / "test_b.py").write_text(TEST_B)
+
+
+@pytest.mark.parametrize("workers", [SERIAL, XDIST])
+@PYTEST_COV_7
+def test_append_over_two_invocations_as_cov_append(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, workers: list[str]
+) -> None:
+    """Two invocations build one tracefile: the same files, totals and fail-under numbers."""
+    needs_xdist(workers)
+    write_project(pytester.path, COVERAGE_CONFIG + "[tool.coverage.report]\nfail_under = 60\n")
+    two_test_files(pytester.path)
+    monkeypatch.setenv("PYTHONPATH", str(pytester.path / "src"))
+    for number, test_file in enumerate(("tests/test_a.py", "tests/test_b.py")):
+        cov = pytest_cov(pytester, "--cov-append", test_file, *workers)
+        lcov = pytest_lcov(pytester, "--lcov-append", test_file, *workers)
+        assert lcov.ret == cov.ret, lcov.stdout.str()
+        assert gate_numbers(lcov) == gate_numbers(cov)
+        assert Lcov.read(pytester.path / "lcov.info") == Lcov.read(pytester.path / "cov.info")
+        added = "pytest-lcov: added to the tracefile of earlier runs at lcov.info" in lcov.outlines
+        assert added == (number == 1)
+    assert cov.ret == pytest.ExitCode.OK  # the sum reaches 60%, neither run alone does
+    both = read_records(pytester.path / "lcov.info")["src/mylib/core.py"]
+    assert both.lines[1] == 2  # each run ran the def: lcov -a adds the counts
+
+
+def test_append_adds_what_merge_adds(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The appended tracefile holds what `pytest-lcov merge` makes of the two runs' own."""
+    write_project(pytester.path)
+    two_test_files(pytester.path)
+    monkeypatch.setenv("PYTHONPATH", str(pytester.path / "src"))
+    assert pytest_lcov(pytester, "--lcov=a.info", "tests/test_a.py").ret == pytest.ExitCode.OK
+    assert pytest_lcov(pytester, "--lcov=b.info", "tests/test_b.py").ret == pytest.ExitCode.OK
+    monkeypatch.chdir(pytester.path)
+    assert main(["merge", "a.info", "b.info", "-o", "merged.info"]) == 0
+    assert pytest_lcov(pytester, "--lcov-append", "tests/test_a.py").ret == pytest.ExitCode.OK
+    assert pytest_lcov(pytester, "--lcov-append", "tests/test_b.py").ret == pytest.ExitCode.OK
+    appended = read_records(pytester.path / "lcov.info")
+    assert appended["src/mylib/__init__.py"].lines == {}  # kept, as pytest-lcov and pytest-cov list it
+    del appended["src/mylib/__init__.py"]  # which `lcov -a` and merge drop
+    assert appended == read_records(pytester.path / "merged.info")
+
+
+# What an old file at the output path can be: each stops the run with one line, and stays as it was.
+
+NOT_LCOV = "TN:x\nSF:src/mylib/core.py\nDA:1,zz\nend_of_record\n"  # passes for a tracefile at a glance
+OTHER_NAME = "TN:other\nSF:src/mylib/core.py\nDA:1,1\nLF:1\nLH:1\nend_of_record\n"
+WITH_BRANCHES = "TN:{name}\nSF:src/mylib/core.py\nBRDA:2,0,0,1\nBRDA:2,0,1,0\nDA:1,1\nDA:2,1\nend_of_record\n"
+
+
+@pytest.mark.parametrize(
+    ("old", "args", "says"),
+    [
+        pytest.param(
+            NOT_LCOV,
+            [],
+            "is not a tracefile to add to: {path}:3: DA count is not a whole number: 'zz'",
+            id="not-lcov",
+        ),
+        pytest.param(
+            "", [], "is not a tracefile to add to: {path}:1: no SF section with DA lines", id="empty"
+        ),
+        pytest.param(
+            OTHER_NAME, [], "holds sections of the test name 'other', not of this run's", id="test-name"
+        ),
+        pytest.param(
+            WITH_BRANCHES, [], "holds branch data and this run measures no branches", id="branches-then-none"
+        ),
+        pytest.param(EARLIER, ["--lcov-per-test"], None, id="per-test"),
+    ],
+)
+def test_append_refuses_at_start_up_what_it_cannot_add_to(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, old: str, args: list[str], says: str | None
+) -> None:
+    write_project(pytester.path, '[tool.coverage.run]\nsource = ["mylib"]\n')
+    monkeypatch.setenv("PYTHONPATH", str(pytester.path / "src"))
+    output = pytester.path / "lcov.info"
+    old = old.replace("{name}", safe_test_name(pytester.path.name))
+    output.write_text(old)
+    result = pytest_lcov(pytester, "--lcov-append", *args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    [line] = [line for line in result.errlines if line]
+    if says is None:
+        assert line.startswith("ERROR: pytest-lcov: --lcov-append cannot go with per-test data")
+    else:
+        assert line.startswith("ERROR: pytest-lcov: --lcov-append: lcov.info " + says.format(path=output))
+    assert output.read_text() == old
+    assert "passed" not in result.stdout.str()  # no test ran
+
+
+def test_append_refuses_a_file_that_is_not_lcov_as_any_report(pytester: pytest.Pytester) -> None:
+    write_project(pytester.path)
+    (pytester.path / "lcov.info").write_text("my notes\n")
+    (pytester.path / "folder.info").mkdir()
+    for output, problem in (("lcov.info", "exists and is not a tracefile"), ("folder.info", "is a folder")):
+        result = pytest_lcov(pytester, f"--lcov={output}", "--lcov-append")
+        assert result.ret == pytest.ExitCode.USAGE_ERROR
+        assert f"pytest-lcov: refusing to write {output}: it {problem}" in result.stderr.str()
+    assert (pytester.path / "lcov.info").read_text() == "my notes\n"
+
+
+def test_append_refuses_at_the_end_what_turns_out_not_to_add_up(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Known only once this run's data is there (its branches), or changed during the run."""
+    write_project(pytester.path)  # branch = true
+    monkeypatch.setenv("PYTHONPATH", str(pytester.path / "src"))
+    output = pytester.path / "lcov.info"
+    earlier = EARLIER.replace("TN:earlier", f"TN:{safe_test_name(pytester.path.name)}")
+    output.write_text(earlier)  # written without branches
+    result = pytest_lcov(pytester, "--lcov-append")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    assert (
+        "pytest-lcov: no tracefile written: --lcov-append: lcov.info holds no branch data and this run "
+        "measures branches" in result.stdout.str()
+    )
+    assert "pytest-lcov: lcov.info is from an earlier run (" in result.stdout.str()
+    assert output.read_text() == earlier
+    # Replaced by something else while the tests ran: read again at the end, and refused.
+    output.unlink()
+    assert pytest_lcov(pytester).ret == pytest.ExitCode.OK
+    good = output.read_text()
+    (pytester.path / "tests" / "test_spoil.py").write_text(
+        f"import pathlib\n\n\ndef test_spoil():\n    pathlib.Path({str(output)!r}).write_text({NOT_LCOV!r})\n"
+    )
+    result = pytest_lcov(pytester, "--lcov-append")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    assert "pytest-lcov: no tracefile written: --lcov-append: lcov.info is not a tracefile to add to: " in (
+        result.stdout.str()
+    )
+    assert output.read_text() == NOT_LCOV != good
+
+
+def runs_with_cache(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    """A real pytest with pytest's cache on, where --lcov-append remembers what counts mean."""
+    return pytester.runpytest_subprocess("-p", "no:hypothesispytest", "--lcov", "--lcov-append", *args)
+
+
+def test_append_refuses_counts_of_another_kind(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Execution counts and 0/1 counts would add up into neither: the cache knows which file holds which."""
+    write_project(pytester.path)
+    two_test_files(pytester.path)
+    monkeypatch.setenv("PYTHONPATH", str(pytester.path / "src"))
+    output = pytester.path / "lcov.info"
+    executions = "--lcov-counts=executions"
+    assert runs_with_cache(pytester, executions, "tests/test_a.py").ret == pytest.ExitCode.OK
+    written = output.read_text()
+    refused = runs_with_cache(pytester, "tests/test_b.py")
+    assert refused.ret == pytest.ExitCode.USAGE_ERROR
+    assert [line for line in refused.errlines if line] == [
+        "ERROR: pytest-lcov: --lcov-append: lcov.info was written with lcov_counts = 'executions' and this "
+        "run counts 'run': the sum would add counts of two kinds; give the same lcov_counts, or write to "
+        "another file"
+    ]
+    assert output.read_text() == written
+    added = runs_with_cache(pytester, executions, "tests/test_b.py")
+    assert added.ret == pytest.ExitCode.OK
+    assert read_records(output)["src/mylib/core.py"].lines[2] == 2  # classify() ran once in each run
+    # A file the cache does not know (changed since, another tool's) is added as lcov -a adds.
+    output.write_text(output.read_text() + "\n")
+    assert runs_with_cache(pytester, "tests/test_b.py").ret == pytest.ExitCode.OK
+
+
+SIGN = """\
+def sign(text):
+    if int(text) < 0:
+        return -1
+    return 1
+"""
+
+
+@PYTEST_COV_7
+def test_append_total_leaves_out_the_branch_of_a_line_that_raised(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pytest-lcov's exception branch (a branch line whose every run raised) is not coverage.py's."""
+    write_project(pytester.path, COVERAGE_CONFIG + "[tool.coverage.report]\nfail_under = 99\n")
+    (pytester.path / "src" / "mylib" / "sign.py").write_text(SIGN)
+    (pytester.path / "tests" / "test_core.py").unlink()
+    (pytester.path / "tests" / "test_raises.py").write_text(
+        "import pytest\n\nfrom mylib.sign import sign\n\n\ndef test_raises():\n"
+        "    with pytest.raises(ValueError):\n        sign('x')\n"
+    )
+    (pytester.path / "tests" / "test_positive.py").write_text(
+        "from mylib.sign import sign\n\n\ndef test_positive():\n    assert sign('5') == 1\n"
+    )
+    monkeypatch.setenv("PYTHONPATH", str(pytester.path / "src"))
+    for test_file in ("tests/test_raises.py", "tests/test_positive.py"):
+        cov = pytest_cov(pytester, "--cov-append", test_file)
+        lcov = pytest_lcov(pytester, "--lcov-append", test_file)
+        assert lcov.ret == cov.ret == pytest.ExitCode.TESTS_FAILED
+        assert gate_numbers(lcov) == gate_numbers(cov)
+    # The tracefile has the exception branch (BRDA:2,1,0,1), which coverage.py does not count.
+    assert (
+        Lcov.read(pytester.path / "lcov.info").branches[1]
+        == Lcov.read(pytester.path / "cov.info").branches[1] + 1
+    )
