@@ -281,11 +281,8 @@ def plus(a: FileRecord, b: FileRecord, source: Path) -> FileRecord:
     )
 
 
-def test_xdist_counts_add_up_to_the_serial_counts(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_xdist_counts_add_up_to_the_serial_counts(pytester: pytest.Pytester) -> None:
     """Each worker imports every test module and conftest.py: `-n 2` = the serial run + one more import."""
-    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)  # the controller then imports nothing counted
     write_sample_project(pytester.path)
     options = ("--lcov-branch", "--lcov-counts=executions", "-p", "no:randomly")
     _, serial = lcov_run(pytester, "serial.info", *options)
