@@ -27,9 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from coverage.results import Numbers
-
-from pytest_lcov.analysis import format_lines
+from pytest_lcov.coverage_internals import Numbers, format_lines
 from pytest_lcov.files import atomic_output
 from pytest_lcov.merge import Added, TracefileMerge
 from pytest_lcov.model import BranchRecord, FileRecord, MergeConflict, Totals

@@ -14,7 +14,6 @@ An error nobody foresaw is refused the same way, worded as a bug to report.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import os
 import sqlite3
@@ -259,9 +258,10 @@ def _check_data_file(path: Path) -> None:
     a foreign database (or an empty file) is left as it was.
     """
     _require_file(path, " (write one with `coverage run -m pytest`)")
+    from pytest_lcov.coverage_internals import check_data_file_schema  # not for `merge`
+
     uri = f"{path.resolve().as_uri()}?mode=ro&immutable=1"
     try:
-        with contextlib.closing(sqlite3.connect(uri, uri=True)) as db:
-            db.execute("select version from coverage_schema").fetchone()
+        check_data_file_schema(uri)
     except sqlite3.Error as exc:
         raise Refused(f"{path}: not a readable coverage.py data file ({exc})") from None

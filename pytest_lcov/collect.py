@@ -19,7 +19,7 @@ from pathlib import Path
 from coverage import CoverageData
 from coverage.plugin import CodeRegion, FileReporter
 
-from pytest_lcov.analysis import Analysis, SourceReporter, context_arcs
+from pytest_lcov.coverage_internals import Analysis, SourceReporter, context_arcs
 from pytest_lcov.model import BranchRecord, FileRecord, FunctionRecord
 
 EXCEPTION_DESCRIPTION = "every run raised"

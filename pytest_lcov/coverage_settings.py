@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 import coverage
-from coverage.files import PathAliases
-from coverage.results import Numbers, display_covered, should_fail_under
+
+from pytest_lcov.coverage_internals import Numbers, PathAliases, display_covered, should_fail_under
 
 T = TypeVar("T")
 

@@ -21,6 +21,7 @@ from pathlib import Path
 import coverage
 import pytest
 
+from pytest_lcov.coverage_internals import PROCESS_CONFIG_VARIABLE, SYSMON_TOOL_NAME, config_file
 from pytest_lcov.settings import Settings, setting_error
 
 
@@ -185,7 +186,7 @@ class Measurement:
         if self.running:
             self.cov.stop()
             self.running = False
-            os.environ.pop("COVERAGE_PROCESS_CONFIG", None)
+            os.environ.pop(PROCESS_CONFIG_VARIABLE, None)
         self._restore_environment()
 
     def switch_test(self, node_id: str | None) -> None:
@@ -284,8 +285,8 @@ def refuse_what_multiprocessing_children_cannot_see(settings: Settings, cov: cov
     ``--lcov-source`` the file does not say only widens what children measure:
     say so.  Returns the notice, or "".
     """
-    from_file = coverage.Coverage(data_file=None, config_file=cov.config.config_file or False)
-    where = cov.config.config_file or "a configuration file"
+    from_file = coverage.Coverage(data_file=None, config_file=config_file(cov) or False)
+    where = config_file(cov) or "a configuration file"
     if cov.get_option("run:branch") and not from_file.get_option("run:branch"):
         raise setting_error(
             "pytest-lcov: concurrency = multiprocessing starts child processes with coverage.py's "
@@ -399,7 +400,7 @@ def _sysmon_is_measuring() -> bool:
     """Whether coverage.py's sys.monitoring core holds a tool id (it takes the first one free)."""
     monitoring = getattr(sys, "monitoring", None)
     return monitoring is not None and any(
-        monitoring.get_tool(tool_id) == "coverage.py" for tool_id in range(SYSMON_TOOL_IDS)
+        monitoring.get_tool(tool_id) == SYSMON_TOOL_NAME for tool_id in range(SYSMON_TOOL_IDS)
     )
 
 

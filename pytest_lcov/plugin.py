@@ -30,7 +30,7 @@ import pytest
 from coverage.exceptions import CoverageWarning
 
 from pytest_lcov import PytestLcovWarning, analysis
-from pytest_lcov.analysis import ParallelAnalysis, collected_data, measured_sources
+from pytest_lcov.analysis import ParallelAnalysis, measured_sources
 from pytest_lcov.analysis_cache import own_folder, user_key_problem
 from pytest_lcov.append import (
     AppendRefused,
@@ -81,6 +81,7 @@ from pytest_lcov.jobsummary import append_summary, job_summary
 from pytest_lcov.measure import Measurement, _configured_coverage, refuse_pytest_cov, release
 from pytest_lcov.options import ReportOptions
 from pytest_lcov.report import Report, write_report
+from pytest_lcov.reported_files import collected_data
 from pytest_lcov.settings import Settings, add_options, resolve, setting_error
 from pytest_lcov.summary import missed_gates, shown, summary_line, table
 from pytest_lcov.tracefile import safe_field

@@ -11,16 +11,9 @@ from pathlib import Path
 from typing import TextIO
 
 import coverage
-from coverage.results import Numbers
+from coverage.plugin import FileReporter
 
-from pytest_lcov.analysis import (
-    Analysis,
-    FileReporter,
-    ParallelAnalysis,
-    analysed_files,
-    format_lines,
-    statement_starts,
-)
+from pytest_lcov.analysis import ParallelAnalysis
 from pytest_lcov.collect import (
     FileShape,
     Hits,
@@ -34,10 +27,12 @@ from pytest_lcov.collect import (
     source_bytes,
 )
 from pytest_lcov.counting import source_digest
+from pytest_lcov.coverage_internals import Analysis, Numbers, format_lines, statement_starts
 from pytest_lcov.executions import FileCounts, check
 from pytest_lcov.files import DESCRIPTION_LINE, TRACEFILE_LINE, atomic_output
 from pytest_lcov.model import FileRecord, Totals, merge_records
 from pytest_lcov.options import ReportOptions
+from pytest_lcov.reported_files import analysed_files
 from pytest_lcov.tracefile import format_descriptions, format_record, unique_test_names
 
 RUN_DESCRIPTION = "lines run outside any test: imports, collection, session set-up"

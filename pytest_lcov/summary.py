@@ -6,8 +6,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from coverage.results import Numbers, display_covered
-
+from pytest_lcov.coverage_internals import Numbers, display_covered
 from pytest_lcov.coverage_settings import coverage_total
 from pytest_lcov.model import Totals, format_totals, percent
 from pytest_lcov.report import FileSummary

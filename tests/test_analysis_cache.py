@@ -17,9 +17,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_lcov import analysis
-from pytest_lcov.analysis import SourceReporter, read_source
+from pytest_lcov import analysis, parser_state
 from pytest_lcov.analysis_cache import ENTRY_MAGIC, AnalysisStore, load_or_create_key
+from pytest_lcov.coverage_internals import SourceReporter, restored_state
+from pytest_lcov.sources import read_source
 from tests.helpers import QUIET_PLUGINS, read_records
 from tests.sample_project import write_sample_project
 
@@ -72,7 +73,7 @@ def test_entries_are_plain_json(pytester: pytest.Pytester) -> None:
     magic, signature, body = entry.read_bytes().split(b"\n", 2)
     assert magic + b"\n" == ENTRY_MAGIC
     assert len(signature) == 64
-    state = analysis.from_plain(json.loads(body)["value"])  # data, nothing to unpickle
+    state = parser_state.from_plain(json.loads(body)["value"])  # data, nothing to unpickle
     assert state["parser"]["statements"] == {1, 2, 3, 4}
 
 
@@ -109,9 +110,9 @@ def forge(entry: Path, edit: dict[str, object], key: bytes | None = None) -> Non
     """Rewrite an entry's parser state; re-sign it with `key` if given (a key we do not hold)."""
     magic, signature, body = entry.read_bytes().split(b"\n", 2)
     document = json.loads(body)
-    state = analysis.from_plain(document["value"])
+    state = parser_state.from_plain(document["value"])
     state["parser"].update(edit)
-    document["value"] = analysis.to_plain(state)
+    document["value"] = parser_state.to_plain(state)
     new_body = json.dumps(document).encode()
     if key is not None:
         signature = hmac.new(key, new_body, hashlib.sha256).hexdigest().encode()
@@ -354,10 +355,10 @@ def test_a_stored_analysis_with_odd_regions_is_refused(tmp_path: Path, regions: 
     source.write_text("def f():\n    if f:\n        return 1\n")
     cov = coverage.Coverage(data_file=None, config_file=False)
     plain = SourceReporter(str(source), cov, read_source(str(source)), state=None).plain_state(True)
-    assert analysis.restored_state(json.loads(json.dumps(plain))) is not None
-    state = analysis.from_plain(json.loads(json.dumps(plain)))
+    assert restored_state(json.loads(json.dumps(plain))) is not None
+    state = parser_state.from_plain(json.loads(json.dumps(plain)))
     state["regions"] = regions
-    assert analysis.restored_state(json.loads(json.dumps(analysis.to_plain(state)))) is None
+    assert restored_state(json.loads(json.dumps(parser_state.to_plain(state)))) is None
 
 
 BACKGROUND_TEST = """
@@ -425,7 +426,7 @@ PLAIN_VALUES = st.recursive(
 @given(PLAIN_VALUES)
 def test_plain_data_comes_back_as_it_was(value: object) -> None:
     """Every shape the parser's state takes survives the store's JSON, types included."""
-    restored = analysis.from_plain(json.loads(json.dumps(analysis.to_plain(value))))
+    restored = parser_state.from_plain(json.loads(json.dumps(parser_state.to_plain(value))))
     assert restored == value
     assert_same_types(restored, value)
 
@@ -464,5 +465,5 @@ def assert_same_types(restored: object, value: object) -> None:
 )
 def test_packed_numbers_are_checked(planted: object) -> None:
     """Only number runs are packed, and a packed run must be whole int32s (and, for pairs, pairs)."""
-    with pytest.raises(analysis.NotPlainData):
-        analysis.from_plain(planted)
+    with pytest.raises(parser_state.NotPlainData):
+        parser_state.from_plain(planted)

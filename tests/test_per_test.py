@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from coverage import CoverageData
 
-from pytest_lcov.analysis import context_arcs
+from pytest_lcov.coverage_internals import context_arcs
 from pytest_lcov.model import FileRecord, Totals, merge_records
 from pytest_lcov.tracefile import ParsedRecord, parse
 from tests.helpers import HAS_SYSMON, QUIET_PLUGINS, read_records, run_pytest, summary_line
