@@ -1,0 +1,68 @@
+"""coverage.py's internals behind one module: the self-check, and coverage.py's own route's tracefile."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pytest_lcov import coverage_internals
+from tests.helpers import run_pytest
+from tests.sample_project import write_sample_project
+
+# A conftest line that makes the self-check fail, as a coverage.py without the fast route's internals would.
+FORCE_COVERAGES_ROUTE = (
+    "import pytest_lcov.coverage_internals as internals\n"
+    "internals.FAST_IMPORT_PROBLEM = 'forced by the test'\n"
+)
+
+
+def test_the_self_check_passes_on_this_coverage() -> None:
+    assert coverage_internals.self_check_problem() == ""
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        ["--lcov-branch", "--lcov-per-test"],
+        ["--lcov-branch", "--lcov-per-test", "-n", "2"],
+        ["--lcov-branch", "--lcov-counts=executions", "--lcov-format=lcov2", "--lcov-checksums"],
+    ],
+    ids=["per-test", "xdist", "executions"],
+)
+def test_coverages_own_route_writes_the_same_tracefile(pytester: pytest.Pytester, options: list[str]) -> None:
+    write_sample_project(pytester.path)
+    fast = run_pytest(pytester, "--lcov", *options)
+    assert fast.ret == 0
+    assert "fast analysis" not in fast.stdout.str() + fast.stderr.str()
+    expected = (pytester.path / "lcov.info").read_bytes()
+    conftest = pytester.path / "conftest.py"
+    conftest.write_text(conftest.read_text() + FORCE_COVERAGES_ROUTE)
+    slow = run_pytest(pytester, "--lcov", *options)
+    assert slow.ret == 0
+    said = slow.stdout.str() + slow.stderr.str()
+    assert said.count("does not behave as pytest-lcov's fast analysis expects (forced by the test)") == 1
+    assert (pytester.path / "lcov.info").read_bytes() == expected
+
+
+def write_unparseable(root: Path, disable_warnings: str) -> None:
+    write_sample_project(root)
+    (root / "app" / "broken.py").write_text("def broken(:\n    pass\n")
+    pyproject = root / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text() + disable_warnings)
+
+
+def test_an_unparseable_file_warns_as_pytest_cov_warns(pytester: pytest.Pytester) -> None:
+    write_unparseable(pytester.path, "")
+    result = run_pytest(pytester, "--lcov")
+    assert result.ret == 0
+    assert "Couldn't parse Python file" in result.stdout.str() + result.stderr.str()
+    assert "(couldnt-parse)" in result.stdout.str() + result.stderr.str()
+
+
+def test_disable_warnings_couldnt_parse_is_honoured(pytester: pytest.Pytester) -> None:
+    write_unparseable(pytester.path, 'disable_warnings = ["couldnt-parse"]\n')
+    result = run_pytest(pytester, "--lcov")
+    assert result.ret == 0
+    assert "couldnt-parse" not in result.stdout.str() + result.stderr.str()
+    assert "Couldn't parse" not in result.stdout.str() + result.stderr.str()
