@@ -6,7 +6,7 @@ one untimed ``pytest --lcov --lcov-branch --lcov-per-test`` writes
 and ``--repeat`` times each:
 
   genhtml 1.16   on the per-test file as written
-  genhtml 2.3.1  on the copy ``--lcov-html`` hands it (pytest_lcov.html.lcov2_per_test_text)
+  genhtml 2.3.1  on the copy ``--lcov-html`` hands it, in pieces (pytest_lcov.html.lcov2_per_test_pieces)
 
 with the arguments the plugin gives each (pytest_lcov.html.genhtml_arguments),
 and, with ``--written``, genhtml 2.3.1 once on the per-test file as written (minutes).
@@ -17,6 +17,7 @@ before each run, the CPU count, and pytest-lcov's own estimate (report.Lcov2Load
 
     python benchmarks/genhtml_real.py --python-version 3.14          # attrs, click; 3 runs each
     python benchmarks/genhtml_real.py --projects attrs --repeat 5 --written
+    python benchmarks/genhtml_real.py --reuse      # the per-test files of the last run, suites not run
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -37,7 +39,7 @@ from run import LCOV2_USR, lcov2_estimate
 
 sys.path.insert(0, str(REPO))
 
-from pytest_lcov.html import Genhtml, genhtml_arguments, lcov2_per_test_text
+from pytest_lcov.html import Genhtml, _lcov2_per_test_copy, genhtml_arguments, lcov2_pieces
 from tests.test_html_lcov2 import Pages, read_pages
 
 OUT = "bench-out/genhtml-real"
@@ -83,7 +85,7 @@ def differences(one: Pages, two: Pages) -> list[str]:
     return found
 
 
-def measure_project(name: str, bin_dir: Path, repeat: int, written: bool) -> list[str]:
+def measure_project(name: str, bin_dir: Path, repeat: int, written: bool, reuse: bool) -> list[str]:
     project = PROJECTS[name]
     cwd = ensure_sources(project, bin_dir)
     out = cwd / OUT
@@ -99,24 +101,26 @@ def measure_project(name: str, bin_dir: Path, repeat: int, written: bool) -> lis
         "-p",
         "no:cov",
     ]
-    print(f"\n{name}: {shown(make)}", flush=True)
-    done = subprocess.run(make, cwd=cwd, env=common.child_env(bin_dir), capture_output=True, text=True)
     tests_file, description = out.with_suffix(".tests.info"), out.with_suffix(".desc")
-    if done.returncode != 0 or not tests_file.is_file():
-        raise BenchmarkError(f"{shown(make)} failed:\n{done.stdout[-3000:]}")
-    handed = cwd / f"{OUT}-handed" / tests_file.name
-    handed.parent.mkdir(exist_ok=True)
+    if reuse and tests_file.is_file() and description.is_file():
+        print(f"\n{name}: reusing {tests_file} ({shown(make)})", flush=True)
+    else:
+        print(f"\n{name}: {shown(make)}", flush=True)
+        done = subprocess.run(make, cwd=cwd, env=common.child_env(bin_dir), capture_output=True, text=True)
+        if done.returncode != 0 or not tests_file.is_file():
+            raise BenchmarkError(f"{shown(make)} failed:\n{done.stdout[-3000:]}")
+    handed_folder = cwd / f"{OUT}-handed"
+    shutil.rmtree(handed_folder, ignore_errors=True)
     started = time.perf_counter()
-    with tests_file.open(encoding="utf-8") as source, handed.open("w", encoding="utf-8") as copy:
-        copy.writelines(lcov2_per_test_text(source))
+    handed = _lcov2_per_test_copy(tests_file, handed_folder, "", lcov2_pieces(genhtml(2)))
     shaping = time.perf_counter() - started
 
-    def command(major: int, tracefile: Path, html: str) -> list[str]:
-        relative = Path(os.path.relpath(tracefile, cwd))
+    def command(major: int, tracefiles: list[Path], html: str) -> list[str]:
+        relative = [Path(os.path.relpath(tracefile, cwd)) for tracefile in tracefiles]
         desc = Path(os.path.relpath(description, cwd))
         return genhtml_arguments(genhtml(major), relative, Path(f"{OUT}-{html}"), name, desc, None)
 
-    runs = {"genhtml 1.16, per-test file": command(1, tests_file, "h1")}
+    runs = {"genhtml 1.16, per-test file": command(1, [tests_file], "h1")}
     runs["genhtml 2.3.1, as --lcov-html hands it over"] = command(2, handed, "h2")
     samples: dict[str, list[tuple[float, float, float]]] = {label: [] for label in runs}
     for round_number in range(repeat):
@@ -128,7 +132,7 @@ def measure_project(name: str, bin_dir: Path, repeat: int, written: bool) -> lis
         "",
         f"`{shown(make)}`: {tests_file.stat().st_size / 2**20:.1f} MiB, "
         f"{tests_file.read_text(encoding='utf-8').count('TN:'):,} sections; "
-        f"shaping the copy: {shaping:.2f} s",
+        f"shaping the copy: {shaping:.2f} s, in {len(handed)} pieces",
         "",
         "| genhtml | median wall | min - max | median CPU | load (1 min) |",
         "| --- | ---: | ---: | ---: | ---: |",
@@ -140,7 +144,7 @@ def measure_project(name: str, bin_dir: Path, repeat: int, written: bool) -> lis
             f"{statistics.median(cpus):.1f} s | {min(loads):.2f} - {max(loads):.2f} |"
         )
     if written:
-        wall, cpu, load = timed(command(2, tests_file, "h2w"), cwd)
+        wall, cpu, load = timed(command(2, [tests_file], "h2w"), cwd)
         lines.append(
             f"| genhtml 2.3.1, per-test file as written (once) | {wall:.1f} s | - | {cpu:.1f} s "
             f"| {load:.2f} |"
@@ -174,6 +178,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--written", action="store_true", help="also genhtml 2.3.1 on the file as written, once"
     )
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="time the per-test file an earlier run wrote, if there is one, instead of running the suite",
+    )
     parser.add_argument("--results", type=Path, default=WORK / "genhtml-real.md", help="default %(default)s")
     add_python_arguments(parser)
     args = parser.parse_args(argv)
@@ -192,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         bin_dir = venv_of(args, REPO)
         for name in names:
-            out += ["", *measure_project(name, bin_dir, args.repeat, args.written)]
+            out += ["", *measure_project(name, bin_dir, args.repeat, args.written, args.reuse)]
     except (BenchmarkError, subprocess.CalledProcessError) as exc:
         print(f"\nbenchmark failed: {exc}", file=sys.stderr)
         return 1

@@ -733,7 +733,7 @@ def lcov2_estimate(tests_file: Path) -> str:
     return (
         f"pytest-lcov's estimate of genhtml 2.x's time on the per-test file as the plugin hands it over "
         f"(report.Lcov2Load): {load.seconds:.0f} s ({load.sections:,} sections; {load.records:,} records; "
-        f"{load.walks:,} calls on a test's branch data)."
+        f"{load.walks:,} calls on a test's branch data; {load.merges:,} sections merged from later pieces)."
     )
 
 

@@ -21,9 +21,10 @@ import shutil
 import signal
 import subprocess
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 INSTALL_HINT = "install lcov (Debian/Ubuntu: apt-get install lcov; macOS: brew install lcov)"
 NO_REPORT = "pytest-lcov: no HTML report: "
@@ -56,6 +57,7 @@ class Genhtml:
 
     command: tuple[str, ...]
     major: int
+    minor: int = 0
 
 
 def genhtml_command_problem(command: str) -> str | None:
@@ -87,10 +89,10 @@ def find_genhtml(command: str = "genhtml", timeout: float | None = VERSION_TIMEO
     if executable is None:
         raise HtmlError(f"{NO_REPORT}{words[0]!r} not found: {INSTALL_HINT}")
     _, version = run_command([executable, *words[1:], "--version"], None, timeout, f"{executable} --version")
-    match = re.search(r"LCOV version (\d+)\.", version)
+    match = re.search(r"LCOV version (\d+)\.(\d+)?", version)
     if match is None:
         raise HtmlError(f"{NO_REPORT}{executable} is not lcov's genhtml")
-    return Genhtml((executable, *words[1:]), int(match[1]))
+    return Genhtml((executable, *words[1:]), int(match[1]), int(match[2] or 0))
 
 
 def run_command(args: list[str], cwd: Path | None, timeout: float | None, name: str) -> tuple[int, str]:
@@ -247,28 +249,35 @@ def _carry_over(old: Path, report: Path) -> None:
 
 def genhtml_arguments(
     genhtml: Genhtml,
-    tracefile: Path,
+    tracefile: Path | Sequence[Path],
     out_dir: Path,
     title: str,
     description_file: Path | None,
     absolute_root: Path | None,
 ) -> list[str]:
-    """The command line for the genhtml found.
+    """The command line for the genhtml found, on one tracefile or the pieces of one (lcov2_pieces).
 
     Branch and function tables are on; lcov 1.x needs its rc switch for
     branches in older releases, 2.x its own flag.  Per-test data gets the
-    detailed views with the tests' descriptions.
+    detailed views with the tests' descriptions.  lcov 2.2 and later check
+    each tracefile's branches against its lines as it is read, which a piece
+    fails by design (its branches are those of all tests): with pieces, the
+    check is off, as lcov 1.x never makes it.  lcov 2.0 ignores that rc key;
+    2.1, which has no such check, refuses it.
     """
+    tracefiles = [tracefile] if isinstance(tracefile, Path) else list(tracefile)
     args = [*genhtml.command, "--quiet", "--title", title, "--output-directory", str(out_dir)]
     if genhtml.major < 2:
         args += ["--rc", "genhtml_branch_coverage=1", "--rc", "genhtml_function_coverage=1"]
     else:
         args += ["--branch-coverage", "--function-coverage"]
+        if len(tracefiles) > 1 and (genhtml.major, genhtml.minor) != (2, 1):
+            args += ["--rc", "check_data_consistency=0"]
     if description_file is not None:
         args += ["--show-details", "--description-file", str(description_file)]
     if absolute_root is not None:
         args += ["--prefix", str(absolute_root)]
-    return [*args, str(tracefile)]
+    return [*args, *map(str, tracefiles)]
 
 
 def without_path_prefix(text: str, prefix: str) -> str:
@@ -294,7 +303,7 @@ def write_html(
 
     genhtml runs from the rootdir (the SF: paths are relative to it) with
     relative arguments; genhtml 2.x reads per-test data (a `description_file`
-    given) from a copy shaped by lcov2_per_test_text.  Returns genhtml's
+    given) from a copy shaped by lcov2_per_test_pieces.  Returns genhtml's
     ERROR/WARNING lines; raises HtmlError when `out_dir` may not be replaced,
     or genhtml fails or takes longer than `timeout` seconds: the earlier
     report then stays as it was.
@@ -305,15 +314,15 @@ def write_html(
     with _work_folder(target) as work:
         report = work / "report"
         if genhtml.major >= 2 and description_file is not None:  # per-test data
-            source = _lcov2_per_test_copy(tracefile, work / "tracefile", path_prefix)
+            sources = _lcov2_per_test_copy(tracefile, work / "tracefile", path_prefix, lcov2_pieces(genhtml))
         elif path_prefix:
-            source = _stripped_copy(tracefile, work / "tracefile", path_prefix)
+            sources = [_stripped_copy(tracefile, work / "tracefile", path_prefix)]
         else:
-            source = tracefile
+            sources = [tracefile]
         description = None if description_file is None else _relative(description_file, rootdir)
         args = genhtml_arguments(
             genhtml,
-            _relative(source, rootdir),
+            [_relative(source, rootdir) for source in sources],
             _relative(report, rootdir),
             title,
             description,
@@ -321,8 +330,9 @@ def write_html(
         )
         complaints = _run_genhtml(args, rootdir, timeout)
         renames = {_relative(report, rootdir): _relative(target, rootdir)}
-        if source != tracefile:
-            renames[_relative(source, rootdir)] = _relative(tracefile, rootdir)
+        for source in sources:
+            if source != tracefile:
+                renames[_relative(source, rootdir)] = _relative(tracefile, rootdir)
         rewrite_paths(report, renames, None if absolute else rootdir)
         _swap_in(report, out_dir, work / "old", keep)
     return complaints
@@ -361,62 +371,114 @@ def _relative(path: Path, rootdir: Path) -> Path:
 
 BRANCH_RECORDS = ("BRDA:", "BRF:", "BRH:")
 BRANCHES_TEST_NAME = "branches_of_all_tests"
+# Sections of one source file per piece handed to genhtml 2.x (lcov2_pieces): within a
+# piece lcov 2.x's check walks every test read before (s * s / 2 calls for s sections), across
+# pieces it merges each section once more (~250 such calls each, measured on click 8.5.1).
+LCOV2_PIECE_SECTIONS = 200
+
+
+def lcov2_pieces(genhtml: Genhtml) -> int | None:
+    """Sections of one source file per tracefile handed to `genhtml` (None: all in one, for lcov 1.x).
+
+    Every 2.x gets pieces: Debian's lcov 2.3.1 says it is "2.0-1", so the
+    version cannot tell the releases with the walk (2.1 and later) from 2.0.
+    """
+    return LCOV2_PIECE_SECTIONS if genhtml.major >= 2 else None
 
 
 def lcov2_per_test_text(lines: Iterable[str]) -> Iterator[str]:
-    """The per-test file's lines in the shape genhtml 2.x reads in linear time.
+    """The per-test file's lines in the shape genhtml 2.x reads in linear time, as one tracefile.
+
+    See lcov2_per_test_pieces; here every section is in the one piece.
+    """
+    return (line for _, line in lcov2_per_test_pieces(lines, None))
+
+
+def lcov2_per_test_pieces(lines: Iterable[str], per_piece: int | None) -> Iterator[tuple[int, str]]:
+    """The per-test file's lines in the shape genhtml 2.x reads in linear time: (piece, line).
 
     lcov 2.x ends every section it reads with TraceInfo::check_data, which
     walks the branch data of every test read so far for that source file
     (lcovutil.pm: ``if (1 || $lcovutil::debug)``, no option turns it off):
     per-test sections that carry branches cost the square of the tests per
     file.  Here every section keeps its lines and functions, and its branch
-    records go; after all of them come, per source file, the branches of all
-    sections added up as ``lcov -a`` adds them, once, under a test name of
+    records go; at the end of piece 0 come, per source file, the branches of
+    all sections added up as ``lcov -a`` adds them, once, under a test name of
     their own.  Last, so no earlier section walks them either.  genhtml 2.x
     lists no test without line data, so its per-test lists are unchanged; its
     totals and source pages are those of the whole file.  What goes is each
     test's own branch count in the detailed view.
+
+    What is left of the walk is one call per test read so far, on its empty
+    branch data, which the TraceFile of each tracefile given keeps apart: so
+    the sections of a file go `per_piece` to a piece (its first ones to piece
+    0, the next to piece 1, ...), each piece a tracefile genhtml reads and then
+    merges, section by section, into what it read before (None: all in 0).
     """
     branches: dict[str, dict[str, int | None]] = {}
     names: set[str] = set()
+    sections: dict[str, int] = {}
     current: dict[str, int | None] | None = None
+    section: list[str] = []
+    piece = 0
     for line in lines:
         if line.startswith("TN:"):
             names.add(line[3:].rstrip("\r\n"))
         elif line.startswith("SF:"):
-            current = branches.setdefault(line[3:].rstrip("\r\n"), {})
+            path = line[3:].rstrip("\r\n")
+            current = branches.setdefault(path, {})
+            before = sections.get(path, 0)
+            sections[path] = before + 1
+            piece = 0 if per_piece is None else before // per_piece
         elif line.startswith("BRDA:") and current is not None:
             where, _, taken = line[5:].rstrip("\r\n").rpartition(",")
-            before = current.get(where)
+            before_taken = current.get(where)
             if taken.isdigit():
-                current[where] = int(taken) + (before or 0)
+                current[where] = int(taken) + (before_taken or 0)
             elif where not in current:
                 current[where] = None  # "-": never evaluated, adds as nothing
             continue
         if not line.startswith(BRANCH_RECORDS):
-            yield line if line.endswith("\n") else line + "\n"
+            section.append(line if line.endswith("\n") else line + "\n")
+        if line.startswith("end_of_record"):
+            yield from ((piece, kept) for kept in section)
+            section, piece = [], 0
+    yield from ((0, kept) for kept in section)  # whatever follows the last section
     name, number = BRANCHES_TEST_NAME, 2
     while name in names:
         name, number = f"{BRANCHES_TEST_NAME}_{number}", number + 1
     for path, found in branches.items():
         if found:
-            yield f"TN:{name}\nSF:{path}\n"
-            yield from (f"BRDA:{where},{'-' if taken is None else taken}\n" for where, taken in found.items())
-            yield f"BRF:{len(found)}\nBRH:{sum(1 for taken in found.values() if taken)}\nend_of_record\n"
+            yield 0, f"TN:{name}\nSF:{path}\n"
+            for where, count in found.items():
+                yield 0, f"BRDA:{where},{'-' if count is None else count}\n"
+            yield 0, f"BRF:{len(found)}\nBRH:{sum(1 for count in found.values() if count)}\nend_of_record\n"
 
 
-def _lcov2_per_test_copy(tests_file: Path, folder: Path, prefix: str) -> Path:
-    """A copy of the per-test file in `folder`, shaped for genhtml 2.x, without `prefix` on its SF: paths."""
-    copy = folder / tests_file.name
+def _lcov2_per_test_copy(tests_file: Path, folder: Path, prefix: str, per_piece: int | None) -> list[Path]:
+    """The per-test file shaped for genhtml 2.x in `folder`, in pieces, without `prefix` on its SF: paths.
+
+    Piece 0 is ``folder/<name>``, piece i ``folder/<i>/<name>``: every piece
+    keeps the file's name, which the report's cmd_line shows.
+    """
+    copies: list[Path] = []
+    outs: list[TextIO] = []
     try:
         folder.mkdir()
-        with tests_file.open(encoding="utf-8") as source, copy.open("w", encoding="utf-8") as out:
+        with contextlib.ExitStack() as stack, tests_file.open(encoding="utf-8") as source:
             lines = (without_path_prefix(line, prefix) for line in source) if prefix else source
-            out.writelines(lcov2_per_test_text(lines))
+            for piece, line in lcov2_per_test_pieces(lines, per_piece):
+                while piece >= len(outs):
+                    copy = folder / tests_file.name
+                    if outs:
+                        (folder / str(len(outs))).mkdir()
+                        copy = folder / str(len(outs)) / tests_file.name
+                    outs.append(stack.enter_context(copy.open("w", encoding="utf-8")))
+                    copies.append(copy)
+                outs[piece].write(line)
     except (OSError, UnicodeError) as exc:
         raise HtmlError(f"{NO_REPORT}cannot copy {tests_file} for genhtml: {exc}") from None
-    return copy
+    return copies
 
 
 def _stripped_copy(tracefile: Path, folder: Path, prefix: str) -> Path:

@@ -30,6 +30,7 @@ from pytest_lcov.counting import source_digest
 from pytest_lcov.coverage_internals import Analysis, Numbers, format_lines, statement_starts
 from pytest_lcov.executions import FileCounts, check
 from pytest_lcov.files import DESCRIPTION_LINE, TRACEFILE_LINE, atomic_output
+from pytest_lcov.html import LCOV2_PIECE_SECTIONS
 from pytest_lcov.model import FileRecord, Totals, merge_records
 from pytest_lcov.options import ReportOptions
 from pytest_lcov.reported_files import analysed_files
@@ -77,36 +78,44 @@ class Lcov2Load:
     """What genhtml 2.x does with the per-test file as the plugin hands it over, counted as it is written.
 
     The plugin hands genhtml 2.x the per-test sections without their branch
-    records, and each file's branches once (html.lcov2_per_test_text): lcov
-    2.x ends every section it reads with TraceInfo::check_data, which walks
-    the branch data of every test read so far for that source file.  What is
-    left of that walk is a call per test read so far, on its empty branch
-    data: T*(T+1)/2 calls for a file reached by T tests (`walks`).  The rest
-    grows with the records read (DA, FN, FNDA) and is written out again in
-    the detailed pages.  lcov 1.x has no such check.
+    records, and each file's branches once, in pieces of at most
+    html.LCOV2_PIECE_SECTIONS sections per source file
+    (html.lcov2_per_test_pieces): lcov 2.x ends every section it reads with
+    TraceInfo::check_data, a call per test of that file read so far within
+    the same tracefile (`walks`: s*(s+1)/2 for a piece of s sections), and
+    merges every section of a later piece into what it read before
+    (`merges`).  The rest grows with the records read (DA, FN, FNDA) and is
+    written out again in the detailed pages.  lcov 1.x has no such check.
     """
 
     sections: int = 0
     records: int = 0  # DA, FN and FNDA lines of the per-test sections
-    walks: int = 0  # check_data's calls on a test's branch data: per file, 1 + 2 + ... + sections
+    walks: int = 0  # check_data's calls on a test's branch data: per file and piece, 1 + 2 + ... + sections
+    merges: int = 0  # sections of a file's later pieces, merged into the earlier ones
 
-    # Seconds per unit for genhtml 2.3.1, fitted on benchmarks/run.py --cases d and generated suites.
-    SECONDS_START = 0.4
-    SECONDS_PER_RECORD = 5e-6
+    # Seconds per unit for genhtml 2.3.1, fitted on benchmarks/run.py --cases d and genhtml_real.py.
+    SECONDS_START = 0.8
+    SECONDS_PER_RECORD = 6e-6
     SECONDS_PER_WALK = 2e-6
+    SECONDS_PER_MERGE = 1.5e-4
 
     def add_file(self, records: list[int]) -> None:
         """Count one source file's sections, in the order written, by the records each holds."""
         count = len(records)
         self.sections += count
         self.records += sum(records)
-        self.walks += count * (count + 1) // 2
+        full, rest = divmod(count, LCOV2_PIECE_SECTIONS)
+        self.walks += full * LCOV2_PIECE_SECTIONS * (LCOV2_PIECE_SECTIONS + 1) // 2 + rest * (rest + 1) // 2
+        self.merges += max(count - LCOV2_PIECE_SECTIONS, 0)
 
     @property
     def seconds(self) -> float:
         """About how long genhtml 2.x takes on the per-test file, reading it and writing the pages."""
         return (
-            self.SECONDS_START + self.records * self.SECONDS_PER_RECORD + self.walks * self.SECONDS_PER_WALK
+            self.SECONDS_START
+            + self.records * self.SECONDS_PER_RECORD
+            + self.walks * self.SECONDS_PER_WALK
+            + self.merges * self.SECONDS_PER_MERGE
         )
 
 

@@ -17,7 +17,17 @@ from pathlib import Path
 
 import pytest
 
-from pytest_lcov.html import BRANCHES_TEST_NAME, lcov2_per_test_text
+from pytest_lcov import html as html_module
+from pytest_lcov.html import (
+    BRANCHES_TEST_NAME,
+    Genhtml,
+    find_genhtml,
+    genhtml_arguments,
+    lcov2_per_test_pieces,
+    lcov2_per_test_text,
+    lcov2_pieces,
+    write_html,
+)
 from pytest_lcov.model import merge_records
 from pytest_lcov.tracefile import parse
 from tests.helpers import run_pytest
@@ -187,6 +197,25 @@ def read_pages(report: Path, major: int) -> Pages:
     return pages
 
 
+def assert_same_as_genhtml_1(one: Pages, two: Pages) -> None:
+    """genhtml 2.x's pages `two` say what genhtml 1.16's `one` say, each test's own branches aside."""
+    assert len(one.rows) >= 2 * MODULES and len(one.lines) == 2 * MODULES + 1 and one.tests
+    assert two.heads == one.heads
+    assert two.rows == one.rows
+    assert two.lines == one.lines
+    assert two.functions == one.functions
+    assert sum(len(titles) for lines in one.lines.values() for _, _, titles in lines) > 100
+    assert any("was not taken" in " ".join(titles) for lines in one.lines.values() for _, _, titles in lines)
+    # The per-test lists: the same tests per file, with the same line and function numbers.
+    assert two.tests.keys() == one.tests.keys()
+    assert len(one.tests) > MODULES * MODULES * TESTS_PER_FILE
+    for key, numbers in one.tests.items():
+        assert {m: two.tests[key][m] for m in ("Lines", "Functions")} == {
+            m: numbers[m] for m in ("Lines", "Functions")
+        }, key
+        assert two.tests[key]["Branches"] == "0/0 -", key  # what the handed shape leaves out
+
+
 def genhtml_command(lcov: LcovTools) -> str:
     return f"perl {lcov.bin_dir / 'genhtml'}"
 
@@ -244,21 +273,7 @@ def test_genhtml_2_pages_read_as_genhtml_1_pages_on_many_tests_per_file(
 
     sections = written.count("TN:")
     assert sections > MODULES * MODULES * TESTS_PER_FILE  # many tests per file
-    assert len(one.rows) >= 2 * MODULES and len(one.lines) == 2 * MODULES + 1 and one.tests
-    assert two.heads == one.heads
-    assert two.rows == one.rows
-    assert two.lines == one.lines
-    assert two.functions == one.functions
-    assert sum(len(titles) for lines in one.lines.values() for _, _, titles in lines) > 100
-    assert any("was not taken" in " ".join(titles) for lines in one.lines.values() for _, _, titles in lines)
-    # The per-test lists: the same tests per file, with the same line and function numbers.
-    assert two.tests.keys() == one.tests.keys()
-    assert len(one.tests) > MODULES * MODULES * TESTS_PER_FILE
-    for key, numbers in one.tests.items():
-        assert {m: two.tests[key][m] for m in ("Lines", "Functions")} == {
-            m: numbers[m] for m in ("Lines", "Functions")
-        }, key
-        assert two.tests[key]["Branches"] == "0/0 -", key  # what the handed shape leaves out
+    assert_same_as_genhtml_1(one, two)
     assert BRANCHES_TEST_NAME not in (root / "h2/descriptions.html").read_text(encoding="utf-8")
 
     # genhtml 2.3.1 on lcov.tests.info as written: each test's branches too, as 1.16 shows them.
@@ -268,6 +283,33 @@ def test_genhtml_2_pages_read_as_genhtml_1_pages_on_many_tests_per_file(
     whole = read_pages(root / "h2w", 2)
     assert whole.tests == one.tests
     assert whole.lines == one.lines
+
+
+def test_genhtml_2_pages_from_pieces_read_as_genhtml_1_pages(
+    many_tests: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The copy handed in pieces (25 sections of a file to a piece here, not 200) reads the same.
+
+    Each piece is a tracefile genhtml 2.x reads on its own and merges into
+    the earlier ones; the branches of all tests are in piece 0, which lcov
+    2.2+ would call inconsistent with the lines of that piece alone, so the
+    check is off.  Every number and per-test list is still 1.16's.
+    """
+    lcov1, lcov2 = require(1), require(2)
+    root = many_tests.path
+    html_run(many_tests, lcov1, "h1", monkeypatch)
+    tests_file = root / "lcov.tests.info"
+    monkeypatch.setenv("PERL5LIB", lcov2.env["PERL5LIB"])
+    genhtml = find_genhtml(genhtml_command(lcov2))
+    assert genhtml.major == 2  # 2.3.1, which Debian's build calls 2.0-1
+    monkeypatch.setattr(html_module, "LCOV2_PIECE_SECTIONS", 25)
+    assert lcov2_pieces(genhtml) == 25
+    with tests_file.open(encoding="utf-8") as lines:
+        pieces = {piece for piece, _ in lcov2_per_test_pieces(lines, 25)}
+    assert pieces == set(range(5))  # 1 + 120 sections per module
+    assert write_html(genhtml, tests_file, root / "h2", root, "t", root / "lcov.desc") == []
+    assert "check_data_consistency=0" in (root / "h2/cmd_line").read_text(encoding="utf-8")
+    assert_same_as_genhtml_1(read_pages(root / "h1", 1), read_pages(root / "h2", 2))
 
 
 def test_the_shape_handed_to_genhtml_2_adds_up_to_the_per_test_file() -> None:
@@ -298,3 +340,43 @@ def test_the_shape_handed_to_genhtml_2_adds_up_to_the_per_test_file() -> None:
         merge_records(r.record for r in parse(text) if r.record.path == "a.py") for text in (written, handed)
     ]
     assert summed[0] == summed[1]  # lcov -a of either: the same record
+
+
+def test_pieces_hold_a_file_s_sections_in_order_and_the_branches_in_piece_0() -> None:
+    """Per source file, its first sections go to piece 0, the next to piece 1; all branches to piece 0."""
+    written = "".join(
+        f"TN:t{i}\nSF:{path}\nFN:1,f\nFNDA:1,f\nBRDA:2,0,0,{i}\nBRDA:2,0,1,-\nDA:1,1\nDA:2,1\nend_of_record\n"
+        for i in range(5)
+        for path in ("a.py", "b.py")
+    )
+    pieces: dict[int, str] = {}
+    for piece, line in lcov2_per_test_pieces(written.splitlines(keepends=True), 2):
+        pieces[piece] = pieces.get(piece, "") + line
+    assert sorted(pieces) == [0, 1, 2]
+    branches = [(BRANCHES_TEST_NAME, "a.py"), (BRANCHES_TEST_NAME, "b.py")]
+    assert [re.findall(r"TN:(\w+)\nSF:(\S+)", text) for text in pieces.values()] == [
+        [("t0", "a.py"), ("t0", "b.py"), ("t1", "a.py"), ("t1", "b.py"), *branches],
+        [("t2", "a.py"), ("t2", "b.py"), ("t3", "a.py"), ("t3", "b.py")],
+        [("t4", "a.py"), ("t4", "b.py")],
+    ]
+    assert "BRDA:2,0,0,10\nBRDA:2,0,1,-\n" in pieces[0] and "BR" not in pieces[1] + pieces[2]
+    assert "".join(pieces.values()).count("DA:1,1") == 10
+    assert "".join(line for _, line in lcov2_per_test_pieces(written.splitlines(), None)) == "".join(
+        lcov2_per_test_text(written.splitlines(keepends=True))
+    )
+
+
+@pytest.mark.parametrize(
+    ("version", "rc"), [((2, 0), True), ((2, 1), False), ((2, 3), True), ((1, 16), False)]
+)
+def test_pieces_turn_off_the_consistency_check_where_genhtml_knows_it(
+    version: tuple[int, int], rc: bool
+) -> None:
+    """lcov 2.2+ checks each piece alone (its branches are all tests'); 2.0 ignores the key, 2.1 refuses."""
+    genhtml = Genhtml(("genhtml",), *version)
+    pieces = [Path("t/lcov.tests.info"), Path("t/1/lcov.tests.info")]
+    args = genhtml_arguments(genhtml, pieces, Path("out"), "t", Path("lcov.desc"), None)
+    assert ("check_data_consistency=0" in args) == rc
+    assert args[-2:] == ["t/lcov.tests.info", "t/1/lcov.tests.info"]
+    one = genhtml_arguments(genhtml, pieces[0], Path("out"), "t", Path("lcov.desc"), None)
+    assert "check_data_consistency=0" not in one and one[-1] == "t/lcov.tests.info"
