@@ -25,13 +25,14 @@ from pytest_lcov.files import TRACEFILE_LINE, atomic_output, refuse_unless_ours
 from pytest_lcov.merge import TracefileMerge
 from pytest_lcov.model import MergeConflict, format_totals
 from pytest_lcov.options import (
+    DEFAULT_OUTPUT,
     OptionError,
     ReportOptions,
     add_shared_arguments,
     report_options,
     shared_values,
 )
-from pytest_lcov.tracefile import DIALECTS, LcovParseError, safe_field
+from pytest_lcov.tracefile import DEFAULT_DIALECT, DIALECTS, LcovParseError, safe_field
 
 EXIT_REFUSED = 2
 
@@ -92,7 +93,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     convert = commands.add_parser("convert", help="write a coverage.py data file as the plugin's LCOV")
     convert.add_argument("datafile", nargs="?", default=".coverage", type=Path, metavar="DATAFILE")
-    convert.add_argument("-o", "--output", default="lcov.info", metavar="OUT", help="default: lcov.info")
+    convert.add_argument(
+        "-o", "--output", default=DEFAULT_OUTPUT, metavar="OUT", help=f"default: {DEFAULT_OUTPUT}"
+    )
     add_shared_arguments(convert)
     convert.add_argument("--rootdir", type=Path, default=Path.cwd(), help="SF: paths are relative to it")
     convert.add_argument(
@@ -104,7 +107,12 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _add_format(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--format", choices=DIALECTS, default="compat", help="LCOV dialect (default compat)")
+    parser.add_argument(
+        "--format",
+        choices=DIALECTS,
+        default=DEFAULT_DIALECT,
+        help=f"LCOV dialect (default {DEFAULT_DIALECT})",
+    )
 
 
 def _merge_renamer(args: argparse.Namespace) -> Callable[[str], str] | None:

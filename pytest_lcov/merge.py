@@ -42,7 +42,14 @@ from pathlib import Path
 from typing import BinaryIO, TextIO
 
 from pytest_lcov.model import FileRecord, MergeConflict, RecordSum, Totals, merge_records
-from pytest_lcov.tracefile import MAX_NUMBER, LcovParseError, ParsedRecord, format_record, iter_parse
+from pytest_lcov.tracefile import (
+    DEFAULT_DIALECT,
+    MAX_NUMBER,
+    LcovParseError,
+    ParsedRecord,
+    format_record,
+    iter_parse,
+)
 
 
 def lcov_test_name(raw: str) -> str:
@@ -172,7 +179,7 @@ class TracefileMerge:
             if record.lines or self._keep_empty:
                 yield name, record
 
-    def write(self, out: TextIO, dialect: str = "compat") -> Totals:
+    def write(self, out: TextIO, dialect: str = DEFAULT_DIALECT) -> Totals:
         """Write the merged tracefile; return its totals as ``lcov --summary`` counts them.
 
         A file's totals are those of its sections added together: a line is

@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 
 from pytest_lcov.model import BranchRecord, FileRecord, FunctionRecord
 
-DIALECTS = ("compat", "lcov2")
+DEFAULT_DIALECT = "compat"  # what every reader understands
+DIALECTS = (DEFAULT_DIALECT, "lcov2")
 
 
 class LcovParseError(ValueError):
@@ -76,7 +77,7 @@ def _format_branch(branch: BranchRecord, dialect: str) -> str:
     return f"BRDA:{branch.line},{branch.block},{branch.branch},{taken}\n"
 
 
-def format_record(record: FileRecord, dialect: str = "compat") -> str:
+def format_record(record: FileRecord, dialect: str = DEFAULT_DIALECT) -> str:
     """One ``SF`` ... ``end_of_record`` section, in LCOV's usual record order."""
     if dialect not in DIALECTS:
         raise ValueError(f"unknown LCOV dialect {dialect!r}")
