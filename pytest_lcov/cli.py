@@ -254,7 +254,7 @@ def _report_options(args: argparse.Namespace, rootdir: Path) -> ReportOptions:
         values = shared_values(args)
     except OptionError as exc:
         raise Refused(str(exc)) from None
-    options = report_options(values, Path(args.output), rootdir)
+    options = report_options({**values, "output": Path(args.output)}, rootdir)
     return dataclasses.replace(options, cache_dir=args.cache_dir)
 
 

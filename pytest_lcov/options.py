@@ -1,29 +1,38 @@
-"""Every setting, declared once: its flag, its configuration key, how its value is read and checked.
+"""Every setting, declared once: its flag, its configuration key, how its value is read and checked,
+its default, and the attribute of ``Settings`` or ``ReportOptions`` it sets.
 
-The pytest plugin turns this table into ``--lcov-*`` flags and ini keys, and
-the ``pytest-lcov convert`` command into its own flags for the settings that
-shape the tracefile, so both check a value the same way and say the same
-thing about a bad one.  This module imports neither pytest nor coverage.py.
+The table is the one source of truth, as coverage.py's ``CONFIG_FILE_OPTIONS``:
+resolving the settings is a loop over it, and a default written here (or one
+of the named constants below) is the one used.  The pytest plugin turns the
+table into ``--lcov-*`` flags and ini keys, and the ``pytest-lcov convert``
+command into its own flags for the settings that shape the tracefile, so both
+check a value the same way and say the same thing about a bad one.  This
+module imports neither pytest nor coverage.py.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import re
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pytest_lcov.tracefile import DIALECTS, safe_test_name
+from pytest_lcov.tracefile import DEFAULT_DIALECT, DIALECTS, safe_test_name
 
+# The defaults other modules need too (the pytest-lcov command, the help text): each written once.
 DEFAULT_OUTPUT = "lcov.info"
-DEFAULT_GENHTML_TIMEOUT = 600.0
-PATH_STYLES = ("relative", "absolute")
+DEFAULT_PATHS = "relative"
+PATH_STYLES = (DEFAULT_PATHS, "absolute")
+DEFAULT_COUNTS = "run"
 # ran at all in the run (0/1), how many tests reached it, or how many times it ran
-COUNTS = ("run", "tests", "executions")
+COUNTS = (DEFAULT_COUNTS, "tests", "executions")
+DEFAULT_GENHTML = "genhtml"
+DEFAULT_GENHTML_TIMEOUT = 600.0
 GATES = ("lines", "functions", "branches")
 GATE_NOUNS = {"lines": "line", "functions": "function", "branches": "branch"}
 
@@ -106,6 +115,11 @@ def _lines(value: Any, key: str) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _source(value: Any, key: str) -> tuple[str, ...]:
+    """Sources to measure, without empty ones: an empty --lcov-source= means no filter, as --cov= does."""
+    return tuple(item for item in _lines(value, key) if item.strip())
+
+
 def test_name_problem(name: str) -> str | None:
     """Why `name` cannot be a TN: name as given, or None when it can."""
     if name == safe_test_name(name):
@@ -150,15 +164,17 @@ def parse_path(value: Any, key: str, base: Path) -> Path:
 class Option:
     """One setting.
 
-    `kind` says how pytest stores it ("bool", "lines" or text); `parse`
-    checks a value and turns it into what the report uses (paths are made
-    absolute by the caller, which knows what they are relative to).
-    `shared` settings shape the tracefile and are flags of ``convert`` too.
-    `cli_flag` spells a flag as pytest-cov's counterpart is spelled, where
-    ``--lcov-`` + the name would read worse (``--no-lcov-on-fail``).
+    `attr` names the field of ``Settings`` or of ``ReportOptions`` that holds
+    its value (or its `default` when nothing sets it), so no code maps names
+    by hand.  `kind` says how pytest stores it ("bool", "lines", "path" or
+    text); `parse` checks a value and turns it into what the report uses
+    (see `checked`).  `shared` settings shape the tracefile and are flags of
+    ``convert`` too.  `cli_flag` spells a flag as pytest-cov's counterpart is
+    spelled, where ``--lcov-`` + the name would read worse (``--no-lcov-on-fail``).
     """
 
     key: str
+    attr: str
     help: str
     kind: str = "text"
     parse: Callable[[Any, str], Any] = _text
@@ -175,71 +191,126 @@ class Option:
         """The setting's name without the ``lcov_`` prefix."""
         return self.key.removeprefix("lcov_")
 
+    def default_in(self, rootdir: Path) -> Any:
+        """The value when nothing sets it; a default path is relative to the rootdir, as a configured one."""
+        if self.kind == "path" and self.default is not None:
+            return parse_path(self.default, self.key, rootdir)
+        return self.default
+
+
+def checked(option: Option, value: Any, name: str, base: Path) -> Any:
+    """A value given for `option`, as its attribute holds it; `name` is what a refusal calls it.
+
+    A relative path is made absolute against `base`, which the caller knows:
+    where pytest started for the command line, the rootdir for the configuration.
+    """
+    if option.kind == "path":
+        return parse_path(value, name, base)
+    if option.kind == "bool":
+        return bool(value)
+    return option.parse(value, name)
+
 
 OPTIONS = (
-    Option("lcov_enabled", "write an LCOV tracefile, as if --lcov were given", "bool", default=False),
     Option(
-        "lcov_output", f"where --lcov writes the tracefile (default {DEFAULT_OUTPUT} in the rootdir)", "path"
+        "lcov_enabled", "enabled", "write an LCOV tracefile, as if --lcov were given", "bool", default=False
+    ),
+    Option(
+        "lcov_output",
+        "output",
+        f"where --lcov writes the tracefile (default {DEFAULT_OUTPUT} in the rootdir)",
+        "path",
+        default=DEFAULT_OUTPUT,
     ),
     Option(
         "lcov_source",
+        "source",
         "package or folder to measure, instead of coverage.py's `source`",
         "lines",
-        _lines,
+        _source,
         default=(),
     ),
-    Option("lcov_branch", "measure branches (coverage.py's `branch = true`)", "bool", default=False),
+    Option(
+        "lcov_branch", "branch", "measure branches (coverage.py's `branch = true`)", "bool", default=False
+    ),
     Option(
         "lcov_config",
+        "coverage_config",
         "coverage.py's configuration file, read instead of .coveragerc, setup.cfg, tox.ini or "
         "pyproject.toml (pytest-cov's --cov-config)",
         "path",
     ),
     Option(
         "lcov_format",
-        f"LCOV dialect: {' or '.join(DIALECTS)} (default compat)",
+        "dialect",
+        f"LCOV dialect: {' or '.join(DIALECTS)} (default {DEFAULT_DIALECT})",
         parse=_choice(DIALECTS),
-        default="compat",
+        default=DEFAULT_DIALECT,
         shared=True,
     ),
     Option(
         "lcov_test_name",
+        "test_name",
         "TN: name of the tracefile's section (default: the project's name)",
         parse=_test_name,
         shared=True,
     ),
     Option(
         "lcov_paths",
-        f"SF: paths, {' or '.join(PATH_STYLES)} (default relative to the rootdir)",
+        "paths",
+        f"SF: paths, {' or '.join(PATH_STYLES)} (default {DEFAULT_PATHS} to the rootdir)",
         parse=_choice(PATH_STYLES),
-        default="relative",
+        default=DEFAULT_PATHS,
         shared=True,
     ),
     Option(
-        "lcov_path_prefix", "text put before every relative SF: path", parse=_prefix, default="", shared=True
+        "lcov_path_prefix",
+        "path_prefix",
+        "text put before every relative SF: path",
+        parse=_prefix,
+        default="",
+        shared=True,
     ),
     Option(
         "lcov_checksums",
+        "checksums",
         "write an MD5 checksum of each line's source (DA:n,count,md5)",
         "bool",
         default=False,
         shared=True,
     ),
     Option(
-        "lcov_per_test", "one TN: section per test, and a description file for genhtml", "bool", default=False
+        "lcov_per_test",
+        "per_test",
+        "one TN: section per test, and a description file for genhtml",
+        "bool",
+        default=False,
     ),
     Option(
         "lcov_counts",
-        "what DA/FNDA/BRDA counts mean: run (ran at all, 0/1; the default), tests (how many tests "
-        "reached it) or executions (how many times it ran; needs coverage.py's source)",
+        "counts",
+        f"what DA/FNDA/BRDA counts mean: {DEFAULT_COUNTS} (ran at all, 0/1; the default), tests (how many "
+        "tests reached it) or executions (how many times it ran; needs coverage.py's source)",
         parse=_choice(COUNTS),
-        default="run",
+        default=DEFAULT_COUNTS,
     ),
-    Option("lcov_html", "also write genhtml's HTML report into this folder", "path"),
-    Option("lcov_html_required", "fail the run when the HTML report cannot be made", "bool", default=False),
-    Option("lcov_genhtml", "the genhtml command to run (default: genhtml on PATH)", default="genhtml"),
+    Option("lcov_html", "html", "also write genhtml's HTML report into this folder", "path"),
+    Option(
+        "lcov_html_required",
+        "html_required",
+        "fail the run when the HTML report cannot be made",
+        "bool",
+        default=False,
+    ),
+    Option(
+        "lcov_genhtml",
+        "genhtml",
+        f"the genhtml command to run (default: {DEFAULT_GENHTML} on PATH)",
+        default=DEFAULT_GENHTML,
+    ),
     Option(
         "lcov_genhtml_timeout",
+        "genhtml_timeout",
         f"seconds genhtml may run (default {DEFAULT_GENHTML_TIMEOUT:g})",
         parse=_seconds,
         default=DEFAULT_GENHTML_TIMEOUT,
@@ -247,6 +318,7 @@ OPTIONS = (
     *(
         Option(
             f"lcov_fail_under_{metric}",
+            f"fail_under_{metric}",
             f"fail the run when {GATE_NOUNS[metric]} coverage is under this percent",
             parse=_percent,
         )
@@ -254,24 +326,28 @@ OPTIONS = (
     ),
     Option(
         "lcov_fail_under",
+        "fail_under_total",
         "fail the run when coverage.py's total (lines and branches together, rounded to [report] "
         "precision) is under this percent, as pytest-cov's --cov-fail-under (default: [report] fail_under)",
         parse=_total_percent,
     ),
     Option(
         "lcov_precision",
+        "precision",
         "digits after the decimal point of the table's percentages and of the fail-under rule, "
         "as pytest-cov's --cov-precision (default: [report] precision)",
         parse=_precision,
     ),
     Option(
         "lcov_optional",
+        "optional",
         "keep the tests' exit status when the tracefile cannot be written (by default that fails the run)",
         "bool",
         default=False,
     ),
     Option(
         "lcov_no_on_fail",
+        "no_on_fail",
         "when tests failed, write no tracefile and skip the HTML report and the gates; an earlier "
         "tracefile stays (pytest-cov's --no-cov-on-fail)",
         "bool",
@@ -280,6 +356,7 @@ OPTIONS = (
     ),
     Option(
         "lcov_append",
+        "append",
         "add this run's coverage to the tracefile already at the output path, as `pytest-lcov merge` "
         "adds tracefiles (pytest-cov's --cov-append)",
         "bool",
@@ -287,46 +364,54 @@ OPTIONS = (
     ),
     Option(
         "lcov_table",
+        "table",
         "print a per-file table with the missing lines in the terminal summary",
         "bool",
         default=False,
     ),
     Option(
         "lcov_no_cache",
+        "no_cache",
         "do not cache the analysis of unchanged files in pytest's cache folder",
         "bool",
         default=False,
     ),
     Option(
         "lcov_diff",
+        "diff_ref",
         "also report coverage of the lines changed since the merge base of this git ref and HEAD, "
         "uncommitted and untracked changes included (e.g. origin/main)",
         parse=_git_ref,
     ),
     Option(
         "lcov_fail_under_diff",
+        "fail_under_diff",
         "fail the run when coverage of the changed lines is under this percent (needs lcov_diff)",
         parse=_percent,
     ),
     Option(
         "lcov_max_uncovered_diff_lines",
+        "max_uncovered_diff_lines",
         "fail the run when more changed lines than this never ran (needs lcov_diff)",
         parse=_count,
     ),
     Option(
         "lcov_no_job_summary",
+        "no_job_summary",
         "do not append a Markdown summary to $GITHUB_STEP_SUMMARY (the job page of GitHub Actions)",
         "bool",
         default=False,
     ),
     Option(
         "lcov_annotations",
+        "annotations",
         "under GitHub Actions, annotate changed lines no test ran (needs lcov_diff)",
         "bool",
         default=False,
     ),
 )
-OPTIONS_BY_KEY = {option.key: option for option in OPTIONS}
+# The settings that only work on a change: each needs lcov_diff, the git ref it is measured from.
+NEEDS_DIFF = ("lcov_fail_under_diff", "lcov_max_uncovered_diff_lines", "lcov_annotations")
 
 
 def project_name(rootdir: Path) -> str:
@@ -341,18 +426,26 @@ def project_name(rootdir: Path) -> str:
 
 @dataclass(frozen=True)
 class ReportOptions:
-    """What shapes the tracefile: everything the report needs, and nothing about pytest."""
+    """What shapes the tracefile: everything the report needs, and nothing about pytest.
+
+    Each field but `cache_dir` is set by the option of OPTIONS that names it,
+    so its default is the table's (see `report_options`).
+    """
 
     output: Path
     test_name: str
-    dialect: str = "compat"
-    absolute_paths: bool = False
-    path_prefix: str = ""
-    checksums: bool = False
-    per_test: bool = False
-    counts: str = "run"
-    table: bool = False
-    cache_dir: Path | None = None
+    dialect: str
+    paths: str
+    path_prefix: str
+    checksums: bool
+    per_test: bool
+    counts: str
+    table: bool
+    cache_dir: Path | None = None  # not a setting: pytest's cache folder, when the plugin may use it
+
+    @property
+    def absolute_paths(self) -> bool:
+        return self.paths == "absolute"
 
     @property
     def needs_contexts(self) -> bool:
@@ -379,25 +472,31 @@ class ReportOptions:
         return self.output.with_name(self.output.stem + ".tests.info")
 
 
-def report_options(values: dict[str, Any], output: Path, rootdir: Path) -> ReportOptions:
-    """The report's options from checked setting values (by name), with defaults for the rest."""
-    per_test = bool(values.get("per_test"))
-    counts = values.get("counts")
+REPORT_FIELDS = frozenset(field.name for field in dataclasses.fields(ReportOptions))
+
+
+def with_defaults(given: Mapping[str, Any], rootdir: Path, report: bool) -> dict[str, Any]:
+    """The fields of ReportOptions (`report`) or of Settings: each given value, else the table's default."""
+    return {
+        option.attr: given[option.attr] if option.attr in given else option.default_in(rootdir)
+        for option in OPTIONS
+        if (option.attr in REPORT_FIELDS) == report
+    }
+
+
+def report_options(given: Mapping[str, Any], rootdir: Path) -> ReportOptions:
+    """The report's options from checked values (by attribute), with the table's defaults for the rest."""
+    per_test = bool(given.get("per_test"))
+    counts = given.get("counts")
     if per_test and counts == "executions":
         raise OptionError("lcov_counts = 'executions' cannot go with lcov_per_test, which counts tests")
     if per_test and counts not in (None, "tests"):
         raise OptionError("lcov_per_test counts tests by nature: lcov_counts must be 'tests' or unset")
-    return ReportOptions(
-        output=output,
-        test_name=safe_test_name(values.get("test_name") or project_name(rootdir)),
-        dialect=values.get("format") or "compat",
-        absolute_paths=values.get("paths") == "absolute",
-        path_prefix=values.get("path_prefix") or "",
-        checksums=bool(values.get("checksums", False)),
-        per_test=per_test,
-        counts="tests" if per_test else counts or "run",
-        table=bool(values.get("table", False)),
-    )
+    values = with_defaults(given, rootdir, report=True)
+    values["test_name"] = safe_test_name(values["test_name"] or project_name(rootdir))
+    if per_test:  # the one way a per-test report counts
+        values["counts"] = "tests"
+    return ReportOptions(**values)
 
 
 def add_shared_arguments(parser: argparse.ArgumentParser) -> None:
@@ -405,7 +504,7 @@ def add_shared_arguments(parser: argparse.ArgumentParser) -> None:
     for option in OPTIONS:
         if not option.shared:
             continue
-        flag = "--" + option.name.replace("_", "-")
+        flag = _command_flag(option)
         if option.kind == "bool":
             parser.add_argument(flag, action="store_true", dest=option.name, help=option.help)
         else:
@@ -413,12 +512,16 @@ def add_shared_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def shared_values(args: argparse.Namespace) -> dict[str, Any]:
-    """The shared settings given on a command line, checked as the plugin checks them."""
+    """The shared settings given on a command line (by attribute), checked as the plugin checks them."""
     values = {}
     for option in OPTIONS:
         given = getattr(args, option.name, None) if option.shared else None
         if given is None or given is False:
             continue
-        flag = "--" + option.name.replace("_", "-")
-        values[option.name] = given if option.kind == "bool" else option.parse(given, flag)
+        values[option.attr] = checked(option, given, _command_flag(option), Path.cwd())
     return values
+
+
+def _command_flag(option: Option) -> str:
+    """A shared setting's flag in the ``pytest-lcov`` command, which needs no ``lcov`` in it."""
+    return "--" + option.name.replace("_", "-")

@@ -2,28 +2,32 @@
 
 Every option is registered twice: as ``--lcov-x`` and as the ini key
 ``lcov_x``, which pytest reads from ``[tool.pytest.ini_options]``, pytest 9's
-``[tool.pytest]``, pytest.ini, tox.ini or setup.cfg.  The command line wins.
+``[tool.pytest]``, pytest.ini, tox.ini or setup.cfg.  The command line wins,
+then the configuration, then the table's default: one loop over the table
+fills ``Settings`` and ``ReportOptions``, each field from the option naming it.
 A bad value stops the run at start-up with one line naming the key.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from pytest_lcov.options import (
-    DEFAULT_GENHTML_TIMEOUT,
     DEFAULT_OUTPUT,
     GATES,
+    NEEDS_DIFF,
     OPTIONS,
     Option,
     OptionError,
     ReportOptions,
+    checked,
     parse_path,
     report_options,
+    with_defaults,
 )
 from pytest_lcov.tracefile import safe_field
 
@@ -44,29 +48,49 @@ def setting_error(message: str) -> pytest.UsageError:
 
 @dataclass(frozen=True)
 class Settings:
-    """The resolved settings of one run: what to measure, the report's options, what follows it."""
+    """The resolved settings of one run: what to measure, the report's options, what follows it.
 
-    enabled: bool
+    Each field but `report` is set by the option of OPTIONS that names it
+    (see `_resolve`), so none has a default of its own.
+    """
+
     report: ReportOptions
-    source: tuple[str, ...] = ()
-    branch: bool = False
-    html: Path | None = None
-    html_required: bool = False
-    genhtml: str = "genhtml"
-    genhtml_timeout: float = DEFAULT_GENHTML_TIMEOUT
-    fail_under: dict[str, float] = field(default_factory=dict)
-    use_cache: bool = True
-    diff_ref: str | None = None
-    fail_under_diff: float | None = None
-    max_uncovered_diff_lines: int | None = None
-    job_summary: bool = True
-    annotations: bool = False
-    fail_under_total: float | None = None  # None: [report] fail_under decides, as for pytest-cov
-    optional: bool = False  # no tracefile written does not fail the run
-    coverage_config: Path | None = None  # None: where coverage.py looks (or COVERAGE_RCFILE)
-    no_on_fail: bool = False  # failed tests: no tracefile, no HTML report, no gate
-    append: bool = False  # add to the tracefile at the output path
-    precision: int | None = None  # None: [report] precision, as for pytest-cov's --cov-precision
+    enabled: bool
+    source: tuple[str, ...]
+    branch: bool
+    coverage_config: Path | None  # None: where coverage.py looks (or COVERAGE_RCFILE)
+    html: Path | None
+    html_required: bool
+    genhtml: str
+    genhtml_timeout: float
+    fail_under_lines: float | None
+    fail_under_functions: float | None
+    fail_under_branches: float | None
+    fail_under_total: float | None  # None: [report] fail_under decides, as for pytest-cov
+    precision: int | None  # None: [report] precision, as for pytest-cov's --cov-precision
+    optional: bool  # no tracefile written does not fail the run
+    no_on_fail: bool  # failed tests: no tracefile, no HTML report, no gate
+    append: bool  # add to the tracefile at the output path
+    no_cache: bool
+    diff_ref: str | None
+    fail_under_diff: float | None
+    max_uncovered_diff_lines: int | None
+    no_job_summary: bool
+    annotations: bool
+
+    @property
+    def fail_under(self) -> dict[str, float]:
+        """The LCOV gates that are set, by metric."""
+        gates = {metric: getattr(self, f"fail_under_{metric}") for metric in GATES}
+        return {metric: value for metric, value in gates.items() if value is not None}
+
+    @property
+    def use_cache(self) -> bool:
+        return not self.no_cache
+
+    @property
+    def job_summary(self) -> bool:
+        return not self.no_job_summary
 
     @property
     def output(self) -> Path:
@@ -178,67 +202,32 @@ def refuse_gates_without_report(config: pytest.Config, settings: Settings) -> No
 
 def _resolve(config: pytest.Config) -> Settings:
     rootdir = config.rootpath
-    values: dict[str, Any] = {}
+    given: dict[str, Any] = {}  # by attribute: what the command line or the configuration sets
     for option in OPTIONS:
         value, from_cli = _given(config, option)
-        if value is None:
-            continue
-        if option.kind == "path":
+        if value is not None:
             # The command line is relative to where pytest was started, the
             # configuration to the rootdir, as pytest does for its own paths.
-            values[option.name] = parse_path(value, option.key, Path.cwd() if from_cli else rootdir)
-        elif option.kind == "bool":
-            values[option.name] = bool(value)
-        else:
-            values[option.name] = option.parse(value, option.key)
+            given[option.attr] = checked(option, value, option.key, Path.cwd() if from_cli else rootdir)
     cli_lcov = getattr(config.known_args_namespace, "lcov", None)
     no_lcov = bool(getattr(config.known_args_namespace, "no_lcov", False))
-    if isinstance(cli_lcov, str):
-        output = parse_path(cli_lcov, "--lcov", Path.cwd())
-    else:
-        output = values.get("output") or rootdir / DEFAULT_OUTPUT
-    return Settings(
-        enabled=not no_lcov and (cli_lcov is not None or bool(values.get("enabled"))),
-        report=report_options(values, output, rootdir),
-        source=measured_source(values.get("source", ())),
-        branch=bool(values.get("branch")),
-        html=values.get("html"),
-        html_required=bool(values.get("html_required")),
-        genhtml=values.get("genhtml", "genhtml"),
-        genhtml_timeout=values.get("genhtml_timeout", DEFAULT_GENHTML_TIMEOUT),
-        fail_under={
-            metric: values[f"fail_under_{metric}"] for metric in GATES if f"fail_under_{metric}" in values
-        },
-        use_cache=not values.get("no_cache"),
-        **_diff_settings(values),
-        fail_under_total=values.get("fail_under"),
-        optional=bool(values.get("optional")),
-        coverage_config=values.get("config"),
-        no_on_fail=bool(values.get("no_on_fail")),
-        append=bool(values.get("append")),
-        precision=values.get("precision"),
-    )
+    if isinstance(cli_lcov, str):  # --lcov=PATH: lcov_output on the command line
+        given["output"] = parse_path(cli_lcov, "--lcov", Path.cwd())
+    report = report_options(given, rootdir)
+    _refuse_diff_gates_without_ref(given)
+    values = with_defaults(given, rootdir, report=False)
+    # --lcov turns the report on and --no-lcov off, whatever lcov_enabled says.
+    values["enabled"] = not no_lcov and (cli_lcov is not None or values["enabled"])
+    return Settings(report=report, **values)
 
 
-def measured_source(given: tuple[str, ...]) -> tuple[str, ...]:
-    """--lcov-source values, without empty ones: an empty --lcov-source= means no filter, as --cov= does."""
-    return tuple(value for value in given if value.strip())
+def _refuse_diff_gates_without_ref(given: dict[str, Any]) -> None:
+    """A gate on the change needs the ref to compare with.
 
-
-DIFF_ONLY = ("fail_under_diff", "max_uncovered_diff_lines", "annotations")
-
-
-def _diff_settings(values: dict[str, Any]) -> dict[str, Any]:
-    """The change-coverage settings; a gate on the change needs the ref to compare with."""
-    needs_ref = [  # set to 0 is set: a gate of 0 uncovered lines is the strictest, not none
-        key for key in ("fail_under_diff", "max_uncovered_diff_lines", "annotations") if key in values
-    ]
-    if needs_ref and not values.get("diff"):
-        raise OptionError(f"lcov_{needs_ref[0]} needs lcov_diff: the git ref the change is measured from")
-    return {
-        "diff_ref": values.get("diff"),
-        "fail_under_diff": values.get("fail_under_diff"),
-        "max_uncovered_diff_lines": values.get("max_uncovered_diff_lines"),
-        "job_summary": not values.get("no_job_summary"),
-        "annotations": bool(values.get("annotations")),
-    }
+    Set to 0 is set: a gate of 0 uncovered lines is the strictest, not none.
+    """
+    if given.get("diff_ref"):
+        return
+    for option in OPTIONS:
+        if option.key in NEEDS_DIFF and option.attr in given:
+            raise OptionError(f"{option.key} needs lcov_diff: the git ref the change is measured from")
