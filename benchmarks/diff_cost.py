@@ -25,16 +25,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from common import Variant, check_output, prepare, run
+
 from pytest_lcov.diff import changed_lines, diff_coverage
 from pytest_lcov.tracefile import parse
 
 HERE = Path(__file__).resolve().parent
 GIT = ["git", "-c", "user.name=bench", "-c", "user.email=bench@example.com"]
-
-
-def run(command: list[str], cwd: Path) -> None:
-    print("$", " ".join(command), flush=True)
-    subprocess.run(command, cwd=cwd, check=True, capture_output=True)
 
 
 def median_seconds(action: Callable[[], object], repeat: int) -> float:
@@ -46,16 +43,20 @@ def median_seconds(action: Callable[[], object], repeat: int) -> float:
     return statistics.median(timings)
 
 
-def prepare(folder: Path, modules: int, changed: int) -> None:
+def make_project(folder: Path, modules: int, changed: int) -> None:
     """The project, committed on main; a branch that edits `changed` modules; the run's data and tracefile."""
     if folder.exists():
         shutil.rmtree(folder)
-    run([sys.executable, str(HERE / "generate.py"), "--modules", str(modules), "--out", str(folder)], HERE)
+    run(
+        [sys.executable, str(HERE / "generate.py"), "--modules", str(modules), "--out", str(folder)],
+        HERE,
+        True,
+    )
     (folder / ".gitignore").write_text(".coverage\n*.info\n.pytest_cache/\n__pycache__/\ncache/\n")
-    run([*GIT, "init", "-q", "-b", "main"], folder)
-    run([*GIT, "add", "."], folder)
-    run([*GIT, "commit", "-q", "-m", "base"], folder)
-    run([*GIT, "checkout", "-q", "-b", "change"], folder)
+    run([*GIT, "init", "-q", "-b", "main"], folder, True)
+    run([*GIT, "add", "."], folder, True)
+    run([*GIT, "commit", "-q", "-m", "base"], folder, True)
+    run([*GIT, "checkout", "-q", "-b", "change"], folder, True)
     sources = sorted((folder / "synthpkg").rglob("mod*.py"))
     for source in sources[:: max(1, len(sources) // changed)][:changed]:
         lines = source.read_text().splitlines(keepends=True)
@@ -64,9 +65,9 @@ def prepare(folder: Path, modules: int, changed: int) -> None:
         lines[middle] = lines[middle].rstrip("\n") + "  # edited\n"
         lines.append("\n\ndef added_by_the_change(x):\n    if x:\n        return 1\n    return 0\n")
         source.write_text("".join(lines))
-    run([*GIT, "commit", "-q", "-am", "change"], folder)
+    run([*GIT, "commit", "-q", "-am", "change"], folder, True)
     run([sys.executable, "-m", "coverage", "run", "--branch", "-m", "pytest", "-q", "-p", "no:lcov",
-         "-p", "no:cacheprovider", "-p", "no:hypothesispytest"], folder)  # fmt: skip
+         "-p", "no:cacheprovider", "-p", "no:hypothesispytest"], folder, True)  # fmt: skip
 
 
 def main() -> None:
@@ -77,11 +78,13 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=HERE / "work" / "diff-cost")
     args = parser.parse_args()
     folder = args.out.resolve()
-    prepare(folder, args.modules, args.changed)
+    make_project(folder, args.modules, args.changed)
     convert = [sys.executable, "-m", "pytest_lcov", "convert", ".coverage", "-o", "lcov.info",
                "--cache-dir", "cache"]  # fmt: skip
-    print("$", " ".join(convert), "(once to warm the cache, then timed)", flush=True)
-    subprocess.run(convert, cwd=folder, check=True, capture_output=True)
+    report_step = Variant("pytest-lcov convert", (tuple(convert),), "lcov.info")
+    prepare(folder, report_step)
+    run(convert, folder, True, note="(once to warm the cache, then timed)")
+    check_output(folder, report_step)
     report = median_seconds(
         lambda: subprocess.run(convert, cwd=folder, check=True, capture_output=True), args.repeat
     )

@@ -29,7 +29,6 @@ import json
 import os
 import platform
 import shutil
-import statistics
 import subprocess
 import sys
 import time
@@ -41,7 +40,7 @@ from pathlib import Path
 import common
 import generate
 import real_projects
-from common import BenchmarkError, Command, Sample
+from common import BenchmarkError, Command, Row, Sample, Variant
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -62,14 +61,6 @@ PROJECTS = {
     "synth": SYNTH,
 }
 BRANCH_ON = "branch = true"
-
-
-@dataclass(frozen=True)
-class Variant:
-    key: str
-    label: str
-    commands: tuple[Command, ...]
-    core: str | None = None  # COVERAGE_CORE for the run
 
 
 @dataclass
@@ -116,16 +107,17 @@ def variants(project: real_projects.Project, bin_dir: Path, python: str) -> list
         )
 
     return [
-        Variant("lines", "pytest --lcov (lines)", (ours("lines"),)),
-        Variant("per-test", "pytest --lcov --lcov-per-test (lines)", (ours("per-test", "--lcov-per-test"),)),
+        Variant("pytest --lcov (lines)", (ours("lines"),), key="lines"),
         Variant(
-            "per-test-ctrace",
-            "COVERAGE_CORE=ctrace pytest --lcov --lcov-per-test (lines)",
-            (ours("per-test-ctrace", "--lcov-per-test"),),
-            core="ctrace",
+            "pytest --lcov --lcov-per-test (lines)", (ours("per-test", "--lcov-per-test"),), key="per-test"
         ),
         Variant(
-            "cov-context",
+            "COVERAGE_CORE=ctrace pytest --lcov --lcov-per-test (lines)",
+            (ours("per-test-ctrace", "--lcov-per-test"),),
+            key="per-test-ctrace",
+            env=(("COVERAGE_CORE", "ctrace"),),
+        ),
+        Variant(
             "pytest-cov --cov --cov-context=test --cov-report= (lines)",
             (
                 (
@@ -139,6 +131,7 @@ def variants(project: real_projects.Project, bin_dir: Path, python: str) -> list
                     "no:lcov",
                 ),
             ),
+            key="cov-context",
         ),
     ]
 
@@ -146,17 +139,16 @@ def variants(project: real_projects.Project, bin_dir: Path, python: str) -> list
 def run_result(result: Result, bin_dir: Path, repeat: int, warmup: int, logs: Path) -> None:
     print(f"\n## Python {result.python}: {result.project.name} {result.project.version}", flush=True)
     common.show_variants(result.cwd, result.variants)
-    python, base_env = str(bin_dir / "python"), common.child_env(bin_dir)
+    python, env = str(bin_dir / "python"), common.child_env(bin_dir)
     (result.cwd / "bench-out" / result.python).mkdir(parents=True, exist_ok=True)
     result.samples = {variant.key: [] for variant in result.variants}
     for round_number in range(-warmup, repeat):
         for variant in common.rotated(result.variants, round_number):
-            env = {**base_env, **({"COVERAGE_CORE": variant.core} if variant.core else {})}
             if variant.key == "cov-context":  # its data stays for the check: ours keep none in the folder
                 for old in result.cwd.glob(".coverage*"):
                     old.unlink()
             log = logs / f"lines-{result.python}-{result.project.folder}-{variant.key}.log"
-            sample = common.measure(python, variant.commands, result.cwd, log, env)
+            sample = common.measure_variant(python, variant, result.cwd, log, env)
             if round_number >= 0:
                 result.samples[variant.key].append(sample)
             step = f"{round_number + 1}/{repeat}" if round_number >= 0 else "warm-up"
@@ -274,23 +266,24 @@ print(json.dumps(out))
     return dict(lines)
 
 
+COLUMNS = [
+    *common.timing_columns(
+        wall_title="wall (median)",
+        ratio_title="x `lines`",
+        bold_ratio=True,
+        cpu_title="CPU",
+        rss_ratio=None,
+        tree_title=None,
+        mark_anchor=False,
+    ),
+    common.load_column("load"),
+]
+
+
 def table(result: Result) -> str:
-    anchor = statistics.median(s.wall for s in result.samples["lines"])
-    rows = [
-        "| variant | wall (median) | min - max | x `lines` | CPU | peak RSS | load |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
-    ]
-    for variant in result.variants:
-        samples = result.samples[variant.key]
-        wall = statistics.median(s.wall for s in samples)
-        rows.append(
-            f"| {variant.label} | {wall:.2f} s "
-            f"| {min(s.wall for s in samples):.2f} - {max(s.wall for s in samples):.2f} s "
-            f"| **{wall / anchor:.2f}** | {statistics.median(s.cpu for s in samples):.2f} s "
-            f"| {statistics.median(s.maxrss_kib for s in samples) / 1024:.0f} MiB "
-            f"| {min(s.load for s in samples):.2f} - {max(s.load for s in samples):.2f} |"
-        )
-    return "\n".join(rows)
+    anchor = result.samples["lines"]
+    rows = [Row(v, result.samples[v.key], anchor, v.key == "lines") for v in result.variants]
+    return common.table(COLUMNS, rows)
 
 
 def main(argv: list[str] | None = None) -> int:

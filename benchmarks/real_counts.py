@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import subprocess
 import sys
 import time
@@ -38,7 +37,16 @@ from pathlib import Path
 from typing import Any
 
 import real_projects
-from common import BenchmarkError, child_env, same_file, shown
+from common import (
+    BenchmarkError,
+    Variant,
+    check_output,
+    child_env,
+    prepare,
+    pytest_summary,
+    same_file,
+    shown,
+)
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -98,6 +106,7 @@ def run_suite(project: real_projects.Project, cwd: Path, bin_dir: Path, mode: st
             "--lcov-branch",
             "--lcov-counts=executions",
         ]
+    variant = Variant(mode, (tuple(command),), TRACEFILE if mode == "ours" else None)
     env = child_env(bin_dir)
     env.update(
         PYTHONPATH=str(HERE / "counts"),
@@ -108,6 +117,7 @@ def run_suite(project: real_projects.Project, cwd: Path, bin_dir: Path, mode: st
     )
     log = logs / f"{project.folder}-real-counts-{mode}.log"
     print(f"$ {shown(command)}   > {log}", flush=True)
+    prepare(cwd, variant)
     started = time.perf_counter()
     with open(log, "w", encoding="utf-8") as output:
         code = subprocess.run(command, cwd=cwd, env=env, stdout=output, stderr=subprocess.STDOUT).returncode
@@ -115,8 +125,8 @@ def run_suite(project: real_projects.Project, cwd: Path, bin_dir: Path, mode: st
     text = log.read_text(encoding="utf-8", errors="replace")
     if code != 0 or not out.is_file():
         raise BenchmarkError(f"{mode} run of {project.name} failed (exit {code}): see {log}")
-    outcomes = [line.strip("= ") for line in text.splitlines() if re.search(r"\d+ passed", line)]
-    outcome = re.sub(r"\s+in\s+[\d.]+s.*$", "", outcomes[-1]) if outcomes else ""
+    check_output(cwd, variant)
+    outcome = pytest_summary(text, timed=False)
     return SuiteRun(json.loads(out.read_text(encoding="utf-8")), outcome, text, seconds)
 
 

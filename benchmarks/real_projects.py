@@ -32,9 +32,7 @@ import argparse
 import json
 import os
 import platform
-import re
 import shutil
-import statistics
 import subprocess
 import sys
 import tarfile
@@ -46,7 +44,7 @@ from pathlib import Path
 
 import common
 import generate
-from common import BenchmarkError, Command, Sample, ratio_text, shown, size_text
+from common import BenchmarkError, Command, Output, Row, Sample, Variant, rss, tree, wall
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -128,31 +126,14 @@ PROJECTS = {
 PYTEST_COV_CONTEXTS = (("COVERAGE_CORE", "ctrace"),)
 
 
-@dataclass(frozen=True)
-class Variant:
-    key: str
-    label: str
-    commands: tuple[Command, ...]
-    output: str | None  # the tracefile, relative to the project folder
-    ours: bool = False  # written by pytest-lcov (may have per-test sections, and a .tests.info beside it)
-    cleanup: tuple[str, ...] = ()
-    env: tuple[tuple[str, str], ...] = ()  # set for this variant's commands
-
-
 @dataclass
 class Result:
     project: Project
     cwd: Path
     variants: list[Variant]
     samples: dict[str, list[Sample]] = field(default_factory=dict)
-    totals: dict[str, TraceTotals] = field(default_factory=dict)
-    sizes: dict[str, str] = field(default_factory=dict)
+    outputs: dict[str, Output] = field(default_factory=dict)  # each variant's last run's
     outcome: str = ""  # the plain run's pytest summary line
-
-
-def run(command: Sequence[str]) -> None:
-    print(f"$ {shown(command)}", flush=True)
-    subprocess.run(command, check=True)
 
 
 # --- the environment ------------------------------------------------------------------------------
@@ -193,7 +174,7 @@ def ensure_venv(
         return bin_dir
     if venv.exists():
         shutil.rmtree(venv)
-    run([python, "-m", "venv", str(venv)])
+    common.run([python, "-m", "venv", str(venv)])
     made = subprocess.run(
         [str(bin_dir / "python"), "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
         capture_output=True,
@@ -202,7 +183,7 @@ def ensure_venv(
     ).stdout.strip()
     if made != version:
         raise BenchmarkError(f"{python} is Python {made}, not {version}")
-    run([str(bin_dir / "python"), "-m", "pip", "install", "-q", *requirements, "-e", str(plugin)])
+    common.run([str(bin_dir / "python"), "-m", "pip", "install", "-q", *requirements, "-e", str(plugin)])
     stamp.write_text(stamp_text)
     return bin_dir
 
@@ -240,7 +221,7 @@ def ensure_sources(project: Project, bin_dir: Path) -> Path:
     downloads.mkdir(parents=True, exist_ok=True)
     archive = downloads / f"{project.folder}.tar.gz"
     if not archive.is_file():
-        run(
+        common.run(
             [
                 str(bin_dir / "python"),
                 "-m",
@@ -265,6 +246,20 @@ def ensure_sources(project: Project, bin_dir: Path) -> Path:
 # --- the variants ---------------------------------------------------------------------------------
 
 
+def keyed(
+    key: str,
+    label: str,
+    commands: tuple[Command, ...],
+    output: str | None,
+    *,
+    ours: bool = False,
+    cleanup: tuple[str, ...] = (),
+    env: tuple[tuple[str, str], ...] = (),
+) -> Variant:
+    """A variant named by `key` (in logs, --variants and the goals) and shown as `label`."""
+    return Variant(label, commands, output, key=key, ours=ours, cleanup=cleanup, env=env)
+
+
 def variants(project: Project, bin_dir: Path) -> list[Variant]:
     pytest = (str(bin_dir / "pytest"), "-q", *project.pytest_args)
 
@@ -274,7 +269,7 @@ def variants(project: Project, bin_dir: Path) -> list[Variant]:
 
     coverage_files = (".coverage", ".coverage.*")
     return [
-        Variant(
+        keyed(
             "anchor",
             "pytest-cov --cov-context=test, --cov-report=lcov (COVERAGE_CORE=ctrace)",
             (
@@ -293,7 +288,7 @@ def variants(project: Project, bin_dir: Path) -> list[Variant]:
             cleanup=coverage_files,
             env=PYTEST_COV_CONTEXTS,
         ),
-        Variant(
+        keyed(
             "anchor-separate",
             "pytest-cov --cov-context=test, then coverage lcov (COVERAGE_CORE=ctrace)",
             (
@@ -313,7 +308,7 @@ def variants(project: Project, bin_dir: Path) -> list[Variant]:
             cleanup=coverage_files,
             env=PYTEST_COV_CONTEXTS,
         ),
-        Variant(
+        keyed(
             "per-test",
             "pytest --lcov --lcov-branch --lcov-per-test, analysis cache warm",
             (
@@ -330,7 +325,7 @@ def variants(project: Project, bin_dir: Path) -> list[Variant]:
             "bench-out/per-test.info",
             ours=True,
         ),
-        Variant(
+        keyed(
             "per-test-cold",
             "pytest --lcov --lcov-branch --lcov-per-test, analysis cache cold",
             (
@@ -348,14 +343,14 @@ def variants(project: Project, bin_dir: Path) -> list[Variant]:
             ours=True,
             cleanup=(".bench-cache/per-test-cold",),  # a first run: every file parsed
         ),
-        Variant(
+        keyed(
             "lcov",
             "pytest --lcov --lcov-branch",
             ((*pytest, *cache("lcov"), "--lcov=bench-out/lcov.info", "--lcov-branch", "-p", "no:cov"),),
             "bench-out/lcov.info",
             ours=True,
         ),
-        Variant(
+        keyed(
             "lcov-ctrace",
             "pytest --lcov --lcov-branch, COVERAGE_CORE=ctrace (the core of per-test branches, counts)",
             (
@@ -372,7 +367,7 @@ def variants(project: Project, bin_dir: Path) -> list[Variant]:
             ours=True,
             env=(("COVERAGE_CORE", "ctrace"),),
         ),
-        Variant(
+        keyed(
             "counts",
             "pytest --lcov --lcov-branch --lcov-counts=executions",
             (
@@ -389,7 +384,7 @@ def variants(project: Project, bin_dir: Path) -> list[Variant]:
             "bench-out/counts.info",
             ours=True,
         ),
-        Variant(
+        keyed(
             "cov",
             "pytest-cov --cov-report=lcov (no contexts)",
             (
@@ -406,27 +401,11 @@ def variants(project: Project, bin_dir: Path) -> list[Variant]:
             "bench-out/cov.info",
             cleanup=coverage_files,
         ),
-        Variant(
-            "plain", "plain pytest", ((*pytest, *cache("plain"), "-p", "no:lcov", "-p", "no:cov"),), None
-        ),
+        keyed("plain", "plain pytest", ((*pytest, *cache("plain"), "-p", "no:lcov", "-p", "no:cov"),), None),
     ]
 
 
 # --- measuring ------------------------------------------------------------------------------------
-
-
-def prepare(cwd: Path, variant: Variant) -> None:
-    names: list[str] = list(variant.cleanup)
-    if variant.output:
-        out = Path(variant.output)
-        names += [variant.output, str(out.with_suffix(".desc")), str(out.with_suffix(".tests.info"))]
-    for pattern in names:
-        for path in cwd.glob(pattern):
-            if path.is_dir():
-                shutil.rmtree(path)
-            else:
-                path.unlink()
-    (cwd / "bench-out").mkdir(exist_ok=True)
 
 
 def run_project(result: Result, bin_dir: Path, repeat: int, warmup: int, logs: Path) -> None:
@@ -436,146 +415,53 @@ def run_project(result: Result, bin_dir: Path, repeat: int, warmup: int, logs: P
     python, env = str(bin_dir / "python"), common.child_env(bin_dir)
     for number in range(warmup):
         for variant in result.variants:
-            prepare(cwd, variant)
+            common.prepare(cwd, variant)
             log = logs / f"{project.folder}-{variant.key}-warmup{number}.log"
-            sample = common.measure(python, variant.commands, cwd, log, {**env, **dict(variant.env)})
+            sample = common.measure_variant(python, variant, cwd, log, env)
             print(f"  warm-up {variant.key}: {sample.wall:.1f}s (load {sample.load:.2f})", flush=True)
     result.samples = {variant.key: [] for variant in result.variants}
     for round_number in range(repeat):
         for variant in common.rotated(result.variants, round_number):
-            prepare(cwd, variant)
+            common.prepare(cwd, variant)
             log = logs / f"{project.folder}-{variant.key}.log"
-            sample = common.measure(python, variant.commands, cwd, log, {**env, **dict(variant.env)})
+            sample = common.measure_variant(python, variant, cwd, log, env)
             result.samples[variant.key].append(sample)
-            check_output(result, variant, log)
+            check_run(result, variant, log)
             print(f"  [{round_number + 1}/{repeat}] {variant.key}: {common.sample_text(sample)}", flush=True)
 
 
-def check_output(result: Result, variant: Variant, log: Path) -> None:
-    text = log.read_text(encoding="utf-8", errors="replace")
-    summary = [line for line in text.splitlines() if re.search(r"\d+ passed", line)]
+def check_run(result: Result, variant: Variant, log: Path) -> None:
+    summary = common.pytest_summary(log.read_text(encoding="utf-8", errors="replace"))
     if variant.key == "plain" and summary:
-        result.outcome = summary[-1].strip("= ")
-    if variant.output is None:
-        return
-    path = result.cwd / variant.output
-    if not path.is_file() or path.stat().st_size == 0:
-        raise BenchmarkError(f"{variant.label}: no tracefile {path} written")
-    totals = trace_totals(path)
-    size = size_text(path.stat().st_size)
-    tests_file = path.with_suffix(".tests.info")
-    if variant.ours and tests_file.is_file():
-        # Per-test sections in a file of their own: they must add up to the tracefile.
-        tests_totals = trace_totals(tests_file)
-        if tests_totals.merged != totals.merged:
-            raise BenchmarkError(f"{tests_file} adds up to {tests_totals.merged}, {path} to {totals.merged}")
-        totals = TraceTotals(totals.merged, totals.sections + tests_totals.sections, totals.exception_lines)
-        size += f" + {size_text(tests_file.stat().st_size)} .tests.info"
-    description = path.with_suffix(".desc")
-    if description.is_file():
-        size += f" + {size_text(description.stat().st_size)} .desc"
-    known = result.totals.get(variant.key)
-    if known is not None and known.merged != totals.merged:
-        raise BenchmarkError(
-            f"{variant.label}: totals changed between runs: {known.merged} then {totals.merged}"
-        )
-    result.totals[variant.key] = totals
-    result.sizes[variant.key] = size
-
-
-# --- reading tracefiles ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class TraceTotals:
-    """Line and branch totals with every file's sections added up (as ``lcov -a`` does)."""
-
-    merged: tuple[int, int, int, int]  # lines hit, lines found, branches hit, branches found
-    sections: int
-    exception_lines: int  # pytest-lcov's extra branch for lines whose every run raised
-
-
-def trace_totals(path: Path) -> TraceTotals:
-    """Totals of a tracefile; a file with repeated ``SF`` sections is added up line by line first.
-
-    Branches are matched by (file, line, block, branch), which is exact for
-    numeric ids; a file that names each source once is read from its
-    LF/LH/BRF/BRH lines instead, so text branch ids (coverage.py's) never
-    need matching.
-    """
-    lines: dict[tuple[str, int], bool] = {}
-    branches: dict[tuple[str, str, str, str], bool] = {}
-    exceptions: set[tuple[str, str]] = set()
-    declared = dict.fromkeys(("LH", "LF", "BRH", "BRF"), 0)
-    sources: set[str] = set()
-    sections = 0
-    source = ""
-    with path.open(encoding="utf-8", errors="replace") as text:
-        for raw in text:
-            key, _, value = raw.rstrip("\n").partition(":")
-            if key == "SF":
-                source = value
-                sources.add(value)
-                sections += 1
-            elif key == "DA":
-                number, count = value.split(",")[:2]
-                line_key = (source, int(number))
-                lines[line_key] = lines.get(line_key, False) or count != "0"
-            elif key == "BRDA":
-                parts = value.split(",")
-                line, block, taken = parts[0], parts[1], parts[-1]
-                branch_key = (source, line, block, ",".join(parts[2:-1]))
-                branches[branch_key] = branches.get(branch_key, False) or taken not in ("0", "-")
-                if block != "0":  # pytest-lcov's exception branch: a block of its own (compat), e0 (lcov2)
-                    exceptions.add((source, line))
-            elif key in declared:
-                declared[key] += int(value)
-    if sections == len(sources):
-        merged = (declared["LH"], declared["LF"], declared["BRH"], declared["BRF"])
-    else:
-        merged = (sum(lines.values()), len(lines), sum(branches.values()), len(branches))
-    return TraceTotals(merged, sections, len(exceptions))
+        result.outcome = summary
+    output = common.check_output(result.cwd, variant, result.outputs.get(variant.key), dotted=True)
+    if output is not None:
+        result.outputs[variant.key] = output
 
 
 # --- the table ------------------------------------------------------------------------------------
 
+COLUMNS = [
+    *common.timing_columns(
+        wall_title="wall (median)",
+        cpu_title="CPU",
+        rss_title="peak RSS, largest process",
+        rss_ratio="x anchor",
+        tree_title="peak PSS, process tree",
+        tree_ratio="x anchor",
+    ),
+    common.load_column(),
+    *common.output_columns(raising=True, output_align="---"),
+]
+
 
 def table(result: Result) -> str:
     anchor = result.samples["anchor"]
-    anchor_wall = statistics.median(s.wall for s in anchor)
-    anchor_rss = statistics.median(s.maxrss_kib for s in anchor)
-    anchor_tree = statistics.median(s.tree_kib for s in anchor)
     rows = [
-        "| variant | wall (median) | min - max | x anchor | CPU | peak RSS, largest process | x anchor "
-        "| peak PSS, process tree | x anchor | load (1 min) | output | lines hit/found "
-        "| branches hit/found |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |",
+        Row(v, result.samples[v.key], anchor, v.key == "anchor", result.outputs.get(v.key))
+        for v in result.variants
     ]
-    for variant in result.variants:
-        samples = result.samples[variant.key]
-        wall = statistics.median(s.wall for s in samples)
-        rss = statistics.median(s.maxrss_kib for s in samples)
-        tree = statistics.median(s.tree_kib for s in samples)
-        loads = [s.load for s in samples]
-        lines = branches = "-"
-        totals = result.totals.get(variant.key)
-        if totals is not None:
-            lines_hit, lines_found, branches_hit, branches_found = totals.merged
-            lines = ratio_text(lines_hit, lines_found)
-            extra = totals.exception_lines
-            branches = ratio_text(branches_hit - extra, branches_found - extra)
-            if extra:
-                branches += f" + {extra} raising"
-        name = f"**{variant.label}** (anchor)" if variant.key == "anchor" else variant.label
-        rows.append(
-            f"| {name} | {wall:.2f} s | {min(s.wall for s in samples):.2f} - "
-            f"{max(s.wall for s in samples):.2f} s | {wall / anchor_wall:.2f} "
-            f"| {statistics.median(s.cpu for s in samples):.2f} s | {rss / 1024:.0f} MiB "
-            f"| {rss / anchor_rss:.2f} | {tree / 1024:.0f} MiB | {tree / anchor_tree:.2f} "
-            f"| {min(loads):.2f} - {max(loads):.2f} | {result.sizes.get(variant.key, '-')} "
-            f"| {lines} | {branches} |"
-        )
-    return "\n".join(rows)
+    return common.table(COLUMNS, rows)
 
 
 GOALS = (
@@ -592,32 +478,29 @@ def goal_lines(result: Result) -> list[str]:
     for key, against, goal in GOALS:
         if key not in result.samples or against not in result.samples:
             continue
-        ours, theirs = result.samples[key], result.samples[against]
-        wall = statistics.median(s.wall for s in ours) / statistics.median(s.wall for s in theirs)
-        rss = statistics.median(s.maxrss_kib for s in ours) / statistics.median(s.maxrss_kib for s in theirs)
-        tree = statistics.median(s.tree_kib for s in ours) / statistics.median(s.tree_kib for s in theirs)
+        variant = next(variant for variant in result.variants if variant.key == key)
+        row = Row(variant, result.samples[key], result.samples[against], False)
         lines.append(
-            f"- {goal}: `{key}` / `{against}`: wall **{wall:.2f}**, peak RSS **{rss:.2f}**, "
-            f"process tree **{tree:.2f}**"
+            f"- {goal}: `{key}` / `{against}`: wall **{row.ratio(wall):.2f}**, peak RSS "
+            f"**{row.ratio(rss):.2f}**, process tree **{row.ratio(tree):.2f}**"
         )
     return lines
 
 
 def agreement(result: Result) -> str:
     """Whether pytest-lcov's totals are pytest-cov's (less pytest-lcov's documented raising-line branches)."""
-    anchor = result.totals["anchor"].merged
+    anchor = result.outputs["anchor"].totals.merged
     lines = []
     for variant in result.variants:
-        totals = result.totals.get(variant.key)
-        if totals is None or not variant.ours:
+        output = result.outputs.get(variant.key)
+        if output is None or not variant.ours:
             continue
-        hit, found, branches_hit, branches_found = totals.merged
-        extra = totals.exception_lines
-        mine = (hit, found, branches_hit - extra, branches_found - extra)
+        mine, extra = output.totals.counted, output.totals.exception_lines
+        sections = output.totals.sections + (output.tests.sections if output.tests else 0)
         verdict = "equal" if mine == anchor else f"DIFFERENT: {mine} against {anchor}"
         lines.append(
             f"- {variant.label}: lines and branches {verdict} to the anchor's "
-            f"({totals.sections} sections added up; {extra} raising-line branches set aside)"
+            f"({sections} sections added up; {extra} raising-line branches set aside)"
         )
     return "\n".join(lines)
 

@@ -35,7 +35,6 @@ import functools
 import os
 import platform
 import random
-import re
 import shutil
 import statistics
 import subprocess
@@ -52,19 +51,34 @@ import generate
 from common import (
     SAMPLE_INTERVAL,
     BenchmarkError,
+    Column,
     Command,
+    Output,
+    Row,
     Sample,
+    Variant,
+    check_output,
     child_env,
     commands_block,
-    measure,
+    disagreement,
+    load_column,
+    output_columns,
     package_state,
-    ratio_text,
+    prepare,
     rotated,
+    rss,
     sample_text,
     show_variants,
     shown,
     size_text,
+    slug,
+    table,
+    timing_columns,
+    trace_totals,
+    tree,
+    wall,
 )
+from common import measure_variant as measure
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -79,19 +93,6 @@ TIMING_ENV = "BENCHTIMING_FILE"  # where benchtiming writes that time
 OLD_COMMIT = "8c78f85"  # case f measures the current checkout against this version
 OLD_TREE = WORK / f"old-{OLD_COMMIT}"  # a git worktree of it
 CASES = ("a", "b", "c", "d", "e", "f")
-
-
-@dataclass(frozen=True)
-class Variant:
-    """One thing to time: commands run in sequence, and the tracefile they leave."""
-
-    label: str
-    commands: tuple[Command, ...]
-    output: str | None  # relative to the case's folder
-    per_test: bool = False  # a per-test file (and a .desc) is written beside the output
-    cleanup: tuple[str, ...] = ()  # files or folders removed before each run (stale data, caches)
-    prime: bool = False  # run once, untimed, before the timed runs (fills a cache it keeps)
-    timing: str | None = None  # benchtiming's file (relative to the case's folder): the report phase
 
 
 @dataclass(frozen=True)
@@ -119,12 +120,17 @@ class Case:
     goals: list[Goal] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     samples: dict[str, list[Sample]] = field(default_factory=dict)
-    sizes: dict[str, int] = field(default_factory=dict)
-    extra_sizes: dict[str, str] = field(default_factory=dict)
+    outputs: dict[str, Output] = field(default_factory=dict)  # each variant's last run's
+    disagreements: list[str] = field(default_factory=list)  # tracefiles whose totals should agree and do not
+
+    def agreeing(self) -> list[tuple[str, str]]:
+        """The pairs of variants whose tracefiles must hold the same lines and branches."""
+        pairs = [*self.comparisons, *((goal.label, goal.against) for goal in self.goals)]
+        return list(dict.fromkeys(pairs))
 
 
 def measure_variant(variant: Variant, cwd: Path, log: Path) -> Sample:
-    return measure(PYTHON, variant.commands, cwd, log, child_env(BIN))
+    return measure(PYTHON, variant, cwd, log, child_env(BIN))
 
 
 def env_command(values: dict[str, str]) -> Command:
@@ -143,18 +149,20 @@ def run_case(case: Case, repeat: int, warmup: int, logs: Path) -> None:
     show_variants(case.cwd, case.variants)
     anchor = case.variants[0]
     for number in range(warmup):
-        prepare(case, anchor)
+        prepare(case.cwd, anchor)
         measure_variant(anchor, case.cwd, logs / f"{case.key}-warmup-{number}.log")
     for variant in case.variants:
         if variant.prime:
-            prepare(case, variant)
-            measure_variant(variant, case.cwd, logs / f"{case.key}-{slug(variant.label)}-prime.log")
+            prepare(case.cwd, variant)
+            measure_variant(variant, case.cwd, logs / f"{case.key}-{variant.key}-prime.log")
     case.samples = {variant.label: [] for variant in case.variants}
     for round_number in range(repeat):
         for variant in rotated(case.variants, round_number):
-            prepare(case, variant)
-            sample = measure_variant(variant, case.cwd, logs / f"{case.key}-{slug(variant.label)}.log")
-            check_output(case, variant)
+            prepare(case.cwd, variant)
+            sample = measure_variant(variant, case.cwd, logs / f"{case.key}-{variant.key}.log")
+            output = check_output(case.cwd, variant, case.outputs.get(variant.label))
+            if output is not None:
+                case.outputs[variant.label] = output
             if variant.timing is not None:
                 sample = dataclasses.replace(sample, phase=report_phase(case, variant))
             case.samples[variant.label].append(sample)
@@ -162,6 +170,11 @@ def run_case(case: Case, repeat: int, warmup: int, logs: Path) -> None:
             print(
                 f"  [{round_number + 1}/{repeat}] {variant.label}: {sample_text(sample)}{extra}", flush=True
             )
+    for label, against in case.agreeing():
+        problem = disagreement(label, case.outputs.get(label), against, case.outputs.get(against))
+        if problem is not None:
+            print(f"  DIFFERENT: {problem}", flush=True)
+            case.disagreements.append(problem)
 
 
 def report_phase(case: Case, variant: Variant) -> float:
@@ -178,78 +191,6 @@ def report_phase(case: Case, variant: Variant) -> float:
     return (case.cwd / variant.output).stat().st_mtime_ns / 1e9 - last_test_end
 
 
-def companions(output: str) -> tuple[str, str]:
-    """The per-test file and the description file that per-test data writes beside `output`."""
-    path = Path(output)
-    return str(path.with_name(path.stem + ".tests.info")), str(path.with_suffix(".desc"))
-
-
-def prepare(case: Case, variant: Variant) -> None:
-    """Remove what an earlier run left that this one must not find: its outputs, a cold cache."""
-    names = list(variant.cleanup)
-    if variant.timing:
-        names.append(variant.timing)
-    if variant.output:
-        names += [variant.output, *companions(variant.output)]
-    for name in names:
-        path = case.cwd / name
-        if path.is_dir():
-            shutil.rmtree(path)
-        elif path.exists():
-            path.unlink()
-
-
-def check_output(case: Case, variant: Variant) -> None:
-    if variant.output is None:
-        return
-    path = case.cwd / variant.output
-    if not path.is_file() or path.stat().st_size == 0:
-        raise BenchmarkError(f"{variant.label}: no tracefile {path} written")
-    case.sizes[variant.label] = path.stat().st_size
-    if not variant.per_test:
-        return
-    extra = ""
-    for name in companions(variant.output):
-        companion = case.cwd / name
-        if companion.is_file():
-            extra += f" + {size_text(companion.stat().st_size)} {companion.name.split('.', 1)[1]}"
-    case.extra_sizes[variant.label] = extra
-
-
-def slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
-
-
-# --- reading tracefiles -----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class TraceTotals:
-    sections: int
-    records: int
-    lines: tuple[int, int]
-    functions: tuple[int, int]
-    branches: tuple[int, int]
-
-
-def trace_totals(path: Path) -> TraceTotals:
-    """Sum the LH/LF, FNH/FNF and BRH/BRF lines of a tracefile."""
-    sums = dict.fromkeys(("LH", "LF", "FNH", "FNF", "BRH", "BRF"), 0)
-    sections = records = 0
-    with path.open(encoding="utf-8", errors="replace") as lines:
-        for line in lines:
-            key, _, value = line.rstrip("\n").partition(":")
-            if key in sums:
-                sums[key] += int(value)
-            elif key == "TN":
-                sections += 1
-            elif key == "SF":
-                records += 1
-    return TraceTotals(
-        sections, records, (sums["LH"], sums["LF"]), (sums["FNH"], sums["FNF"]), (sums["BRH"], sums["BRF"])
-    )
-
-
 # --- the table ------------------------------------------------------------------------------------
 
 
@@ -259,70 +200,38 @@ def median(case: Case, label: str, value: Callable[[Sample], float | None]) -> f
     return statistics.median(numbers)
 
 
-def wall(sample: Sample) -> float:
-    return sample.wall
-
-
-def rss(sample: Sample) -> float:
-    return sample.maxrss_kib
-
-
-def tree(sample: Sample) -> float:
-    return sample.tree_kib
-
-
 def phase(sample: Sample) -> float | None:
     return sample.phase
 
 
-def totals_cells(case: Case, variant: Variant) -> tuple[str, str, str]:
-    """The output, lines and branches cells: what the variant wrote, from its last run's files."""
-    if variant.output is None:
-        return "-", "-", "-"
-    output = size_text(case.sizes[variant.label]) + case.extra_sizes.get(variant.label, "")
-    totals = trace_totals(case.cwd / variant.output)
-    if totals.sections > 1:  # an earlier pytest-lcov wrote per-test sections into the tracefile
-        return output, f"{totals.sections} TN sections", "-"
-    return output, ratio_text(*totals.lines), ratio_text(*totals.branches)
+def phase_columns() -> list[Column]:
+    """Case e's report phase: median and range, and its ratio to the anchor's whole wall time."""
+
+    def phases(row: Row) -> list[float]:
+        return [sample.phase for sample in row.samples if sample.phase is not None]
+
+    def phase_text(row: Row) -> str:
+        found = phases(row)
+        return f"{statistics.median(found):.2f} s ({min(found):.2f} - {max(found):.2f})" if found else "-"
+
+    def phase_ratio(row: Row) -> str:
+        found = phases(row)
+        return f"{statistics.median(found) / row.median(wall, of_anchor=True):.2f}" if found else "-"
+
+    return [Column("report phase (min - max)", phase_text), Column("phase x anchor wall", phase_ratio)]
 
 
-def phase_cells(case: Case, variant: Variant, anchor_wall: float) -> str:
-    """Case e's report phase: median, range, and its ratio to the anchor's whole wall time."""
-    phases = [s.phase for s in case.samples[variant.label] if s.phase is not None]
-    if not phases:
-        return " - | - |"
-    middle = statistics.median(phases)
-    return f" {middle:.2f} s ({min(phases):.2f} - {max(phases):.2f}) | {middle / anchor_wall:.2f} |"
-
-
-def table(case: Case) -> str:
-    anchor = case.variants[0].label
-    anchor_wall, anchor_rss = median(case, anchor, wall), median(case, anchor, rss)
-    phased = any(variant.timing for variant in case.variants)
+def case_table(case: Case) -> str:
+    columns = timing_columns()
+    if any(variant.timing for variant in case.variants):
+        columns += phase_columns()
+    columns += [load_column(), *output_columns(raising=False)]
+    anchor = case.samples[case.variants[0].label]
     rows = [
-        "| variant | median wall | min - max | x anchor | median CPU | peak RSS | RSS x anchor | tree PSS |"
-        + (" report phase (min - max) | phase x anchor wall |" if phased else "")
-        + " load (1 min) | output | lines hit/found | branches hit/found |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
-        + (" ---: | ---: |" if phased else "")
-        + " ---: | ---: | ---: | ---: |",
+        Row(variant, case.samples[variant.label], anchor, number == 0, case.outputs.get(variant.label))
+        for number, variant in enumerate(case.variants)
     ]
-    for variant in case.variants:
-        samples = case.samples[variant.label]
-        middle, memory = median(case, variant.label, wall), median(case, variant.label, rss)
-        output, lines, branches = totals_cells(case, variant)
-        name = f"**{variant.label}** (anchor)" if variant.label == anchor else variant.label
-        low, high = min(s.wall for s in samples), max(s.wall for s in samples)
-        loads = [s.load for s in samples]
-        rows.append(
-            f"| {name} | {middle:.2f} s | {low:.2f} - {high:.2f} s "
-            f"| {middle / anchor_wall:.2f} | {statistics.median(s.cpu for s in samples):.2f} s "
-            f"| {memory / 1024:.0f} MiB | {memory / anchor_rss:.2f} "
-            f"| {median(case, variant.label, tree) / 1024:.0f} MiB |"
-            + (phase_cells(case, variant, anchor_wall) if phased else "")
-            + f" {min(loads):.2f} - {max(loads):.2f} | {output} | {lines} | {branches} |"
-        )
-    text = "\n".join(rows)
+    text = table(columns, rows)
     lines_below = [comparison(case, label, against) for label, against in case.comparisons]
     lines_below += [goal_line(case, goal) for goal in case.goals]
     if lines_below:
@@ -497,7 +406,6 @@ def lcov_variants(
     flags: Sequence[str],
     output: str,
     with_cache: bool,
-    per_test: bool = False,
     modes: Sequence[str] = ("cold", "warm", "off"),
 ) -> list[Variant]:
     """``pytest --lcov`` as run, or, with pytest-lcov's analysis cache, cold, warm and turned off.
@@ -508,7 +416,7 @@ def lcov_variants(
     """
     base = (tool("pytest"), f"--lcov={output}", *flags, "-p", "no:cov")
     if not with_cache:
-        return [Variant(label, ((*base, *QUIET),), output, per_test=per_test)]
+        return [Variant(label, ((*base, *QUIET),), output)]
     key = slug(label)
     cold_dir, warm_dir = f".cache-{key}-cold", f".cache-{key}-warm"
     variants = {
@@ -516,21 +424,18 @@ def lcov_variants(
             f"{label}, cache cold",
             ((*base, "-o", f"cache_dir={cold_dir}", *QUIET),),
             output,
-            per_test=per_test,
             cleanup=(cold_dir,),
         ),
         "warm": Variant(
             f"{label}, cache warm",
             ((*base, "-o", f"cache_dir={warm_dir}", *QUIET),),
             output,
-            per_test=per_test,
             prime=True,
         ),
         "off": Variant(
             f"{label} --lcov-no-cache",
             ((*base, "--lcov-no-cache", *NO_CACHEPROVIDER, *QUIET),),
             output,
-            per_test=per_test,
         ),
     }
     return [variants[mode] for mode in modes]
@@ -608,7 +513,6 @@ def cases_c(cwd: Path, with_cache: bool) -> list[Case]:
             ("--lcov-per-test", *(["--lcov-branch"] if branch else [])),
             ours_out,
             with_cache,
-            per_test=True,
         )
         variants = [
             Variant(
@@ -760,10 +664,15 @@ def html_variant(label: str, major: int, tracefile: str, folder: str, per_test: 
     return Variant(label, (genhtml_command(major, tracefile, folder, per_test),), None, cleanup=(folder,))
 
 
+def genhtml_found() -> bool:
+    """Both genhtml releases case d runs: lcov 1.x's on PATH, lcov 2.x's in LCOV2_ROOT."""
+    return (LCOV2_USR / "bin/genhtml").is_file() and shutil.which("genhtml") is not None
+
+
 def cases_d(cwd: Path) -> list[Case]:
     """Writing per-test data (peak memory), then genhtml 2.3.1 and 1.16 on it against the one-section file."""
     (cwd / "out").mkdir(exist_ok=True)
-    if not (LCOV2_USR / "bin/genhtml").is_file() or shutil.which("genhtml") is None:
+    if not genhtml_found():
         raise BenchmarkError(f"case d needs lcov 1.x's genhtml on PATH and lcov 2.x in {LCOV2_USR}")
     run = (tool("pytest"), "--lcov-branch", *NO_CACHEPROVIDER, "-p", "no:cov", *QUIET)
     make = make_inputs(cwd, run)
@@ -778,7 +687,6 @@ def cases_d(cwd: Path) -> list[Case]:
                 "pytest --lcov --lcov-branch --lcov-per-test",
                 ((*run, *per_test),),
                 "out/d-write.info",
-                per_test=True,
             ),
         ],
         comparisons=[("pytest --lcov --lcov-branch --lcov-per-test", "pytest --lcov --lcov-branch")],
@@ -807,7 +715,7 @@ def cases_d(cwd: Path) -> list[Case]:
         ("genhtml 1.16, per-test", "genhtml 1.16, one section"),
     ]
     inputs = ", ".join(
-        f"`{name}` {size_text(path.stat().st_size)} (TN sections: {trace_totals(path).sections:,})"
+        f"`{name}` {size_text(path.stat().st_size)} (TN sections: {trace_totals(path).tests:,})"
         for name, path in ((name, cwd / name) for name in ("out/d.info", "out/d.tests.info"))
     )
     html.notes += [
@@ -1101,9 +1009,11 @@ def main(argv: list[str] | None = None) -> int:
         "before each timed run (min - max)"
     )
     for case in cases:
-        out += ["", f"## {case.title}", "", table(case), "", commands_block(case.cwd, case.variants)]
+        out += ["", f"## {case.title}", "", case_table(case), "", commands_block(case.cwd, case.variants)]
         if case.notes:
             out += ["", *(f"Note: {note}" for note in case.notes)]
+        if case.disagreements:
+            out += ["", *(f"**DIFFERENT**: {problem}" for problem in case.disagreements)]
     if skipped:
         out += ["", "## Skipped", "", *(f"- {line}" for line in skipped)]
     text = "\n".join(out) + "\n"
@@ -1111,6 +1021,9 @@ def main(argv: list[str] | None = None) -> int:
     args.results.parent.mkdir(parents=True, exist_ok=True)
     args.results.write_text(text, encoding="utf-8")
     print(f"written to {args.results}", file=sys.stderr)
+    if any(case.disagreements for case in cases):
+        print("benchmark failed: tracefiles that should agree do not (DIFFERENT above)", file=sys.stderr)
+        return 1
     return 0
 
 
