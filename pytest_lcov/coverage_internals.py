@@ -37,6 +37,7 @@ import traceback
 import warnings
 from array import array
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -49,10 +50,8 @@ from coverage.report_core import get_analysis_to_report
 from coverage.results import Analysis, Numbers, display_covered, format_lines, should_fail_under
 
 from pytest_lcov import PytestLcovWarning
+from pytest_lcov.counting import source_digest
 from pytest_lcov.parser_state import NotPlainData, from_plain, to_plain
-
-if TYPE_CHECKING:
-    from pytest_lcov.sources import SourceText
 
 # Needed on the fast route only: a release without them takes coverage.py's own route.
 try:
@@ -122,7 +121,19 @@ def check_data_file_schema(uri: str) -> None:
         db.execute("select version from coverage_schema").fetchone()
 
 
-# --- reading a source as coverage.py reads it ---------------------------------------------------
+# --- reading a source as coverage.py reads it (sources.read_source) ------------------------------
+
+
+@dataclass(frozen=True)
+class SourceText:
+    """One read of a source file: its raw bytes and the text coverage.py parses."""
+
+    raw: bytes
+    text: str
+
+    @property
+    def digest(self) -> str:
+        return source_digest(self.raw)  # the import hook's digest too: the two must agree
 
 
 def zip_bytes(filename: str) -> bytes | None:
@@ -425,9 +436,8 @@ def self_check_problem() -> str:
 
 
 def _compare_routes(filename: str) -> str:
-    from pytest_lcov.sources import read_source  # the reading this module's functions serve
-
     Path(filename).write_bytes(CHECK_SOURCE)
+    text = SourceText(CHECK_SOURCE, decoded_source(CHECK_SOURCE))
     cov = Coverage(data_file=None, config_file=False, branch=True)
     data = cov.get_data()
     for context, arcs in CHECK_ARCS.items():
@@ -436,12 +446,12 @@ def _compare_routes(filename: str) -> str:
     data.set_context(None)
     [(own_reporter, own)] = list(coverage_analyses(cov))
     public = cov.analysis2(filename)
-    fresh = SourceReporter(filename, cov, read_source(filename), None)
+    fresh = SourceReporter(filename, cov, text, None)
     plain = fresh.plain_state(True)
     restored = restored_state(plain)
     if restored is None:
         return "a stored parser state does not fit the parser"
-    reporters = [fresh, SourceReporter(filename, cov, read_source(filename), restored)]
+    reporters = [fresh, SourceReporter(filename, cov, text, restored)]
     if reported_names(cov, data) != [filename]:
         return "the report's file list differs"
     for reporter in reporters:

@@ -8,24 +8,10 @@ therefore never pair one content's analysis with another's key.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 
 from coverage.exceptions import NoSource, NotPython
 
-from pytest_lcov.counting import source_digest
-from pytest_lcov.coverage_internals import decoded_source, zip_bytes
-
-
-@dataclass(frozen=True)
-class SourceText:
-    """One read of a source file: its raw bytes and the text coverage.py parses."""
-
-    raw: bytes
-    text: str
-
-    @property
-    def digest(self) -> str:
-        return source_digest(self.raw)  # the import hook's digest too: the two must agree
+from pytest_lcov.coverage_internals import SourceText, decoded_source, zip_bytes
 
 
 def read_source(filename: str) -> SourceText:
