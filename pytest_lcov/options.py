@@ -169,8 +169,11 @@ class Option:
     by hand.  `kind` says how pytest stores it ("bool", "lines", "path" or
     text); `parse` checks a value and turns it into what the report uses
     (see `checked`).  `shared` settings shape the tracefile and are flags of
-    ``convert`` too.  `cli_flag` spells a flag as pytest-cov's counterpart is
-    spelled, where ``--lcov-`` + the name would read worse (``--no-lcov-on-fail``).
+    ``convert`` too.  A `gate` fails the run, so it is checked or refused at
+    start-up, never dropped unsaid; a `needs_diff` setting works on a change,
+    so it needs lcov_diff.  `cli_flag` spells a flag as pytest-cov's
+    counterpart is spelled, where ``--lcov-`` + the name would read worse
+    (``--no-lcov-on-fail``).
     """
 
     key: str
@@ -180,6 +183,8 @@ class Option:
     parse: Callable[[Any, str], Any] = _text
     default: Any = None
     shared: bool = False
+    gate: bool = False
+    needs_diff: bool = False
     cli_flag: str | None = None
 
     @property
@@ -301,6 +306,7 @@ OPTIONS = (
         "fail the run when the HTML report cannot be made",
         "bool",
         default=False,
+        gate=True,
     ),
     Option(
         "lcov_genhtml",
@@ -321,6 +327,7 @@ OPTIONS = (
             f"fail_under_{metric}",
             f"fail the run when {GATE_NOUNS[metric]} coverage is under this percent",
             parse=_percent,
+            gate=True,
         )
         for metric in GATES
     ),
@@ -330,6 +337,7 @@ OPTIONS = (
         "fail the run when coverage.py's total (lines and branches together, rounded to [report] "
         "precision) is under this percent, as pytest-cov's --cov-fail-under (default: [report] fail_under)",
         parse=_total_percent,
+        gate=True,
     ),
     Option(
         "lcov_precision",
@@ -388,12 +396,16 @@ OPTIONS = (
         "fail_under_diff",
         "fail the run when coverage of the changed lines is under this percent (needs lcov_diff)",
         parse=_percent,
+        gate=True,
+        needs_diff=True,
     ),
     Option(
         "lcov_max_uncovered_diff_lines",
         "max_uncovered_diff_lines",
         "fail the run when more changed lines than this never ran (needs lcov_diff)",
         parse=_count,
+        gate=True,
+        needs_diff=True,
     ),
     Option(
         "lcov_no_job_summary",
@@ -408,10 +420,9 @@ OPTIONS = (
         "under GitHub Actions, annotate changed lines no test ran (needs lcov_diff)",
         "bool",
         default=False,
+        needs_diff=True,
     ),
 )
-# The settings that only work on a change: each needs lcov_diff, the git ref it is measured from.
-NEEDS_DIFF = ("lcov_fail_under_diff", "lcov_max_uncovered_diff_lines", "lcov_annotations")
 
 
 def project_name(rootdir: Path) -> str:

@@ -19,7 +19,6 @@ import pytest
 from pytest_lcov.options import (
     DEFAULT_OUTPUT,
     GATES,
-    NEEDS_DIFF,
     OPTIONS,
     Option,
     OptionError,
@@ -174,16 +173,6 @@ def resolve(config: pytest.Config) -> Settings:
     return settings
 
 
-# The settings that fail the run: each is checked, or refused at start-up, never dropped unsaid.
-GATE_KEYS = (
-    *(f"lcov_fail_under_{metric}" for metric in GATES),
-    "lcov_fail_under",
-    "lcov_fail_under_diff",
-    "lcov_max_uncovered_diff_lines",
-    "lcov_html_required",
-)
-
-
 def refuse_gates_without_report(config: pytest.Config, settings: Settings) -> None:
     """Stop when a gate typed on the command line (or in addopts) could not be checked: the report is off.
 
@@ -193,7 +182,7 @@ def refuse_gates_without_report(config: pytest.Config, settings: Settings) -> No
     if settings.enabled or getattr(config.known_args_namespace, "no_lcov", False):
         return
     for option in OPTIONS:
-        if option.key in GATE_KEYS and getattr(config.known_args_namespace, option.key, None) is not None:
+        if option.gate and getattr(config.known_args_namespace, option.key, None) is not None:
             raise setting_error(
                 f"pytest-lcov: {option.flag} would not be checked: no report is written without --lcov "
                 f"(or lcov_enabled = true); add --lcov, or leave out {option.flag}"
@@ -229,5 +218,5 @@ def _refuse_diff_gates_without_ref(given: dict[str, Any]) -> None:
     if given.get("diff_ref"):
         return
     for option in OPTIONS:
-        if option.key in NEEDS_DIFF and option.attr in given:
+        if option.needs_diff and option.attr in given:
             raise OptionError(f"{option.key} needs lcov_diff: the git ref the change is measured from")

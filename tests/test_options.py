@@ -62,3 +62,8 @@ def test_the_readme_tables_name_every_flag_and_key() -> None:
         flag = "--lcov" if option.key in SPELLED_AS_LCOV else option.flag
         named, keyed = re.compile(rf"`{re.escape(flag)}[`=]"), re.compile(rf"`{option.key}[` ]")
         assert any(named.search(flags) and keyed.search(keys) for flags, keys in flag_rows), option.key
+
+
+def test_the_help_says_which_settings_need_lcov_diff() -> None:
+    for option in OPTIONS:
+        assert option.needs_diff == ("(needs lcov_diff)" in option.help), option.key
