@@ -21,6 +21,7 @@ from typing import Any
 
 import coverage
 from coverage import Coverage
+from coverage.exceptions import CoverageException
 
 from pytest_lcov.analysis_cache import AnalysisStore, load_or_create_key, user_key_file
 from pytest_lcov.coverage_internals import PROCESS_VARIABLES_PREFIX, SourceReporter, fast_path, restored_state
@@ -120,7 +121,7 @@ class ParallelAnalysis:
     def start(self, filenames: list[str], background: bool = False) -> None:
         """Start parsing `filenames` in helper processes, when there are enough to share out."""
         processes = helpers_for(len(filenames), background)
-        if not processes or not fast_path():  # coverage.py's own route reads no stored analysis
+        if not processes or not _fast_path():  # coverage.py's own route reads no stored analysis
             return
         options = {name: self.cov.get_option(name) for name in SETTINGS_THAT_CHANGE_ANALYSIS}
         for index in range(processes):
@@ -164,6 +165,14 @@ class ParallelAnalysis:
             self._temporary.cleanup()
         else:
             self.store.prune()
+
+
+def _fast_path() -> bool:
+    """The self-check's answer; False when no route is right, which the report says in its one line."""
+    try:
+        return fast_path()
+    except CoverageException:
+        return False
 
 
 def _start_worker(job: dict[str, Any]) -> subprocess.Popen[str] | None:

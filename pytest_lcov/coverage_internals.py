@@ -17,12 +17,13 @@ Two routes lead to a file's analysis:
   itself uses (``report_core.get_analysis_to_report``), and per-test data
   through ``CoverageData``'s API.
 
-`fast_path` runs a self-check at the report's first use: the fast route's
-internals are imported and give, on a small known source, the very
-analysis coverage.py's own route and its public ``Coverage.analysis2`` give.
-If they do not, the run takes coverage.py's own route (slower, same numbers),
-with one warning line: a release that changes an internal never changes a
-tracefile.
+`fast_path` runs a self-check once, at the first use (the helpers' start or
+the report), on a small known source: coverage.py's own route must give what
+its public ``Coverage.analysis2`` and JSON report give, and the fast route
+what coverage.py's own gives.  If the fast route differs, the run takes
+coverage.py's own (slower, the same tracefile), with one warning line; if
+coverage.py's own differs, no tracefile is written, with one line.  A
+release that changes an internal never changes a tracefile.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from __future__ import annotations
 import ast
 import contextlib
 import itertools
+import json
 import os
 import sqlite3
 import tempfile
@@ -43,7 +45,7 @@ from typing import TYPE_CHECKING, Any
 
 import coverage
 from coverage import Coverage, CoverageData
-from coverage.exceptions import DataError
+from coverage.exceptions import CoverageException, DataError
 from coverage.files import PathAliases  # internals both routes need: report code, numbers, [paths]
 from coverage.plugin import CodeRegion, FileReporter
 from coverage.report_core import get_analysis_to_report
@@ -95,10 +97,20 @@ FALLBACK_NOTICE = (
 
 
 def fast_path() -> bool:
-    """Whether this run may take the fast route: decided once, by the self-check, with one warning if not."""
+    """Whether this run may take the fast route: decided once, by the self-check, with one warning if not.
+
+    Raises CoverageException (no tracefile, one line) when even coverage.py's
+    own report code does not give what its API gives: no route is then right.
+    """
     global USE_FAST_PATH
     if USE_FAST_PATH is None:
-        problem = FAST_IMPORT_PROBLEM or self_check_problem()
+        own, fast = self_check_problems()
+        if own:
+            raise CoverageException(
+                f"coverage.py {coverage.__version__}'s report code does not give what its API gives ({own}): "
+                "pytest-lcov cannot analyse with this release"
+            )
+        problem = FAST_IMPORT_PROBLEM or fast
         USE_FAST_PATH = not problem
         if problem:
             warnings.warn(
@@ -426,42 +438,88 @@ CHECK_ARCS = {
 }
 
 
-def self_check_problem() -> str:
-    """What differs between the fast route and coverage.py's own on CHECK_SOURCE; "" when nothing does."""
+def self_check_problems() -> tuple[str, str]:
+    """What coverage.py's own route gives unlike its API, and the fast route unlike coverage.py's own.
+
+    Each "" when nothing differs, on CHECK_SOURCE measured as CHECK_ARCS.
+    """
     try:
         with tempfile.TemporaryDirectory(prefix="pytest-lcov-check-") as folder:
-            return _compare_routes(os.path.join(folder, "check.py"))
-    except Exception as exc:  # any failure of an internal is a reason to leave it alone
-        return f"{type(exc).__name__}: {exc}"
+            filename = os.path.join(folder, "check.py")
+            Path(filename).write_bytes(CHECK_SOURCE)
+            cov = Coverage(data_file=None, config_file=False, branch=True)
+            data = cov.get_data()
+            for context, arcs in CHECK_ARCS.items():
+                data.set_context(context)
+                data.add_arcs({filename: arcs})
+            data.set_context(None)
+            [(reporter, analysis)] = list(coverage_analyses(cov))
+            own = _own_route_problem(cov, filename, analysis, os.path.join(folder, "check.json"))
+            return own, "" if own else _fast_route_problem(cov, data, filename, reporter, analysis)
+    except Exception as exc:  # an internal that fails is as good as gone
+        return f"{type(exc).__name__}: {exc}", ""
 
 
-def _compare_routes(filename: str) -> str:
-    Path(filename).write_bytes(CHECK_SOURCE)
+def _own_route_problem(cov: Coverage, filename: str, analysis: Analysis, json_file: str) -> str:
+    """coverage.py's analysis as pytest-lcov reads it, against ``Coverage.analysis2`` and the JSON report."""
+    if cov.analysis2(filename)[1:4] != (
+        sorted(analysis.statements),
+        sorted(analysis.excluded),
+        sorted(analysis.missing),
+    ):
+        return "a file's statements differ from Coverage.analysis2"
+    cov.json_report(outfile=json_file)
+    with open(json_file, encoding="utf-8") as handle:
+        [reported] = json.load(handle)["files"].values()
+    numbers, summary = analysis.numbers, reported["summary"]
+    ours = {
+        "executed_lines": sorted(analysis.executed),
+        "missing_lines": sorted(analysis.missing),
+        "executed_branches": _flat_arcs(analysis.executed_branch_arcs()),
+        "missing_branches": _flat_arcs(analysis.missing_branch_arcs()),
+        "summary": [
+            numbers.n_statements,
+            numbers.n_executed,
+            numbers.n_branches,
+            numbers.n_executed_branches,
+            numbers.n_partial_branches,
+        ],
+    }
+    theirs = {key: reported[key] for key in ours if key != "summary"}
+    theirs["summary"] = [
+        summary[key]
+        for key in (
+            "num_statements",
+            "covered_lines",
+            "num_branches",
+            "covered_branches",
+            "num_partial_branches",
+        )
+    ]
+    return "" if ours == theirs else "a file's lines or branches differ from the JSON report"
+
+
+def _flat_arcs(by_line: dict[int, list[int]]) -> list[list[int]]:
+    return sorted([line, dest] for line, dests in by_line.items() for dest in dests)
+
+
+def _fast_route_problem(
+    cov: Coverage, data: CoverageData, filename: str, own_reporter: FileReporter, own: Analysis
+) -> str:
+    """The fast route against coverage.py's own: fresh, from a stored state, and the per-test arcs."""
+    if FAST_IMPORT_PROBLEM:
+        return FAST_IMPORT_PROBLEM
     text = SourceText(CHECK_SOURCE, decoded_source(CHECK_SOURCE))
-    cov = Coverage(data_file=None, config_file=False, branch=True)
-    data = cov.get_data()
-    for context, arcs in CHECK_ARCS.items():
-        data.set_context(context)
-        data.add_arcs({filename: arcs})
-    data.set_context(None)
-    [(own_reporter, own)] = list(coverage_analyses(cov))
-    public = cov.analysis2(filename)
     fresh = SourceReporter(filename, cov, text, None)
-    plain = fresh.plain_state(True)
-    restored = restored_state(plain)
+    restored = restored_state(fresh.plain_state(True))
     if restored is None:
         return "a stored parser state does not fit the parser"
-    reporters = [fresh, SourceReporter(filename, cov, text, restored)]
     if reported_names(cov, data) != [filename]:
         return "the report's file list differs"
-    for reporter in reporters:
+    for reporter in (fresh, SourceReporter(filename, cov, text, restored)):
         analysis = file_analysis(data, 0, reporter, filename)
         if _shape(reporter, analysis) != _shape(own_reporter, own):
             return "a file's analysis differs from coverage.py's report code"
-        statements = sorted(analysis.statements)
-        missing = sorted(analysis.missing)
-        if (filename, statements, sorted(analysis.excluded), missing) != public[:4]:
-            return "a file's analysis differs from Coverage.analysis2"
         if statement_starts(reporter) != statement_starts(own_reporter):
             return "multi-line statements differ"
     by_context = _context_arcs(data, filename)

@@ -18,7 +18,8 @@ FORCE_COVERAGES_ROUTE = (
 
 
 def test_the_self_check_passes_on_this_coverage() -> None:
-    assert coverage_internals.self_check_problem() == ""
+    """Both routes agree: a coverage.py that moves an internal fails this in CI (users get the slow route)."""
+    assert coverage_internals.self_check_problems() == ("", "")
 
 
 @pytest.mark.parametrize(
@@ -66,3 +67,21 @@ def test_disable_warnings_couldnt_parse_is_honoured(pytester: pytest.Pytester) -
     assert result.ret == 0
     assert "couldnt-parse" not in result.stdout.str() + result.stderr.str()
     assert "Couldn't parse" not in result.stdout.str() + result.stderr.str()
+
+
+def test_no_tracefile_when_coverages_own_route_disagrees_with_its_api(pytester: pytest.Pytester) -> None:
+    write_sample_project(pytester.path)
+    conftest = pytester.path / "conftest.py"
+    conftest.write_text(
+        conftest.read_text() + "import pytest_lcov.coverage_internals as internals\n"
+        "internals._own_route_problem = lambda *args: 'forced by the test'\n"
+    )
+    result = run_pytest(pytester, "--lcov", "--lcov-branch")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    [line] = [line for line in result.outlines if "forced by the test" in line]
+    assert line.startswith("pytest-lcov: no tracefile written: coverage.py ")
+    assert line.endswith(
+        "report code does not give what its API gives (forced by the test): "
+        "pytest-lcov cannot analyse with this release"
+    )
+    assert not (pytester.path / "lcov.info").exists()
