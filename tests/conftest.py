@@ -58,3 +58,41 @@ def _not_inside_an_xdist_worker(monkeypatch: pytest.MonkeyPatch) -> None:
     """
     for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID"):
         monkeypatch.delenv(name, raising=False)
+
+
+# The longest tests (pytest --durations over the suite), in that order, run first: under
+# pytest-xdist the last tests then are short ones, and no worker waits alone for a long one.
+LONGEST_FIRST = (
+    "test_generated_modules_give_consistent_lcov",
+    "test_no_report_on_failed_tests_as_no_cov_on_fail",
+    "test_append_over_two_invocations_as_cov_append",
+    "test_per_test_html_with_genhtml_2_says_at_once_how_long_it_may_take",
+    "test_multiprocessing_children_are_measured_and_leave_no_data_files",
+    "test_fail_under_under_xdist",
+    "test_config_file_reaches_every_coverage_as_cov_config_does",
+    "test_the_html_reads_as_the_tracefile_says_in_a_browser",
+    "test_table_worked_out_by_hand",
+    "test_paths_remap_an_installed_package_as_pytest_cov_does",
+    "test_append_adds_what_merge_adds",
+    "test_no_tracefile_fails_the_run_unless_optional",
+    "test_no_cover_tests_are_not_measured_as_under_pytest_cov",
+    "test_append_refuses_counts_of_another_kind",
+    "test_append_refuses_at_the_end_what_turns_out_not_to_add_up",
+    "test_append_total_leaves_out_the_branch_of_a_line_that_raised",
+    "test_lcov2_splits_a_block_whose_exception_branch_one_input_lacks",
+    "test_a_new_html_report_keeps_the_users_files_beside_the_earlier_one",
+    "test_compat_output_of_mixed_dialects_reads_as_one_run",
+    "test_the_per_test_file_adds_up_to_the_tracefile",
+)
+
+
+class _LongestFirst:
+    @pytest.hookimpl(trylast=True)  # after pytest's own ordering by fixture scope
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        rank = {name: index for index, name in enumerate(LONGEST_FIRST)}
+        last = len(rank)
+        items.sort(key=lambda item: rank.get(getattr(item, "originalname", item.name), last))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.pluginmanager.register(_LongestFirst(), "pytest-lcov-tests-longest-first")
