@@ -64,15 +64,18 @@ def _run(chromium: str, profile: Path, *args: str) -> subprocess.CompletedProces
     )
 
 
-def page_text(chromium: str, profile: Path, url: str) -> str:
-    """The page's text after Chromium rendered it, white space folded."""
-    result = _run(chromium, profile, "--dump-dom", url)
+def page_text(chromium: str, profile: Path, url: str, png: Path | None = None) -> str:
+    """The page's text after Chromium rendered it, white space folded; with `png`, a screenshot too.
+
+    One launch of Chromium does both: starting it is most of the time a page takes.
+    """
+    shot: list[str] = []
+    if png is not None:
+        png.unlink(missing_ok=True)  # a picture of an earlier run must not pass for this one's
+        shot = [f"--screenshot={png}", "--window-size=1280,1600"]
+    result = _run(chromium, profile, "--dump-dom", *shot, url)
     assert result.returncode == 0, result.stderr
+    if png is not None:
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     text = html.unescape(re.sub(r"<[^>]+>", " ", result.stdout))
     return re.sub(r"\s+", " ", text)
-
-
-def screenshot(chromium: str, profile: Path, url: str, png: Path) -> None:
-    result = _run(chromium, profile, f"--screenshot={png}", "--window-size=1280,1600", url)
-    assert result.returncode == 0, result.stderr
-    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

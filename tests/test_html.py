@@ -29,7 +29,7 @@ from pytest_lcov.html import (
     write_html,
 )
 from pytest_lcov.model import Totals
-from tests.browser import page_text, require_chromium, screenshot, serve
+from tests.browser import page_text, require_chromium, serve
 from tests.helpers import read_records, run_pytest
 from tests.lcov_tools import LcovTools
 from tests.sample_project import write_sample_project
@@ -292,14 +292,12 @@ def test_the_html_reads_as_the_tracefile_says_in_a_browser(
     run_pytest(sample, "--lcov", "--lcov-branch", "--lcov-html=htmlcov", genhtml_option(lcov, monkeypatch))
     totals = file_totals(sample.path / "lcov.info")
     with serve(sample.path / "htmlcov") as base:
-        index = page_text(chromium, tmp_path / "profile", f"{base}/index.html")
-        source = page_text(chromium, tmp_path / "profile", f"{base}/app/shapes.py.gcov.html")
         screenshots = Path(os.environ.get("PYTEST_LCOV_SCREENSHOTS", tmp_path))
         screenshots.mkdir(parents=True, exist_ok=True)
-        screenshot(
+        index = page_text(
             chromium, tmp_path / "profile", f"{base}/index.html", screenshots / f"index-lcov{lcov.major}.png"
         )
-        screenshot(
+        source = page_text(
             chromium,
             tmp_path / "profile",
             f"{base}/app/shapes.py.gcov.html",
