@@ -141,12 +141,12 @@ def _digest(path: Path) -> str:
 
 
 def append_run(
-    earlier: Earlier, this_run: Path, output: Path, options: ReportOptions
+    earlier: Earlier, this_run: Path, output: Path, options: ReportOptions, *, file_rows: bool = False
 ) -> tuple[Totals, Numbers, tuple[FileSummary, ...]]:
     """Add the tracefile `this_run` to `earlier` and write the sum to `output`.
 
     Returns the sum's totals, coverage.py's numbers of it (for ``fail_under``)
-    and, when `options` ask for the table, its rows.  Raises AppendRefused,
+    and, with `file_rows`, each file's row (the table's, the job summary's).  Raises AppendRefused,
     with nothing written, when the two cannot be added.
     """
     try:
@@ -165,7 +165,7 @@ def append_run(
     for record in earlier.merge.records():
         file_numbers = coverage_numbers(record)
         numbers += file_numbers
-        if options.table:
+        if file_rows:
             missing = format_lines(record.lines, [line for line, count in record.lines.items() if not count])
             rows.append(FileSummary(record.path, record.totals(), missing, file_numbers, missing))
     return totals, numbers, tuple(rows)

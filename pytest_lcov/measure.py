@@ -62,7 +62,11 @@ class Measurement:
     """
 
     def __init__(
-        self, cov: coverage.Coverage, notices: list[str] | None = None, data_dir: Path | None = None
+        self,
+        cov: coverage.Coverage,
+        notices: list[str] | None = None,
+        data_dir: Path | None = None,
+        track_child_files: bool = False,
     ) -> None:
         self.cov = cov
         self.notices = notices or []
@@ -73,8 +77,8 @@ class Measurement:
         self.rearm_events: Callable[[], None] | None = None
         # A Coverage that `coverage run` started is coverage.py's to close.
         self.borrowed = False
-        # Files child processes ran (their executions are not counted): read only when asked for.
-        self.track_child_files = False
+        # Files child processes ran (their executions are not counted): read only when counting.
+        self.track_child_files = track_child_files
         self.child_files: set[str] = set()
         # Environment variables set for children while tracing, with their earlier values.
         self.environment_before: dict[str, str | None] = {}
@@ -111,7 +115,10 @@ class Measurement:
         notices = [_choose_core(cov, settings)]
         if trace and _measures_multiprocessing(cov):
             notices.append(refuse_what_multiprocessing_children_cannot_see(settings, cov))
-        measurement = cls(cov, notices=[n for n in notices if n], data_dir=data_dir)
+        counting = settings.report.counts == "executions"
+        measurement = cls(
+            cov, notices=[n for n in notices if n], data_dir=data_dir, track_child_files=counting
+        )
         _check_exclusions(cov)
         if trace:
             measurement.start()
@@ -144,7 +151,7 @@ class Measurement:
                 "pytest-lcov: --lcov-source is ignored under `coverage run`: "
                 "its own source setting decides what is measured"
             )
-        measurement = cls(current, notices=notices)
+        measurement = cls(current, notices=notices, track_child_files=settings.report.counts == "executions")
         measurement.rearm_events = rearm_events
         measurement.borrowed = True
         return measurement

@@ -9,6 +9,11 @@ what its role needs:
 * the process that writes the report (a plain run, or the xdist controller):
   `LcovReport`, and in an xdist controller `WorkerData`, whose hook exists
   only when xdist is loaded.
+
+Data flows one way: each object gets what it needs through its constructor;
+workers' results (transport.py) arrive in the report's inbox; the report
+writes the tracefile, the steps after it (outcome.py) return lines, and
+`LcovReport` alone shows them and sets the exit status.
 """
 
 from __future__ import annotations
@@ -18,10 +23,8 @@ import dataclasses
 import itertools
 import os
 import tempfile
-import time
-import traceback
 import warnings
-from collections.abc import Generator
+from collections.abc import Generator, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -43,58 +46,49 @@ from pytest_lcov.append import (
 )
 from pytest_lcov.counting import CountingFinder
 from pytest_lcov.coverage_settings import (
-    TotalGate,
-    coverage_total,
     remapped,
     remapped_names,
     report_precision,
     required_total,
-    total_gate,
 )
-from pytest_lcov.diff import (
-    ChangedLines,
-    DiffCoverage,
-    DiffError,
-    changed_lines,
-    diff_coverage,
-    github_annotations,
-)
-from pytest_lcov.diff import summary_line as diff_summary_line
+from pytest_lcov.diff import ChangedLines, DiffError, changed_lines
 from pytest_lcov.executions import (
     FileCounts,
     imported_before_notice,
     instrumented_files,
     merged_counts,
     plain_counts,
-    uncounted_notices,
 )
 from pytest_lcov.files import DESCRIPTION_LINE, TRACEFILE_LINE, output_problem
-from pytest_lcov.html import (
-    Genhtml,
-    HtmlError,
-    find_genhtml,
-    genhtml_command_problem,
-    html_folder_problem,
-    write_html,
-)
+from pytest_lcov.html import genhtml_command_problem, html_folder_problem
 from pytest_lcov.jobsummary import append_summary, job_summary
 from pytest_lcov.measure import Measurement, _configured_coverage, refuse_pytest_cov, release
 from pytest_lcov.options import ReportOptions
+from pytest_lcov.outcome import (
+    NOT_WRITTEN,
+    Line,
+    change_gate_lines,
+    diff_step,
+    earlier_lines,
+    fail,
+    failure_lines,
+    gate_lines,
+    html_lines,
+    left_out_lines,
+    notice,
+    report_failure,
+    say,
+    written_lines,
+)
 from pytest_lcov.report import Report, write_report
 from pytest_lcov.reported_files import collected_data
 from pytest_lcov.settings import Settings, add_options, resolve, setting_error
-from pytest_lcov.summary import missed_gates, shown, summary_line, table
+from pytest_lcov.summary import shown, table
 from pytest_lcov.tracefile import safe_field
+from pytest_lcov.transport import WorkerLoss, WorkerResult, WorkerResults, error_to_wire, from_wire
 
 lcov_run_key = pytest.StashKey["LcovRun"]()
-WORKER_DATA_KEY = "pytest_lcov_data"
-WORKER_ERROR_KEY = "pytest_lcov_error"
-WORKER_COUNTS_KEY = "pytest_lcov_counts"
-WORKER_LEFT_OUT_KEY = "pytest_lcov_left_out"  # sources whose names coverage.py cannot store
-NOT_WRITTEN = "pytest-lcov: no tracefile written"
-SLOW_GENHTML_SECONDS = 10.0  # genhtml 2.x on per-test data: say how long from this estimate on
 TITLE = "Coverage (pytest-lcov)"
-MAX_FILES_IN_LINE = 10
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -303,8 +297,8 @@ class LcovRun:
         self.distributes = distributes
         self.report_options = settings.report
         self.parallel: ParallelAnalysis | None = None
-        self.remapped_cov: coverage.Coverage | None = None  # the run's data with [paths] applied
         self.counter: CountingFinder | None = None
+        self.report: LcovReport | None = None  # in the process that writes the report
 
     def start_counting(self, config: pytest.Config) -> str | None:
         """Count executions of the measured sources imported from now on; say which were imported before.
@@ -314,7 +308,6 @@ class LcovRun:
         """
         paths = files_to_count(self.measurement.cov, config)
         self.counter = CountingFinder(paths)
-        self.measurement.track_child_files = True  # a file they ran lacks their executions
         notice = imported_before_notice(self.counter.imported_before())
         if not paths:
             notice = (
@@ -362,33 +355,42 @@ class LcovRun:
             manager.register(WorkerHandoff(self.measurement, config, self.counter), "lcov-worker")
             return
         self.parallel = start_parallel_analysis(self.measurement, self.report_options)
-        report = LcovReport(self.settings, self.report_options, self.measurement, config, self.parallel)
-        report.counter = self.counter
-        manager.register(report, "lcov-report")
-        controller = manager.has_plugin("dsession")
-        if controller:
+        notices = []
+        counted_before_handover = None
+        workers = None
+        if manager.has_plugin("dsession"):
             self.measurement.hand_over_to_workers()
             if self.counter is not None:  # guessed wrong (see xdist_will_distribute): stop, as coverage does
-                report.worker_counts.append(plain_counts(self.counter))
+                counted_before_handover = plain_counts(self.counter)
                 self.counter.uninstall()
-                report.counter = None
-            manager.register(WorkerData(report), "lcov-worker-data")
+                self.counter = None
+            workers = WorkerResults()
+            manager.register(WorkerData(workers), "lcov-worker-data")
         elif self.distributes:  # xdist decided to run the tests here after all
             self.measurement.start()
             if self.report_options.counts == "executions":
-                notice = self.start_counting(config)
-                report.counter = self.counter
-                report.notices += [notice] if notice else []
-            report.notices.append(
+                self.start_counting(config)  # its notice joins the measurement's
+            notices.append(
                 "pytest-lcov: pytest-xdist runs the tests in this process after all, so measuring started "
                 "late: lines run while pytest started up (imports of conftest.py files) count as not run"
             )
+        self.report = LcovReport(
+            self.settings,
+            self.report_options,
+            self.measurement,
+            config,
+            parallel=self.parallel,
+            counter=self.counter,
+            counted_before_handover=counted_before_handover,
+            workers=workers,
+            notices=notices,
+        )
+        manager.register(self.report, "lcov-report")
 
     def close(self) -> None:
         self.measurement.close()
-        if self.remapped_cov is not None:
-            release(self.remapped_cov)
-            self.remapped_cov = None
+        if self.report is not None:
+            self.report.close()
         if self.counter is not None:
             self.counter.uninstall()
         if self.parallel is not None:
@@ -481,75 +483,36 @@ class WorkerHandoff:
         try:
             # Bytes travel through execnet, also to a controller on another host.
             data, left_out = collected_data(self.measurement.end())
-            output[WORKER_DATA_KEY] = data.dumps()
-            output[WORKER_LEFT_OUT_KEY] = [os.fsencode(name) for name in left_out]  # execnet sends UTF-8 text
-            if self.counter is not None:  # plain data, as execnet wants
-                children = sorted(self.measurement.child_files)
-                output[WORKER_COUNTS_KEY] = {"counts": plain_counts(self.counter), "children": children}
+            counted = self.counter is not None
+            result = WorkerResult(
+                data=data.dumps(),
+                left_out=tuple(left_out),
+                counts=plain_counts(self.counter) if self.counter is not None else {},
+                children=tuple(sorted(self.measurement.child_files)) if counted else (),
+            )
+            output.update(result.to_wire())
         except Exception as exc:
-            output[WORKER_ERROR_KEY] = f"{type(exc).__name__}: {exc}"
+            output.update(error_to_wire(exc))
 
 
 class WorkerData:
-    """In a pytest-xdist controller: gathers each worker's data for the report."""
+    """In a pytest-xdist controller: puts each worker's result in the report's inbox."""
 
-    def __init__(self, report: LcovReport) -> None:
-        self.report = report
+    def __init__(self, inbox: WorkerResults) -> None:
+        self.inbox = inbox
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: object) -> None:
-        """A worker finished or died: keep its data, or say that it is missing."""
-        output = getattr(node, "workeroutput", {})
-        blob = output.get(WORKER_DATA_KEY)
-        if blob is not None:
-            self.report.worker_data.append(blob)
-            counted = output.get(WORKER_COUNTS_KEY) or {}
-            self.report.worker_counts.append(counted.get("counts", {}))
-            self.report.child_files.update(counted.get("children", ()))
-            self.report.left_out.update(os.fsdecode(name) for name in output.get(WORKER_LEFT_OUT_KEY, ()))
-            return
-        why = output.get(WORKER_ERROR_KEY) or "it did not finish"
-        self.report.notices.append(
-            f"pytest-lcov: no coverage data from worker {node.gateway.id} ({why}): "
-            "lines only its tests ran are missing from the report"
-        )
-
-
-def report_failure(exc: Exception, output: Path) -> str:
-    """One line that says why no tracefile was written."""
-    if isinstance(exc, coverage.CoverageException):
-        return f"pytest-lcov: no tracefile written: {exc}"
-    if isinstance(exc, OSError):
-        where = exc.filename or output
-        return f"pytest-lcov: no tracefile written: {where}: {exc.strerror or exc}"
-    return f"pytest-lcov: no tracefile written: internal error {exc!r} (-v shows the traceback)"
-
-
-def traceback_lines(exc: BaseException) -> list[str]:
-    """The traceback of `exc` for ``-v``, one printable line per frame line: a name holding a
-    newline (a file's, or in the message) stays inside its own line."""
-    lines = ["Traceback (most recent call last):"]
-    for frame in traceback.extract_tb(exc.__traceback__):
-        lines.append(f'  File "{frame.filename}", line {frame.lineno}, in {frame.name}')
-        if frame.line:
-            lines.append(f"    {frame.line.strip()}")
-    lines.append(f"{type(exc).__name__}: {exc}")
-    return [safe_field(line) for line in lines]
-
-
-def _duration(seconds: float) -> str:
-    """About `seconds`, as a person would say it."""
-    if seconds < 90:
-        return f"about {seconds:.0f} s"
-    return f"about {seconds / 60:.0f} min"
+        """A worker finished or died: keep its data, or why there is none."""
+        self.inbox.add(from_wire(node.gateway.id, getattr(node, "workeroutput", {})))
 
 
 class LcovReport:
-    """Writes the tracefile at session end and says so in the summary.
+    """Writes the tracefile at session end; then the steps after it, whose lines it shows.
 
-    Then the HTML report, the gates and the table follow from the written
-    numbers.  When the numbers cannot be had, every gate fails: a gate that
-    cannot be checked is never a pass.
+    Everything it needs comes through the constructor; the workers' results
+    arrive in `workers` as they finish.  The steps (outcome.py) return lines;
+    this class alone shows them and turns failures into the exit status.
     """
 
     def __init__(
@@ -558,7 +521,12 @@ class LcovReport:
         options: ReportOptions,
         measurement: Measurement,
         config: pytest.Config,
+        *,
         parallel: ParallelAnalysis | None = None,
+        counter: CountingFinder | None = None,
+        counted_before_handover: dict[str, Any] | None = None,
+        workers: WorkerResults | None = None,
+        notices: Sequence[str] = (),
     ) -> None:
         self.settings = settings
         self.options = options
@@ -566,24 +534,22 @@ class LcovReport:
         self.measurement = measurement
         self.config = config
         self.rootdir = config.rootpath
+        self.counter = counter
+        self.counted_before_handover = counted_before_handover
+        self.workers = workers or WorkerResults()
+        self.notices = [*measurement.notices, *notices]
         self.report: Report | None = None
-        self.messages: list[tuple[str, dict[str, bool]]] = []
-        self.notices: list[str] = list(measurement.notices)
-        self.worker_data: list[bytes] = []
-        self.worker_counts: list[dict[str, Any]] = []
-        self.child_files: set[str] = set()
-        self.left_out: set[str] = set()  # by the workers: see collected_data
-        self.counter: CountingFinder | None = None
+        self.remapped_cov: coverage.Coverage | None = None  # the run's data with [paths] applied
+        self.lines: list[Line] = []
         self.annotations: list[str] = []
         self.table_settings = (0, False)  # coverage.py's precision, skip_covered: read when reporting
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         # trylast: session-scoped fixtures have been torn down, their lines count.
-        settings = self.settings
         cov = self.measurement.end()
-        for notice in self.notices:
-            self._notice(session, notice)
+        self._show(session, [notice(text) for text in self.notices])
+        self._show(session, [notice(self._lost_line(loss)) for loss in self.workers.lost])
         if session.exitstatus == pytest.ExitCode.INTERNAL_ERROR:
             # What ran is unknown: an earlier file stays, and says it is earlier.
             self._report_failed(session, f"{NOT_WRITTEN}: pytest stopped on an internal error")
@@ -594,89 +560,103 @@ class LcovReport:
                 session, f"{NOT_WRITTEN}: the run was interrupted, so what it measured is partial"
             )
             return
-        if settings.no_on_fail and session.testsfailed:  # what pytest-cov's --no-cov-on-fail looks at
+        if self.settings.no_on_fail and session.testsfailed:  # what pytest-cov's --no-cov-on-fail looks at
             self._skip_on_fail(session)
             return
         changed = self._changed_lines(session)
-        options = self.options
-        if self._job_summary_wanted():
-            options = dataclasses.replace(options, table=True)  # the summary lists the files missing most
         try:
-            for name in sorted(self.left_out.union(collected_data(cov)[1])):  # first: the data settles
-                why = "coverage.py cannot store a name that is not UTF-8"
-                self._notice(session, f"pytest-lcov: {shown(Path(name))} is left out: {why}")
-            self.measurement.add_data(self.worker_data)
-            measured = cov
-            if not self.worker_data:  # combining the workers' data applied [paths] already
-                cov = remapped(cov, lambda: _configured_coverage(settings, data_file=None))
-                if cov is not measured:
-                    self.remapped_cov = cov  # closed with the run
-            counts = self._counts()
-            if counts is not None and (cov is not measured or self.worker_data):
-                counts = remapped_names(counts, cov)  # they are by measured path: rename them as the data
-            earlier = None
-            cache = getattr(self.config, "cache", None)
-            if settings.append:  # read before this run's file is written: a refusal writes nothing
-                earlier = read_earlier(settings.output, options.test_name, _measures_branches(cov))
-                refuse_other_counts(written_counts(cache, settings.output), options.counts)
-            with contextlib.ExitStack() as stack:
-                written = options
-                if earlier is not None:  # this run's tracefile is written aside, then added
-                    folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="pytest-lcov-"))
-                    written = dataclasses.replace(options, output=Path(folder) / "run.info")
-                self.report = write_report(
-                    cov,
-                    written,
-                    self.rootdir,
-                    self.measurement.started,
-                    self.parallel,
-                    keep=changed.touched() if changed is not None else (),  # no file read for it
-                    counts=counts,
-                )
-                if earlier is not None:
-                    self.report = self._append(earlier, written, self.report)
-            if settings.append:
-                remember_counts(cache, settings.output, options.counts)
+            cov, report = self._write(session, cov, changed)
         except AppendRefused as exc:
-            self._report_failed(session, f"{NOT_WRITTEN}: --lcov-append: {shown(settings.output)} {exc}")
+            self._report_failed(session, f"{NOT_WRITTEN}: --lcov-append: {shown(self.settings.output)} {exc}")
             return
         except Exception as exc:  # the report must never take the test run down
-            self._report_failed(session, report_failure(exc, settings.output), exc)
+            self._report_failed(session, report_failure(exc, self.settings.output), exc)
             return
-        for line in uncounted_notices(self.report.uncounted):
-            self._notice(session, line)
-        for name in self.report.changed:
-            self._notice(
-                session,
-                f"pytest-lcov: {name} changed during the run: its report may not match the code that ran",
-            )
-        self._say(summary_line(settings.output, self.report.totals))
-        if settings.per_test:
-            self._say(f"LCOV per-test sections in {shown(self.options.tests_file)}")
-            self._say(f"LCOV test descriptions in {shown(self.options.description_file)}")
-        if settings.html is not None:
-            self._write_html(session, settings.html)
-        for line in missed_gates(self.report.totals, settings.fail_under):
-            self._fail(session, line)
-        self._check_total(session, cov, self.report)
-        self.table_settings = (
-            report_precision(cov, settings.precision),
-            bool(cov.get_option("report:skip_covered")),
-        )
-        diff = self._diff_coverage(session, changed, self.report) if changed is not None else None
-        self._write_job_summary(
-            session, job_summary(self.report.totals, self.report.files, diff, title=TITLE)
-        )
+        self._after_tracefile(session, cov, report, changed)
 
-    def _append(self, earlier: Earlier, written: ReportOptions, report: Report) -> Report:
+    def _write(
+        self, session: pytest.Session, cov: coverage.Coverage, changed: ChangedLines | None
+    ) -> tuple[coverage.Coverage, Report]:
+        """Settle the data (workers', [paths], counts) and write the tracefile; the data and the report."""
+        settings, options = self.settings, self.options
+        left_out = set(collected_data(cov)[1]).union(*(result.left_out for result in self.workers.received))
+        self._show(session, left_out_lines(left_out))  # first: the data settles
+        worker_data = [result.data for result in self.workers.received]
+        self.measurement.add_data(worker_data)
+        measured = cov
+        if not worker_data:  # combining the workers' data applied [paths] already
+            cov = remapped(cov, lambda: _configured_coverage(settings, data_file=None))
+            if cov is not measured:
+                self.remapped_cov = cov  # closed with the run
+        counts = self._counts()
+        if counts is not None and (cov is not measured or worker_data):
+            counts = remapped_names(counts, cov)  # they are by measured path: rename them as the data
+        earlier = None
+        cache = getattr(self.config, "cache", None)
+        if settings.append:  # read before this run's file is written: a refusal writes nothing
+            earlier = read_earlier(settings.output, options.test_name, _measures_branches(cov))
+            refuse_other_counts(written_counts(cache, settings.output), options.counts)
+        file_rows = options.table or self._job_summary_wanted()  # the summary lists the files missing most
+        with contextlib.ExitStack() as stack:
+            written = options
+            if earlier is not None:  # this run's tracefile is written aside, then added
+                folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="pytest-lcov-"))
+                written = dataclasses.replace(options, output=Path(folder) / "run.info")
+            report = write_report(
+                cov,
+                written,
+                self.rootdir,
+                self.measurement.started,
+                self.parallel,
+                keep=changed.touched() if changed is not None else (),  # no file read for it
+                counts=counts,
+                file_rows=file_rows,
+            )
+            if earlier is not None:
+                report = self._append(session, earlier, written, report, file_rows)
+        if settings.append:
+            remember_counts(cache, settings.output, options.counts)
+        self.report = report
+        return cov, report
+
+    def _after_tracefile(
+        self, session: pytest.Session, cov: coverage.Coverage, report: Report, changed: ChangedLines | None
+    ) -> None:
+        """The steps after the tracefile, in order: what was written, HTML, gates, the change."""
+        settings = self.settings
+        self._show(session, written_lines(report, settings, self.options))
+        if settings.html is not None:
+            html = html_lines(report, settings, self.options, self.rootdir, settings.html, self._announce)
+            self._show(session, html)
+        precision = report_precision(cov, settings.precision)
+        required = required_total(cov, settings.fail_under_total)
+        self._show(session, gate_lines(report, settings, required, precision))
+        self.table_settings = (precision, bool(cov.get_option("report:skip_covered")))
+        diff = None
+        if changed is not None:
+            result = diff_step(changed, report, settings)
+            self._show(session, result.lines)
+            self.annotations = result.annotations
+            diff = result.coverage
+        self._write_job_summary(session, job_summary(report.totals, report.files, diff, title=TITLE))
+
+    def _append(
+        self,
+        session: pytest.Session,
+        earlier: Earlier,
+        written: ReportOptions,
+        report: Report,
+        file_rows: bool,
+    ) -> Report:
         """Add this run's tracefile to the earlier one at the output path; the report of the sum.
 
         The summary line, the gates and the table are the sum's, as pytest-cov's
         report after --cov-append is of the combined data; diff coverage stays
         this run's.
         """
-        totals, numbers, files = append_run(earlier, written.output, self.settings.output, written)
-        self._say(f"pytest-lcov: added to the tracefile of earlier runs at {shown(self.settings.output)}")
+        output = self.settings.output
+        totals, numbers, files = append_run(earlier, written.output, output, written, file_rows=file_rows)
+        self._show(session, [say(f"pytest-lcov: added to the tracefile of earlier runs at {shown(output)}")])
         return dataclasses.replace(report, totals=totals, numbers=numbers, files=files)
 
     def _skip_on_fail(self, session: pytest.Session) -> None:
@@ -686,8 +666,7 @@ class LcovReport:
         stays too (pytest-cov leaves its own), and is said to be earlier.
         """
         why = f"{NOT_WRITTEN}: tests failed (--no-lcov-on-fail)"
-        self._say(why, yellow=True)
-        self._say_earlier()
+        self._show(session, [say(why, "yellow"), *earlier_lines(self.settings.output)])
         self._write_job_summary(session, job_summary(None, failure=why, title=TITLE))
 
     def _counts(self) -> dict[str, FileCounts] | None:
@@ -695,25 +674,12 @@ class LcovReport:
         if self.options.counts != "executions":
             return None
         mine = [plain_counts(self.counter)] if self.counter is not None else []
+        if self.counted_before_handover is not None:
+            mine.append(self.counted_before_handover)
+        received = self.workers.received
         expected = files_to_count(self.measurement.cov, self.config)
-        children = self.child_files | self.measurement.child_files
-        return merged_counts(mine + self.worker_counts, expected, children)
-
-    def _check_total(
-        self, session: pytest.Session, cov: coverage.Coverage, report: Report
-    ) -> TotalGate | None:
-        """--lcov-fail-under, else coverage.py's [report] fail_under, as pytest-cov checks them."""
-        required = required_total(cov, self.settings.fail_under_total)
-        if not required:
-            return None
-        precision = report_precision(cov, self.settings.precision)
-        gate = total_gate(coverage_total(report.numbers), required, precision)
-        if gate.failed:
-            self._fail(session, f"pytest-lcov: {gate.line}")
-            self._say(f"pytest-lcov: {gate.detail}", red=True)
-        else:
-            self._say(f"pytest-lcov: {gate.line}", green=True)
-        return gate
+        children = self.measurement.child_files.union(*(result.children for result in received))
+        return merged_counts(mine + [dict(result.counts) for result in received], expected, children)
 
     def _changed_lines(self, session: pytest.Session) -> ChangedLines | None:
         """The lines the change touches, or None; a git problem fails the change's gates."""
@@ -723,181 +689,79 @@ class LcovReport:
         try:
             return changed_lines(ref, self.rootdir)
         except DiffError as exc:
-            self._say(f"pytest-lcov: no diff coverage: {exc}", red=True)
-            self._fail_change_gates(session, "cannot be checked: no diff coverage")
+            why = "cannot be checked: no diff coverage"
+            self._show(
+                session,
+                [say(f"pytest-lcov: no diff coverage: {exc}", "red"), *change_gate_lines(self.settings, why)],
+            )
             return None
-
-    def _fail_change_gates(self, session: pytest.Session, why: str) -> None:
-        if self.settings.fail_under_diff is not None:
-            self._fail(session, f"pytest-lcov: FAIL diff coverage {why}")
-        if self.settings.max_uncovered_diff_lines is not None:
-            self._fail(session, f"pytest-lcov: FAIL uncovered changed lines {why}")
-
-    def _diff_coverage(self, session: pytest.Session, changed: ChangedLines, report: Report) -> DiffCoverage:
-        """Say how much of the change ran, and where it did not; apply the change's gates."""
-        settings = self.settings
-        diff = diff_coverage(changed, report.records, changed.relative, report.starts)
-        missing = diff.missing_by_file()
-        line = f"LCOV {diff_summary_line(diff)}"
-        if missing:
-            shown_files = missing[:MAX_FILES_IN_LINE]
-            more = (
-                f" and {len(missing) - len(shown_files)} more files"
-                if len(missing) > len(shown_files)
-                else ""
-            )
-            line += f"; not run: {' '.join(shown_files)}{more}"
-        self._say(line)
-        if settings.fail_under_diff is not None and diff.under(settings.fail_under_diff):
-            self._fail(
-                session,
-                f"pytest-lcov: FAIL diff coverage {diff.percent}% is under "
-                f"--lcov-fail-under-diff={settings.fail_under_diff:g}",
-            )
-        limit = settings.max_uncovered_diff_lines
-        if limit is not None and diff.missing > limit:
-            self._fail(
-                session,
-                f"pytest-lcov: FAIL {diff.missing} changed lines never ran, "
-                f"more than --lcov-max-uncovered-diff-lines={limit}",
-            )
-        if settings.annotations and os.environ.get("GITHUB_ACTIONS") == "true":
-            self.annotations = github_annotations(diff, changed.root)
-        return diff
 
     def _job_summary_wanted(self) -> bool:
         return self.settings.job_summary and bool(os.environ.get("GITHUB_STEP_SUMMARY"))
 
     def _write_job_summary(self, session: pytest.Session, markdown: str) -> None:
         if self._job_summary_wanted() and (error := append_summary(markdown)):
-            self._notice(session, error)
+            self._show(session, [notice(error)])
 
     def _report_failed(self, session: pytest.Session, why: str, exc: Exception | None = None) -> None:
         """Say why, keep an earlier file but say it is not this run's, and fail every gate."""
-        self._say(why, red=True, bold=True)
-        if exc is not None and self.config.option.verbose > 0:
-            for line in traceback_lines(exc):
-                self._say(line)
-        self._say_earlier()
-        for metric in self.settings.fail_under:
-            self._fail(session, f"pytest-lcov: FAIL {metric} coverage cannot be checked: no tracefile")
-        self._fail_without_tracefile(session)
-        if self.settings.diff_ref is not None:
-            self._fail_change_gates(session, "cannot be checked: no tracefile")
+        total_required = bool(required_total(self.measurement.cov, self.settings.fail_under_total))
+        verbose = self.config.option.verbose > 0
+        lines = failure_lines(why, self.settings, exc=exc, verbose=verbose, total_required=total_required)
+        # The job summary comes before the HTML gate's line, as the report's own order has it.
+        html_gate = [line for line in lines if line.text.startswith("pytest-lcov: FAIL no HTML report")]
+        self._show(session, [line for line in lines if line not in html_gate])
         self._write_job_summary(session, job_summary(None, failure=why, title=TITLE))
-        if self.settings.html is not None and self.settings.html_required:
-            self._fail(session, "pytest-lcov: FAIL no HTML report: no tracefile written")
+        self._show(session, html_gate)
 
-    def _say_earlier(self) -> None:
-        """Say that a tracefile at the output path, if any, is not this run's: nothing may take it for it."""
-        output = self.settings.output
-        with contextlib.suppress(OSError):
-            if output.is_file():
-                written = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(output.stat().st_mtime))
-                self._say(
-                    f"pytest-lcov: {shown(output)} is from an earlier run ({written}), not from this one",
-                    red=True,
-                )
-
-    def _fail_without_tracefile(self, session: pytest.Session) -> None:
-        """The tracefile asked for is missing: the run fails, unless --lcov-optional or it failed already.
-
-        A CI job that uploads the tracefile, or gates on it, must not stay green
-        without it; its total gate (--lcov-fail-under, [report] fail_under) is
-        not checked either, and counts as missed.
-        """
-        if required_total(self.measurement.cov, self.settings.fail_under_total):
-            self._fail(session, "pytest-lcov: FAIL total coverage cannot be checked: no tracefile")
-        if self.settings.optional or session.exitstatus != pytest.ExitCode.OK:
-            return
-        self._fail(
-            session,
-            "pytest-lcov: FAIL the run asked for a tracefile and none was written "
-            "(--lcov-optional, or lcov_optional = true, keeps the tests' exit status)",
+    @staticmethod
+    def _lost_line(loss: WorkerLoss) -> str:
+        return (
+            f"pytest-lcov: no coverage data from worker {loss.worker} ({loss.why}): "
+            "lines only its tests ran are missing from the report"
         )
 
-    def _write_html(self, session: pytest.Session, out_dir: Path) -> None:
-        """genhtml's report: of the per-test file with its descriptions, else of the tracefile."""
-        settings = self.settings
-        try:
-            genhtml = find_genhtml(settings.genhtml)
-            self._say_how_long(genhtml)
-            complaints = write_html(
-                genhtml,
-                self.options.tests_file if settings.per_test else settings.output,
-                out_dir,
-                self.rootdir,
-                title=self.options.test_name,
-                description_file=self.options.description_file if settings.per_test else None,
-                path_prefix=self.options.path_prefix,
-                absolute=self.options.absolute_paths,
-                timeout=settings.genhtml_timeout,
-            )
-        except HtmlError as exc:
-            if settings.html_required:
-                self._fail(session, str(exc))
-            else:
-                self._notice(session, str(exc))
-            return
-        for complaint in complaints:
-            self._notice(session, f"pytest-lcov: genhtml: {complaint}")
-        self._say(f"LCOV HTML report in {shown(out_dir / 'index.html')}")
-
-    def _say_how_long(self, genhtml: Genhtml) -> None:
-        """Before a long genhtml 2.x run on per-test data, say at once how long, on a line of its own.
-
-        The plugin hands genhtml 2.x per-test data in the shape it reads in
-        about linear time (html.lcov2_per_test_text); report.Lcov2Load
-        estimates that time.  Said when it is long, or longer than the timeout.
-        """
-        load = self.report.tests_load if self.report is not None else None
-        timeout = self.settings.genhtml_timeout
-        if genhtml.major < 2 or load is None:
-            return
-        late = load.seconds > timeout
-        if load.seconds < SLOW_GENHTML_SECONDS and not late:
-            return
-        over = f", over lcov_genhtml_timeout = {timeout:g} s" if late else ""
-        line = (
-            f"pytest-lcov: genhtml {genhtml.major}.x may take {_duration(load.seconds)} on "
-            f"{load.sections:,} per-test sections{over}; genhtml {shown(self.settings.output)} "
-            f"without per-test views takes seconds"
-        )
+    def _announce(self, line: Line) -> None:
+        """Show `line` now, on a line of its own, not after the wait that follows."""
         terminal = self.config.pluginmanager.get_plugin("terminalreporter")
         if terminal is None:
-            self._say(line, yellow=True)
+            self.lines.append(dataclasses.replace(line, text=safe_field(line.text)))
             return
         terminal.ensure_newline()
         if terminal._tw.width_of_current_line:  # after pytest's progress dots and "[100%]"
             terminal.write("\n")
-        terminal.write_line(safe_field(line), yellow=True)  # now, not after the wait
+        terminal.write_line(safe_field(line.text), **line.markup_flags)
 
-    def _say(self, line: str, **markup: bool) -> None:
-        # Names of files and tests are anybody's: none may start a line of its own (a CI
-        # workflow command) or carry an escape sequence to the terminal.
-        self.messages.append((safe_field(line), markup))
+    def _show(self, session: pytest.Session, lines: Iterable[Line]) -> None:
+        """Queue `lines` for the terminal summary; notices also warn, failures fail the run."""
+        for line in lines:
+            # Names of files and tests are anybody's: none may start a line of its own (a CI
+            # workflow command) or carry an escape sequence to the terminal.
+            safe = dataclasses.replace(line, text=safe_field(line.text))
+            passing = session.exitstatus == pytest.ExitCode.OK
+            if safe.kind == "fail_if_passing" and not passing:
+                continue
+            self.lines.append(safe)
+            if safe.kind in ("fail", "fail_if_passing") and passing:
+                session.exitstatus = pytest.ExitCode.TESTS_FAILED
+            elif safe.kind == "notice" and self._warning_fails(safe.text):
+                self._show(session, [fail(f"{safe.text} (an error by the warning filters)")])
 
-    def _notice(self, session: pytest.Session, line: str) -> None:
-        """A yellow line, and a warning of our own class, so ``-W error::...`` can make it fail the run."""
-        line = safe_field(line)
-        self._say(line, yellow=True)
+    @staticmethod
+    def _warning_fails(text: str) -> bool:
+        """Warn with pytest-lcov's class, so ``-W error::...`` can make a notice fail the run."""
         try:
-            # Printed above already: as a warning it only serves -W filters, which come
+            # Shown already: as a warning it only serves -W filters, which come
             # first and win (error::pytest_lcov.PytestLcovWarning fails the run).
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", category=PytestLcovWarning, append=True)
                 # Under the plugin's name, not a line of its source.
                 warnings.warn_explicit(
-                    PytestLcovWarning(line), PytestLcovWarning, "pytest-lcov", 0, "pytest_lcov"
+                    PytestLcovWarning(text), PytestLcovWarning, "pytest-lcov", 0, "pytest_lcov"
                 )
         except PytestLcovWarning:
-            self._fail(session, f"{line} (an error by the warning filters)")
-
-    def _fail(self, session: pytest.Session, line: str) -> None:
-        """Report a failure; the run fails unless it already failed."""
-        self._say(line, red=True, bold=True)
-        if session.exitstatus == pytest.ExitCode.OK:
-            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+            return True
+        return False
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         if self.options.table and self.report is not None:
@@ -907,9 +771,14 @@ class LcovReport:
             rows = table(
                 report.files, report.totals, report.numbers, precision, skip_covered, report.empty_skipped
             )
-            for line in rows:
-                terminalreporter.write_line(line)
-        for line, markup in self.messages:
-            terminalreporter.write_line(line, **markup)
+            for row in rows:
+                terminalreporter.write_line(row)
+        for line in self.lines:
+            terminalreporter.write_line(line.text, **line.markup_flags)
         for command in self.annotations:  # GitHub Actions reads workflow commands from the output
             terminalreporter.write_line(command)
+
+    def close(self) -> None:
+        if self.remapped_cov is not None:
+            release(self.remapped_cov)
+            self.remapped_cov = None

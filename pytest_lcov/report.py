@@ -127,6 +127,7 @@ def write_report(
     parallel: ParallelAnalysis | None = None,
     keep: Collection[str] = (),
     counts: Mapping[str, FileCounts] | None = None,
+    file_rows: bool | None = None,
 ) -> Report:
     """Write the tracefile `options` asks for; return what it holds.
 
@@ -136,9 +137,12 @@ def write_report(
     parsing started with the session, if any.  The records of the files in
     `keep` (absolute paths, as measured) are kept in the report's `records`.
     `counts` are execution counts by real path (``lcov_counts = "executions"``).
+    `file_rows` asks for each file's row with its missing lines (the table's,
+    the job summary's); by default, when the table is asked for.
     """
+    rows = options.table if file_rows is None else file_rows
     with frozen_heap():
-        return _write_report(cov, options, rootdir, measured_since, parallel, frozenset(keep), counts)
+        return _write_report(cov, options, rootdir, measured_since, parallel, frozenset(keep), counts, rows)
 
 
 @contextlib.contextmanager
@@ -165,6 +169,7 @@ def _write_report(
     parallel: ParallelAnalysis | None,
     keep: frozenset[str],
     counts: Mapping[str, FileCounts] | None = None,
+    file_rows: bool = False,
 ) -> Report:
     paths = PathStyle(rootdir, options.absolute_paths, options.path_prefix)
     tests = TestSections(cov, options) if options.needs_contexts else None
@@ -198,7 +203,7 @@ def _write_report(
                 starts[reporter.filename] = statement_starts(reporter)
             file_totals = record.totals()
             totals += file_totals
-            if options.table:
+            if file_rows:
                 missed = [line for line, count in record.lines.items() if not count]
                 missing = format_lines(record.lines, missed)
                 arcs = analysis.missing_formatted(branches=True)
