@@ -1,6 +1,6 @@
 """What the benchmark scripts share: how a run is measured, checked, and how results are written.
 
-Both scripts time commands the same way, so that their numbers can be read side
+The scripts time commands the same way, so that their numbers can be read side
 by side: each measurement runs in a fresh wrapper process (see `WRAPPER`), which
 reports wall time, CPU time, the peak RSS of the largest process and the peak
 PSS of the whole process tree; the load average is taken just before.

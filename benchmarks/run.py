@@ -277,6 +277,7 @@ def tool(name: str) -> str:
     return str(BIN / name)
 
 
+@functools.cache
 def pytest_has_option(cwd: Path, option: str) -> bool:
     done = subprocess.run(
         [tool("pytest"), "--help"], cwd=cwd, capture_output=True, text=True, env=child_env(BIN), check=False
