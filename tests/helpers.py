@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -10,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+import coverage
 import pytest
 
 from pytest_lcov.model import FileRecord, Totals
@@ -104,14 +106,15 @@ def summary_line(result: pytest.RunResult) -> str:
 
 
 def coverage_json_files(folder: Path) -> dict[str, Any]:
-    """Per-file data of `coverage json` for the `.coverage` file in `folder`."""
-    result = subprocess.run(
-        [sys.executable, "-m", "coverage", "json", "-o", "cov.json"],
-        cwd=folder,
-        capture_output=True,
-        text=True,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+    """Per-file data of `coverage json` for the `.coverage` file in `folder`.
+
+    Made here as `coverage json` run in `folder` makes it (its configuration, paths
+    relative to it), without starting an interpreter for the command.
+    """
+    with contextlib.chdir(folder):
+        reporter = coverage.Coverage(messages=False)
+        reporter.load()
+        reporter.json_report(outfile="cov.json")
     files: dict[str, Any] = json.loads((folder / "cov.json").read_text())["files"]
     return files
 
