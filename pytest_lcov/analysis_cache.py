@@ -32,6 +32,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from pytest_lcov import PytestLcovError
 from pytest_lcov.files import replacing
 
 ENTRY_MAGIC = b"pytest-lcov analysis 2\n"
@@ -98,7 +99,7 @@ def user_key_problem() -> str | None:
     return load_key(path)[1]
 
 
-class UnusableKey(OSError):
+class UnusableKey(PytestLcovError, OSError):
     """A key file that exists but cannot be trusted; the message says why, for the user."""
 
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pytest_lcov import PytestLcovError
 from pytest_lcov.coverage_internals import Numbers, format_lines
 from pytest_lcov.files import atomic_output
 from pytest_lcov.merge import Added, TracefileMerge
@@ -42,7 +43,7 @@ CACHE_KEY = "pytest-lcov/appended"  # output's real path -> {"sha256": ..., "cou
 REMEMBERED = 20  # outputs whose counts are remembered, the latest
 
 
-class AppendRefused(Exception):
+class AppendRefused(PytestLcovError):
     """Why the earlier tracefile cannot be added to; one line, after the file's name."""
 
 

@@ -21,6 +21,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from pytest_lcov import PytestLcovError
 from pytest_lcov.files import TRACEFILE_LINE, atomic_output, refuse_unless_ours
 from pytest_lcov.merge import TracefileMerge
 from pytest_lcov.model import MergeConflict, format_totals
@@ -37,7 +38,7 @@ from pytest_lcov.tracefile import DEFAULT_DIALECT, DIALECTS, LcovParseError, saf
 EXIT_REFUSED = 2
 
 
-class Refused(Exception):
+class Refused(PytestLcovError):
     """Why the command stops, worded for the user as one line."""
 
 

@@ -70,6 +70,8 @@ from dataclasses import dataclass, field
 from types import CodeType, ModuleType
 from typing import Any
 
+from pytest_lcov import PytestLcovError
+
 # A placeholder constant, replaced in the compiled code by the object it stands for (see `bind`).
 # A frozenset: no source can hold one as a literal, so calling one warns only for ours.
 MARK = "\0pytest-lcov placeholder"
@@ -488,7 +490,7 @@ def _slot_of(counter: ast.stmt) -> int:
     return key[1]
 
 
-class Uncountable(Exception):
+class Uncountable(PytestLcovError):
     """A source whose executions cannot be counted exactly without changing what it does (the reason)."""
 
 

@@ -35,6 +35,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
+from pytest_lcov import PytestLcovError
 from pytest_lcov.model import FileRecord, percent
 from pytest_lcov.tracefile import safe_field
 
@@ -79,7 +80,7 @@ C_ESCAPES = {
 }
 
 
-class DiffError(Exception):
+class DiffError(PytestLcovError):
     """The change cannot be known; the message is one line naming the cause."""
 
 

@@ -20,6 +20,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
+from pytest_lcov import PytestLcovError
+
 HEAD_BYTES = 64 * 1024
 TRACEFILE_LINE = re.compile(
     r"(TN|SF|KF|VER|FN|FNDA|FNF|FNH|FNL|FNA|BRDA|BRF|BRH|DA|LF|LH|MCDC|MCF|MCH):.*|end_of_record\s*|#.*|\s*"
@@ -29,7 +31,7 @@ DESCRIPTION_LINE = re.compile(r"(TN|TD):.*|\s*")
 PYTHON_SUFFIXES = (".py", ".pyw", ".pyi")
 
 
-class NotOurs(OSError):
+class NotOurs(PytestLcovError, OSError):
     """A report path that names something we must not replace; the message is one line."""
 
 

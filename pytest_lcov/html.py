@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+from pytest_lcov import PytestLcovError
+
 INSTALL_HINT = "install lcov (Debian/Ubuntu: apt-get install lcov; macOS: brew install lcov)"
 NO_REPORT = "pytest-lcov: no HTML report: "
 VERSION_TIMEOUT = 30.0
@@ -47,7 +49,7 @@ PATH_START = rb"(?<![\w.~/-])"
 PATH_END = rb"(?=[\"'<]|\Z)"
 
 
-class HtmlError(Exception):
+class HtmlError(PytestLcovError):
     """genhtml is missing or failed; the message is one line for the user."""
 
 

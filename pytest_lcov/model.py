@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
+from pytest_lcov import PytestLcovError
+
 
 @dataclass(frozen=True)
 class FunctionRecord:
@@ -101,7 +103,7 @@ def percent(hit: int, found: int) -> str:
     return rate
 
 
-class MergeConflict(ValueError):
+class MergeConflict(PytestLcovError, ValueError):
     """Two records of one file that cannot be added together."""
 
 

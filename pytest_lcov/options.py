@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pytest_lcov import PytestLcovError
 from pytest_lcov.tracefile import DEFAULT_DIALECT, DIALECTS, safe_test_name
 
 # The defaults other modules need too (the pytest-lcov command, the help text): each written once.
@@ -37,7 +38,7 @@ GATES = ("lines", "functions", "branches")
 GATE_NOUNS = {"lines": "line", "functions": "function", "branches": "branch"}
 
 
-class OptionError(ValueError):
+class OptionError(PytestLcovError, ValueError):
     """A value a setting cannot take; the message is one line that names the setting."""
 
 

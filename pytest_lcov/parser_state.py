@@ -16,8 +16,10 @@ from array import array
 from collections.abc import Iterator
 from typing import Any
 
+from pytest_lcov import PytestLcovError
 
-class NotPlainData(ValueError):
+
+class NotPlainData(PytestLcovError, ValueError):
     """A value that is not made of ints, strings, None, lists, tuples, sets and dicts."""
 
 

@@ -24,13 +24,14 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
+from pytest_lcov import PytestLcovError
 from pytest_lcov.model import BranchRecord, FileRecord, FunctionRecord
 
 DEFAULT_DIALECT = "compat"  # what every reader understands
 DIALECTS = (DEFAULT_DIALECT, "lcov2")
 
 
-class LcovParseError(ValueError):
+class LcovParseError(PytestLcovError, ValueError):
     """A tracefile line that cannot be read; says which line and why."""
 
     def __init__(self, lineno: int, reason: str, source: str = "<tracefile>") -> None:
