@@ -3,9 +3,9 @@
 Each run is a real `python -m pytest` in a fresh interpreter.  The summary line's numbers
 must be coverage.py's own for the same tests (`coverage run -m pytest`, then `coverage
 json`, on another copy), the HTML index must be there when genhtml is on PATH, and what
-the README shows of the run (its summary line and the `lcov.info` excerpt) must be what
-the run writes.  Without genhtml the demo must still pass, write `lcov.info` and say that
-there is no HTML report.
+the README and docs/ show of the run (the README's summary line, the `lcov.info` excerpt
+of docs/lcov-format.md) must be what the run writes.  Without genhtml the demo must still
+pass, write `lcov.info` and say that there is no HTML report.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from tests.helpers import coverage_json_files, expected_totals, missing_tool
 REPO = Path(__file__).resolve().parent.parent
 DEMO = REPO / "examples" / "demo"
 README = REPO / "README.md"
+DOCS = REPO / "docs"
 DEMO_SECONDS = 20  # the README's promise for the demo's own run
 SUMMARY = re.compile(
     r"^LCOV written to lcov\.info: lines (\d+)/(\d+) \([\d.]+%\), functions (\d+)/(\d+) \([\d.]+%\), "
@@ -45,6 +46,12 @@ def readme_commands() -> list[str]:
         elif block:
             break
     return block
+
+
+def documentation() -> str:
+    """README.md, then every docs/*.md by name: where the README's examples moved to."""
+    pages = [README, *sorted(DOCS.glob("*.md"))]
+    return "\n".join(page.read_text(encoding="utf-8") for page in pages)
 
 
 def demo_pytest_args() -> list[str]:
@@ -166,15 +173,16 @@ def test_demo_html_report_is_written_when_genhtml_is_there(demo_run: tuple[Path,
 
 
 def test_readme_shows_what_the_demo_writes(demo_run: tuple[Path, str, float]) -> None:
-    """The README's summary line and lcov.info excerpt are those of a real run."""
+    """The README's summary line and the docs' lcov.info excerpt are those of a real run."""
     project, output, _ = demo_run
     readme = README.read_text(encoding="utf-8")
     # The first summary line in the README is the demo's ("What it looks like").
     summaries = [line for line in readme.splitlines() if line.startswith("LCOV written to lcov.info:")]
+    assert summaries, "no summary line (LCOV written to lcov.info: ...) in the README"
     shown_summary = summaries[0]
     assert shown_summary in output.splitlines()
-    excerpt = re.search(r"^```\n(SF:shop/pricing\.py\n.*?)^```$", readme, re.M | re.S)
-    assert excerpt, "no lcov.info excerpt of shop/pricing.py in the README"
+    excerpt = re.search(r"^```\n(SF:shop/pricing\.py\n.*?)^```$", documentation(), re.M | re.S)
+    assert excerpt, "no lcov.info excerpt of shop/pricing.py in the README or docs/*.md"
     record = (project / "lcov.info").read_text(encoding="utf-8").split("SF:shop/pricing.py\n", 1)[1]
     record_lines = ["SF:shop/pricing.py", *record.split("end_of_record\n", 1)[0].splitlines()]
     shown = [line for line in excerpt[1].splitlines() if line != "..."]
