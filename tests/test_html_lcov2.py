@@ -11,7 +11,9 @@ on a generated project where every test reaches every module.
 from __future__ import annotations
 
 import html
+import os
 import re
+import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,7 +32,7 @@ from pytest_lcov.html import (
 )
 from pytest_lcov.model import merge_records
 from pytest_lcov.tracefile import parse
-from tests.helpers import run_pytest
+from tests.helpers import PYTEST
 from tests.lcov_tools import LcovTools, require
 
 MODULES = 3
@@ -220,15 +222,22 @@ def genhtml_command(lcov: LcovTools) -> str:
     return f"perl {lcov.bin_dir / 'genhtml'}"
 
 
-def html_run(
-    project: pytest.Pytester, lcov: LcovTools, folder: str, monkeypatch: pytest.MonkeyPatch
-) -> pytest.RunResult:
+def html_run(root: Path, lcov: LcovTools, folder: str) -> None:
+    """A real pytest session with per-test data and `lcov`'s genhtml making the report in `folder`.
+
+    Started as pytester starts one (no PYTEST_ADDOPTS, HOME in the folder), never as an
+    xdist worker, with `lcov`'s PERL5LIB.
+    """
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("PYTEST_ADDOPTS", "PERL5LIB") and not key.startswith("PYTEST_XDIST_")
+    }
+    env |= {"HOME": str(root), "PY_COLORS": "0"}
     if "PERL5LIB" in lcov.env:
-        monkeypatch.setenv("PERL5LIB", lcov.env["PERL5LIB"])
-    else:
-        monkeypatch.delenv("PERL5LIB", raising=False)
-    result = run_pytest(
-        project,
+        env["PERL5LIB"] = lcov.env["PERL5LIB"]
+    command = [
+        *PYTEST,
         "--lcov",
         "--lcov-branch",
         "--lcov-per-test",
@@ -236,20 +245,41 @@ def html_run(
         f"--lcov-html={folder}",
         f"--lcov-genhtml={genhtml_command(lcov)}",
         "--lcov-html-required",
+    ]
+    result = subprocess.run(
+        command, cwd=root, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300
     )
-    assert result.ret == 0, result.outlines[-20:]
-    assert not [line for line in result.outlines if line.startswith("pytest-lcov: genhtml:")]
-    return result
+    outlines = result.stdout.splitlines()
+    assert result.returncode == 0, [*outlines[-20:], result.stderr]
+    assert not [line for line in outlines if line.startswith("pytest-lcov: genhtml:")]
 
 
-@pytest.fixture
-def many_tests(pytester: pytest.Pytester) -> pytest.Pytester:
-    write_many_tests_project(pytester.path)
-    return pytester
+def many_tests_project(base: Path) -> Path:
+    """The project in `base`/project: each run's is named alike, as its rootdir names its data."""
+    root = base / "project"
+    root.mkdir()
+    write_many_tests_project(root)
+    return root
+
+
+@dataclass(frozen=True)
+class Genhtml1Run:
+    """The many-tests project after one run with genhtml 1.16's report, which the tests compare with."""
+
+    root: Path  # the project and the run's lcov.tests.info and lcov.desc: read, never changed
+    pages: Pages  # genhtml 1.16's report (h1), read
+
+
+@pytest.fixture(scope="module")
+def genhtml_1_run(tmp_path_factory: pytest.TempPathFactory) -> Genhtml1Run:
+    """html_run with genhtml 1.16, once for the tests of this module that compare with its pages."""
+    root = many_tests_project(tmp_path_factory.mktemp("genhtml-1"))
+    html_run(root, require(1), "h1")
+    return Genhtml1Run(root, read_pages(root / "h1", 1))
 
 
 def test_genhtml_2_pages_read_as_genhtml_1_pages_on_many_tests_per_file(
-    many_tests: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+    genhtml_1_run: Genhtml1Run, tmp_path: Path
 ) -> None:
     """Every number and per-test list of genhtml 2.3.1's report is genhtml 1.16's, but each test's branches.
 
@@ -262,14 +292,14 @@ def test_genhtml_2_pages_read_as_genhtml_1_pages_on_many_tests_per_file(
     handed shape leaves out (2.x shows "-"); genhtml 2.3.1 on lcov.tests.info
     as written shows them as 1.16 does.
     """
-    lcov1, lcov2 = require(1), require(2)
-    root = many_tests.path
-    html_run(many_tests, lcov2, "h2", monkeypatch)
+    lcov2 = require(2)
+    root = many_tests_project(tmp_path)
+    html_run(root, lcov2, "h2")
     written = (root / "lcov.tests.info").read_text(encoding="utf-8")
     assert "BRDA:" in written  # the per-test file keeps every test's branches
-    html_run(many_tests, lcov1, "h1", monkeypatch)
-    assert (root / "lcov.tests.info").read_text(encoding="utf-8") == written  # the same run's data
-    one, two = read_pages(root / "h1", 1), read_pages(root / "h2", 2)
+    # genhtml 1.16's report of the same project, from a session run the same way: the same data
+    assert (genhtml_1_run.root / "lcov.tests.info").read_text(encoding="utf-8") == written
+    one, two = genhtml_1_run.pages, read_pages(root / "h2", 2)
 
     sections = written.count("TN:")
     assert sections > MODULES * MODULES * TESTS_PER_FILE  # many tests per file
@@ -286,7 +316,7 @@ def test_genhtml_2_pages_read_as_genhtml_1_pages_on_many_tests_per_file(
 
 
 def test_genhtml_2_pages_from_pieces_read_as_genhtml_1_pages(
-    many_tests: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+    genhtml_1_run: Genhtml1Run, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     """The copy handed in pieces (25 sections of a file to a piece here, not 200) reads the same.
 
@@ -295,9 +325,8 @@ def test_genhtml_2_pages_from_pieces_read_as_genhtml_1_pages(
     2.2+ would call inconsistent with the lines of that piece alone, so the
     check is off.  Every number and per-test list is still 1.16's.
     """
-    lcov1, lcov2 = require(1), require(2)
-    root = many_tests.path
-    html_run(many_tests, lcov1, "h1", monkeypatch)
+    lcov2 = require(2)
+    root = genhtml_1_run.root
     tests_file = root / "lcov.tests.info"
     monkeypatch.setenv("PERL5LIB", lcov2.env["PERL5LIB"])
     genhtml = find_genhtml(genhtml_command(lcov2))
@@ -307,9 +336,10 @@ def test_genhtml_2_pages_from_pieces_read_as_genhtml_1_pages(
     with tests_file.open(encoding="utf-8") as lines:
         pieces = {piece for piece, _ in lcov2_per_test_pieces(lines, 25)}
     assert pieces == set(range(5))  # 1 + 120 sections per module
-    assert write_html(genhtml, tests_file, root / "h2", root, "t", root / "lcov.desc") == []
-    assert "check_data_consistency=0" in (root / "h2/cmd_line").read_text(encoding="utf-8")
-    assert_same_as_genhtml_1(read_pages(root / "h1", 1), read_pages(root / "h2", 2))
+    h2 = tmp_path / "h2"  # beside this test's files, not in the shared run's folder
+    assert write_html(genhtml, tests_file, h2, root, "t", root / "lcov.desc") == []
+    assert "check_data_consistency=0" in (h2 / "cmd_line").read_text(encoding="utf-8")
+    assert_same_as_genhtml_1(genhtml_1_run.pages, read_pages(h2, 2))
 
 
 def test_the_shape_handed_to_genhtml_2_adds_up_to_the_per_test_file() -> None:
