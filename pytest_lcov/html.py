@@ -31,7 +31,8 @@ from pytest_lcov import PytestLcovError
 INSTALL_HINT = "install lcov (Debian/Ubuntu: apt-get install lcov; macOS: brew install lcov)"
 NO_REPORT = "pytest-lcov: no HTML report: "
 VERSION_TIMEOUT = 30.0
-HTML_TIMEOUT = 600.0
+DEFAULT_GENHTML = "genhtml"  # the command, found on PATH
+DEFAULT_GENHTML_TIMEOUT = 600.0  # seconds genhtml may run
 # What genhtml 1.x and 2.x write into index.html: its <title> prefix and its footer.
 REPORT_SIGNS = (b"<title>LCOV - ", b">LCOV version ")
 SIGN_WINDOW = 65536
@@ -77,7 +78,7 @@ def genhtml_command_problem(command: str) -> str | None:
     return "holds a NUL character" if "\x00" in command else None
 
 
-def find_genhtml(command: str = "genhtml", timeout: float | None = VERSION_TIMEOUT) -> Genhtml:
+def find_genhtml(command: str = DEFAULT_GENHTML, timeout: float | None = VERSION_TIMEOUT) -> Genhtml:
     """Locate genhtml (`command` may carry arguments) and ask its version.
 
     The version decides the flags (1.x and 2.x spell branch coverage
@@ -86,7 +87,7 @@ def find_genhtml(command: str = "genhtml", timeout: float | None = VERSION_TIMEO
     """
     if problem := genhtml_command_problem(command):
         raise HtmlError(f"{NO_REPORT}lcov_genhtml = {command!r}: {problem}")
-    words = shlex.split(command) or ["genhtml"]
+    words = shlex.split(command) or [DEFAULT_GENHTML]
     executable = shutil.which(words[0])
     if executable is None:
         raise HtmlError(f"{NO_REPORT}{words[0]!r} not found: {INSTALL_HINT}")
@@ -299,7 +300,7 @@ def write_html(
     description_file: Path | None = None,
     path_prefix: str = "",
     absolute: bool = False,
-    timeout: float | None = HTML_TIMEOUT,
+    timeout: float | None = DEFAULT_GENHTML_TIMEOUT,
 ) -> list[str]:
     """Make the report in a fresh folder beside `out_dir`, which it replaces once genhtml succeeded.
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_lcov import PytestLcovError
+from pytest_lcov.html import DEFAULT_GENHTML, DEFAULT_GENHTML_TIMEOUT
 from pytest_lcov.tracefile import DEFAULT_DIALECT, DIALECTS, safe_test_name
 
 # The defaults other modules need too (the pytest-lcov command, the help text): each written once.
@@ -32,8 +33,6 @@ PATH_STYLES = (DEFAULT_PATHS, "absolute")
 DEFAULT_COUNTS = "run"
 # ran at all in the run (0/1), how many tests reached it, or how many times it ran
 COUNTS = (DEFAULT_COUNTS, "tests", "executions")
-DEFAULT_GENHTML = "genhtml"
-DEFAULT_GENHTML_TIMEOUT = 600.0
 GATES = ("lines", "functions", "branches")
 GATE_NOUNS = {"lines": "line", "functions": "function", "branches": "branch"}
 

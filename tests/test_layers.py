@@ -97,7 +97,7 @@ TABLE = {
     ),
     "transport": may(False, ""),
     "settings": may(True, "", "options", "tracefile"),
-    "options": may(False, "", "tracefile"),
+    "options": may(False, "", "html", "tracefile"),
     # measurement
     "measure": may(True, "api", "coverage_internals", "settings"),
     "counting": may(False, ""),
