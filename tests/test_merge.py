@@ -9,7 +9,9 @@ the numbers `lcov --summary` prints.
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +21,7 @@ import pytest
 from pytest_lcov.cli import main
 from pytest_lcov.merge import lcov_test_name
 from pytest_lcov.tracefile import parse
-from tests.helpers import assert_refused, run_cli, run_pytest
+from tests.helpers import PYTEST, assert_refused, run_cli, run_pytest
 from tests.lcov_tools import LcovTools
 from tests.sample_project import write_sample_project
 
@@ -298,24 +300,61 @@ def sample(pytester: pytest.Pytester) -> pytest.Pytester:
     return pytester
 
 
-def run_shard(sample: pytest.Pytester, output: str, *args: str) -> Path:
-    """One CI shard: a real pytest run of some of the sample's tests, with --lcov."""
-    result = run_pytest(sample, f"--lcov={output}", "--lcov-branch", *args)
-    assert result.ret == 0, result.stdout.str() + result.stderr.str()
-    return sample.path / output
+class Shards:
+    """CI shards: real pytest runs of some of the sample's tests, with --lcov, each run once per module.
+
+    The tests only read the tracefiles; they merge them in their own copy of the
+    sample project (the SF: paths are relative).  Every run is in one folder, so a
+    run under the default test name is named as the others.
+    """
+
+    def __init__(self, base: Path) -> None:
+        self.root = base / "sample"
+        self.root.mkdir()
+        write_sample_project(self.root)
+        self.tracefiles: dict[tuple[str, ...], Path] = {}
+
+    def tracefile(self, *args: str) -> Path:
+        """The tracefile of a run with `args`, made by the first test that asks for it."""
+        if args not in self.tracefiles:
+            output = self.root / f"shard{len(self.tracefiles)}.info"
+            # As pytester starts a session (no PYTEST_ADDOPTS, HOME in the folder), never as an xdist
+            # worker: this fixture starts before tests/conftest.py's function-scoped one takes the marks.
+            env = {
+                key: value
+                for key, value in os.environ.items()
+                if key != "PYTEST_ADDOPTS" and not key.startswith("PYTEST_XDIST_")
+            }
+            result = subprocess.run(
+                [*PYTEST, f"--lcov={output.name}", "--lcov-branch", *args],
+                cwd=self.root,
+                env=env | {"HOME": str(self.root), "PY_COLORS": "0"},
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                text=True,
+                timeout=300,
+            )
+            assert result.returncode == 0, result.stdout + result.stderr
+            self.tracefiles[args] = output
+        return self.tracefiles[args]
+
+
+@pytest.fixture(scope="module")
+def sessions(tmp_path_factory: pytest.TempPathFactory) -> Shards:
+    return Shards(tmp_path_factory.mktemp("shards"))
 
 
 def test_shards_merge_as_lcov_adds_them_and_as_one_run_measures(
-    sample: pytest.Pytester, lcov1: LcovTools, lcov2: LcovTools
+    sample: pytest.Pytester, sessions: Shards, lcov1: LcovTools, lcov2: LcovTools
 ) -> None:
     """Two shards under one test name: their sections add into one per file."""
     shards = [
-        run_shard(sample, "a.info", "-k", "test_decorators or test_shapes"),
-        run_shard(sample, "b.info", "-k", "test_flow or test_legacy_and_spaced"),
+        sessions.tracefile("-k", "test_decorators or test_shapes"),
+        sessions.tracefile("-k", "test_flow or test_legacy_and_spaced"),
     ]
     assert_merge_equals_lcov(lcov1, shards, sample.path)
     merged = assert_merge_equals_lcov(lcov2, shards, sample.path)
-    whole = run_shard(sample, "whole.info")
+    whole = sessions.tracefile()
     # The plugin counts 0/1 per run; summed shards count how many ran a line,
     # but what was hit, and every total, is what one run of all tests finds
     # (less the empty app/__init__.py, which lcov -a drops too).
@@ -336,10 +375,10 @@ def hit_sets(tracefile: Path) -> dict[tuple[str, str], tuple[set[int], set[str],
     }
 
 
-def test_per_test_sections_stay_apart(sample: pytest.Pytester, lcov: LcovTools) -> None:
+def test_per_test_sections_stay_apart(sample: pytest.Pytester, sessions: Shards, lcov: LcovTools) -> None:
     """One shard per test, each under its own TN: name: one section per file and name."""
     shards = {
-        name: run_shard(sample, f"{name}.info", f"--lcov-test-name={name}", f"tests/test_app.py::{name}")
+        name: sessions.tracefile(f"--lcov-test-name={name}", f"tests/test_app.py::{name}")
         for name in SAMPLE_TESTS
     }
     merged = counts_by_section(assert_merge_equals_lcov(lcov, list(shards.values()), sample.path))
@@ -352,11 +391,11 @@ def test_per_test_sections_stay_apart(sample: pytest.Pytester, lcov: LcovTools) 
     lcov.genhtml(sample.path / f"ours{lcov.major}.info", sample.path / "html", cwd=sample.path)
 
 
-def test_lcov2_format_merge_equals_lcov2(sample: pytest.Pytester, lcov2: LcovTools) -> None:
+def test_lcov2_format_merge_equals_lcov2(sample: pytest.Pytester, sessions: Shards, lcov2: LcovTools) -> None:
     """lcov 2's own dialect: function end lines, branch descriptions, exception branches."""
     shards = [
-        run_shard(sample, "a.info", "--lcov-format=lcov2", "-k", "test_flow or test_decorators"),
-        run_shard(sample, "b.info", "--lcov-format=lcov2", "-k", "not test_decorators"),
+        sessions.tracefile("--lcov-format=lcov2", "-k", "test_flow or test_decorators"),
+        sessions.tracefile("--lcov-format=lcov2", "-k", "not test_decorators"),
     ]
     merged = assert_merge_equals_lcov(lcov2, shards, sample.path, "--format=lcov2")
     text = merged.read_text(encoding="utf-8")
@@ -366,7 +405,7 @@ def test_lcov2_format_merge_equals_lcov2(sample: pytest.Pytester, lcov2: LcovToo
 
 
 def test_lcov2_splits_a_block_whose_exception_branch_one_input_lacks(
-    sample: pytest.Pytester, lcov2: LcovTools
+    sample: pytest.Pytester, sessions: Shards, lcov2: LcovTools
 ) -> None:
     """Where lcov 2.3.1 and we part: we keep one block, as one run of all tests has it.
 
@@ -376,10 +415,10 @@ def test_lcov2_splits_a_block_whose_exception_branch_one_input_lacks(
     never ran (two ways, both '-') becomes a second block of phantom branches.
     """
     shards = [
-        run_shard(sample, "a.info", "--lcov-format=lcov2", "-k", "test_flow"),
-        run_shard(sample, "b.info", "--lcov-format=lcov2", "-k", "not test_flow"),
+        sessions.tracefile("--lcov-format=lcov2", "-k", "test_flow"),
+        sessions.tracefile("--lcov-format=lcov2", "-k", "not test_flow"),
     ]
-    whole = run_shard(sample, "whole.info", "--lcov-format=lcov2")
+    whole = sessions.tracefile("--lcov-format=lcov2")
     merge(sample.path, shards, sample.path / "ours.info", "--format=lcov2")
     lcov_add(lcov2, shards, sample.path / "theirs.info", sample.path)
     key = ("sample_app", "app/flow.py")
@@ -394,13 +433,15 @@ def test_lcov2_splits_a_block_whose_exception_branch_one_input_lacks(
     assert {branch: theirs[branch] for branch in ours} == ours
 
 
-def test_compat_output_of_mixed_dialects_reads_as_one_run(sample: pytest.Pytester, lcov1: LcovTools) -> None:
+def test_compat_output_of_mixed_dialects_reads_as_one_run(
+    sample: pytest.Pytester, sessions: Shards, lcov1: LcovTools
+) -> None:
     shards = [
-        run_shard(sample, "a.info", "--lcov-format=lcov2", "-k", "test_flow"),
-        run_shard(sample, "b.info", "-k", "not test_flow"),
+        sessions.tracefile("--lcov-format=lcov2", "-k", "test_flow"),
+        sessions.tracefile("-k", "not test_flow"),
     ]
     merge(sample.path, shards, sample.path / "out.info")
-    whole = run_shard(sample, "whole.info")
+    whole = sessions.tracefile()
     assert hit_sets(sample.path / "out.info") == hit_sets(whole)
     assert summary_numbers(lcov1, sample.path / "out.info", sample.path) == summary_numbers(
         lcov1, whole, sample.path
