@@ -28,10 +28,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pytest_lcov import PytestLcovError
-from pytest_lcov.coverage_internals import Numbers, format_lines
+from pytest_lcov.coverage_internals import Numbers
 from pytest_lcov.files import atomic_output
 from pytest_lcov.merge import Added, TracefileMerge
-from pytest_lcov.model import BranchRecord, FileRecord, MergeConflict, Totals
+from pytest_lcov.model import BranchRecord, FileRecord, MergeConflict, Totals, format_ranges
 from pytest_lcov.options import ReportOptions
 from pytest_lcov.report import FileSummary
 from pytest_lcov.tracefile import LcovParseError
@@ -167,7 +167,9 @@ def append_run(
         file_numbers = coverage_numbers(record)
         numbers += file_numbers
         if file_rows:
-            missing = format_lines(record.lines, [line for line, count in record.lines.items() if not count])
+            missing = format_ranges(
+                [line for line, count in record.lines.items() if not count], record.lines, separator=", "
+            )
             rows.append(FileSummary(record.path, record.totals(), missing, file_numbers, missing))
     return totals, numbers, tuple(rows)
 

@@ -49,7 +49,7 @@ from coverage.exceptions import CoverageException, DataError
 from coverage.files import PathAliases  # internals both routes need: report code, numbers, [paths]
 from coverage.plugin import CodeRegion, FileReporter
 from coverage.report_core import get_analysis_to_report
-from coverage.results import Analysis, Numbers, display_covered, format_lines, should_fail_under
+from coverage.results import Analysis, Numbers, display_covered, should_fail_under
 
 from pytest_lcov import PytestLcovWarning
 from pytest_lcov.counting import source_digest
@@ -73,7 +73,6 @@ __all__ = [
     "Numbers",
     "PathAliases",
     "display_covered",
-    "format_lines",
     "should_fail_under",
 ]
 

@@ -36,7 +36,7 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 from pytest_lcov import PytestLcovError
-from pytest_lcov.model import FileRecord, percent
+from pytest_lcov.model import FileRecord, format_ranges, format_spans, line_spans, percent
 from pytest_lcov.tracefile import safe_field
 
 GIT_TIMEOUT = 60.0
@@ -627,50 +627,6 @@ def _file_coverage(path: str, name: str, lines: AbstractSet[int], record: FileRe
 
 
 # --- ranges and annotations ---------------------------------------------------------------------
-
-
-def line_spans(lines: Iterable[int], statements: Collection[int] | None = None) -> list[tuple[int, int]]:
-    """Sorted `lines` grouped into (first, last) runs.
-
-    Without `statements`, a run is consecutive numbers.  With them, a run
-    goes on across lines that are not statements, as coverage.py's missing
-    ranges do: 4 and 6 make ``4-6`` when line 5 is a comment.
-    """
-    wanted = sorted(set(lines))
-    if not wanted:
-        return []
-    if statements is None:
-        return _runs(wanted, lambda previous, line: line == previous + 1)
-    ordered = sorted(statements)
-    position = {line: index for index, line in enumerate(ordered)}
-
-    def follows(previous: int, line: int) -> bool:
-        a, b = position.get(previous), position.get(line)
-        return line == previous + 1 or (a is not None and b is not None and b == a + 1)
-
-    return _runs(wanted, follows)
-
-
-def _runs(lines: list[int], follows: Callable[[int, int], bool]) -> list[tuple[int, int]]:
-    spans: list[tuple[int, int]] = []
-    start = previous = lines[0]
-    for line in lines[1:]:
-        if not follows(previous, line):
-            spans.append((start, previous))
-            start = line
-        previous = line
-    spans.append((start, previous))
-    return spans
-
-
-def format_spans(spans: Iterable[tuple[int, int]]) -> str:
-    """``4-5,9`` from [(4, 5), (9, 9)]."""
-    return ",".join(str(first) if first == last else f"{first}-{last}" for first, last in spans)
-
-
-def format_ranges(lines: Iterable[int], statements: Collection[int] | None = None) -> str:
-    """Line numbers as compact ranges, ``4-5,9``; see `line_spans` for `statements`."""
-    return format_spans(line_spans(lines, statements))
 
 
 MAX_ANNOTATIONS = 10

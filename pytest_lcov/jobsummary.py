@@ -18,10 +18,9 @@ import stat
 import string
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
 
-from pytest_lcov.diff import DiffCoverage, format_ranges
-from pytest_lcov.model import FileRecord, Totals, percent
+from pytest_lcov.diff import DiffCoverage
+from pytest_lcov.model import FileRecord, FileRow, Totals, format_ranges, percent
 from pytest_lcov.tracefile import safe_field
 
 DEFAULT_MAX_BYTES = 64 * 1024
@@ -39,28 +38,6 @@ MISSED_FILES = "Files with the most missed lines"
 CHANGED_FILES = "Changed files"
 
 
-class FileRowLike(Protocol):
-    """What a per-file row needs; report.FileSummary has it, as does FileRow."""
-
-    @property
-    def path(self) -> str: ...
-
-    @property
-    def totals(self) -> Totals: ...
-
-    @property
-    def missing(self) -> str: ...
-
-
-@dataclass(frozen=True)
-class FileRow:
-    """One file's shown path, totals and missed line ranges (``4-5,9``)."""
-
-    path: str
-    totals: Totals
-    missing: str
-
-
 def rows_from_records(records: Iterable[FileRecord]) -> list[FileRow]:
     """Rows for `job_summary` from records, named by their ``SF`` paths.
 
@@ -70,7 +47,9 @@ def rows_from_records(records: Iterable[FileRecord]) -> list[FileRow]:
     rows = []
     for record in records:
         missed = [line for line, count in record.lines.items() if not count]
-        rows.append(FileRow(record.path, record.totals(), format_ranges(missed, record.lines)))
+        rows.append(
+            FileRow(record.path, record.totals(), format_ranges(missed, record.lines, separator=", "))
+        )
     return rows
 
 
@@ -191,7 +170,7 @@ def _diff_blocks(diff: DiffCoverage) -> list[_Block]:
     return [heading, _Block("Diff coverage", sentence + "."), table]
 
 
-def _missed_blocks(files: Iterable[FileRowLike], top: int) -> list[_Block]:
+def _missed_blocks(files: Iterable[FileRow], top: int) -> list[_Block]:
     """The `top` files with the most missed lines, most first, then by name."""
     missed = [row for row in files if row.totals.lines_found > row.totals.lines_hit]
     if not missed or top <= 0:
@@ -217,7 +196,7 @@ def _missed_blocks(files: Iterable[FileRowLike], top: int) -> list[_Block]:
 
 def job_summary(
     totals: Totals | None,
-    files: Iterable[FileRowLike] = (),
+    files: Iterable[FileRow] = (),
     diff: DiffCoverage | None = None,
     failure: str | None = None,
     *,

@@ -6,7 +6,7 @@ the writer and the parser can each be read and tested alone.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field, replace
 
 from pytest_lcov import PytestLcovError
@@ -224,3 +224,65 @@ def format_totals(totals: Totals) -> str:
         for name, hit, found in metrics
         if found or name == "lines"
     )
+
+
+@dataclass(frozen=True)
+class FileRow:
+    """One file in a summary (the terminal table, the job summary): path, totals, missed lines."""
+
+    path: str
+    totals: Totals
+    missing: str
+
+
+# Line ranges, as the reports write them ------------------------------------------------------
+
+
+def line_spans(lines: Iterable[int], statements: Collection[int] | None = None) -> list[tuple[int, int]]:
+    """Sorted `lines` grouped into (first, last) runs.
+
+    Without `statements`, a run is consecutive numbers.  With them, a run
+    goes on across lines that are not statements, as coverage.py's missing
+    ranges do: 4 and 6 make ``4-6`` when line 5 is a comment.
+    """
+    wanted = sorted(set(lines))
+    if not wanted:
+        return []
+    if statements is None:
+        return _runs(wanted, lambda previous, line: line == previous + 1)
+    ordered = sorted(statements)
+    position = {line: index for index, line in enumerate(ordered)}
+
+    def follows(previous: int, line: int) -> bool:
+        a, b = position.get(previous), position.get(line)
+        return line == previous + 1 or (a is not None and b is not None and b == a + 1)
+
+    return _runs(wanted, follows)
+
+
+def _runs(lines: list[int], follows: Callable[[int, int], bool]) -> list[tuple[int, int]]:
+    spans: list[tuple[int, int]] = []
+    start = previous = lines[0]
+    for line in lines[1:]:
+        if not follows(previous, line):
+            spans.append((start, previous))
+            start = line
+        previous = line
+    spans.append((start, previous))
+    return spans
+
+
+def format_spans(spans: Iterable[tuple[int, int]], separator: str = ",") -> str:
+    """``4-5,9`` from [(4, 5), (9, 9)]; with ``separator=", "`` as coverage.py's reports write it."""
+    return separator.join(str(first) if first == last else f"{first}-{last}" for first, last in spans)
+
+
+def format_ranges(
+    lines: Iterable[int], statements: Collection[int] | None = None, separator: str = ","
+) -> str:
+    """Line numbers as ranges, ``4-5,9`` (compact, for lists split at spaces) or ``4-5, 9``.
+
+    With `statements`, the same text as coverage.py's ``format_lines`` for the
+    missing lines of a file, so the table and the diff name one range alike.
+    """
+    return format_spans(line_spans(lines, statements), separator)

@@ -27,11 +27,11 @@ from pytest_lcov.collect import (
     source_bytes,
 )
 from pytest_lcov.counting import source_digest
-from pytest_lcov.coverage_internals import Analysis, Numbers, format_lines, statement_starts
+from pytest_lcov.coverage_internals import Analysis, Numbers, statement_starts
 from pytest_lcov.executions import FileCounts, check
 from pytest_lcov.files import DESCRIPTION_LINE, TRACEFILE_LINE, atomic_output
 from pytest_lcov.html import LCOV2_PIECE_SECTIONS
-from pytest_lcov.model import FileRecord, Totals, merge_records
+from pytest_lcov.model import FileRecord, FileRow, Totals, format_ranges, merge_records
 from pytest_lcov.options import ReportOptions
 from pytest_lcov.reported_files import analysed_files
 from pytest_lcov.tracefile import format_descriptions, format_record, unique_test_names
@@ -40,7 +40,7 @@ RUN_DESCRIPTION = "lines run outside any test: imports, collection, session set-
 
 
 @dataclass(frozen=True)
-class FileSummary:
+class FileSummary(FileRow):
     """One row of the terminal table: a file's totals and its missed lines.
 
     `numbers` and `missing_arcs` are coverage.py's own (its per-file total, and
@@ -48,9 +48,6 @@ class FileSummary:
     reads as pytest-cov's; `missing` is the tracefile's missed lines only.
     """
 
-    path: str
-    totals: Totals
-    missing: str
     numbers: Numbers = field(default_factory=Numbers)
     missing_arcs: str = ""
 
@@ -205,7 +202,7 @@ def _write_report(
             totals += file_totals
             if file_rows:
                 missed = [line for line, count in record.lines.items() if not count]
-                missing = format_lines(record.lines, missed)
+                missing = format_ranges(missed, record.lines, separator=", ")
                 arcs = analysis.missing_formatted(branches=True)
                 rows.append(FileSummary(path, file_totals, missing, analysis.numbers, arcs))
     if tests is not None and options.per_test:

@@ -15,7 +15,9 @@ import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
+import hypothesis
 import pytest
+from hypothesis import strategies as st
 
 from pytest_lcov.diff import (
     ChangedLines,
@@ -25,13 +27,11 @@ from pytest_lcov.diff import (
     changed_lines,
     diff_coverage,
     escape_property,
-    format_ranges,
     github_annotations,
-    line_spans,
     parse_diff,
     summary_line,
 )
-from pytest_lcov.model import BranchRecord, FileRecord
+from pytest_lcov.model import BranchRecord, FileRecord, format_ranges, line_spans
 from pytest_lcov.tracefile import parse
 from tests.consumer_tools import venv_tool
 from tests.helpers import git
@@ -447,6 +447,16 @@ def test_line_ranges() -> None:
     assert format_ranges([4, 7], statements=[3, 4, 7, 8]) == "4-7"  # 5 and 6 are not statements
     assert format_ranges([4, 8], statements=[3, 4, 7, 8]) == "4,8"  # 7 is a statement between them
     assert line_spans([1, 2, 3, 10]) == [(1, 3), (10, 10)]
+    assert format_ranges([9, 4, 5], separator=", ") == "4-5, 9"
+
+
+@hypothesis.given(st.sets(st.integers(1, 60), max_size=40), st.data())
+def test_missing_ranges_read_as_coverage_py_writes_them(statements: set[int], data: st.DataObject) -> None:
+    """The table's missing lines: the same text as coverage.py's term-missing for the same file."""
+    from coverage.results import format_lines
+
+    missed = data.draw(st.sets(st.sampled_from(sorted(statements)))) if statements else set()
+    assert format_ranges(missed, statements, separator=", ") == format_lines(statements, missed)
 
 
 # --- GitHub annotations -------------------------------------------------------------------------

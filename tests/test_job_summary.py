@@ -13,14 +13,13 @@ import pytest
 from pytest_lcov.diff import DiffCoverage, FileDiffCoverage
 from pytest_lcov.jobsummary import (
     DEFAULT_MAX_BYTES,
-    FileRow,
     append_summary,
     job_summary,
     markdown_code,
     markdown_text,
     rows_from_records,
 )
-from pytest_lcov.model import FileRecord, Totals
+from pytest_lcov.model import FileRecord, FileRow, Totals
 from pytest_lcov.report import FileSummary
 from pytest_lcov.tracefile import safe_field
 
@@ -200,7 +199,7 @@ def test_rows_from_records() -> None:
     record = FileRecord("pkg/m.py", lines={1: 1, 2: 0, 3: 0, 5: 0, 6: 1, 8: 0})
     [row] = rows_from_records([record])
     # 2, 3 and 5 never ran, 4 is no statement: one range; 6 ran between 5 and 8.
-    assert row == FileRow("pkg/m.py", Totals(lines_found=6, lines_hit=2), "2-5,8")
+    assert row == FileRow("pkg/m.py", Totals(lines_found=6, lines_hit=2), "2-5, 8")  # as the table writes it
     assert tables(job_summary(TOTALS, [row]))[1][1] == ["` pkg/m.py `", "2/6", "33.3%", "4", "2-5, 8"]
 
 
