@@ -378,6 +378,8 @@ BRANCHES_TEST_NAME = "branches_of_all_tests"
 # piece lcov 2.x's check walks every test read before (s * s / 2 calls for s sections), across
 # pieces it merges each section once more (~250 such calls each, measured on click 8.5.1).
 LCOV2_PIECE_SECTIONS = 200
+# At most this many pieces (open files, genhtml arguments); past them, the last piece takes the rest.
+LCOV2_MAX_PIECES = 100
 
 
 def lcov2_pieces(genhtml: Genhtml) -> int | None:
@@ -397,7 +399,9 @@ def lcov2_per_test_text(lines: Iterable[str]) -> Iterator[str]:
     return (line for _, line in lcov2_per_test_pieces(lines, None))
 
 
-def lcov2_per_test_pieces(lines: Iterable[str], per_piece: int | None) -> Iterator[tuple[int, str]]:
+def lcov2_per_test_pieces(
+    lines: Iterable[str], per_piece: int | None, max_pieces: int = LCOV2_MAX_PIECES
+) -> Iterator[tuple[int, str]]:
     """The per-test file's lines in the shape genhtml 2.x reads in linear time: (piece, line).
 
     lcov 2.x ends every section it reads with TraceInfo::check_data, which
@@ -416,7 +420,8 @@ def lcov2_per_test_pieces(lines: Iterable[str], per_piece: int | None) -> Iterat
     branch data, which the TraceFile of each tracefile given keeps apart: so
     the sections of a file go `per_piece` to a piece (its first ones to piece
     0, the next to piece 1, ...), each piece a tracefile genhtml reads and then
-    merges, section by section, into what it read before (None: all in 0).
+    merges, section by section, into what it read before (None: all in 0);
+    past `max_pieces`, the rest of a file's sections go to the last piece.
     """
     branches: dict[str, dict[str, int | None]] = {}
     names: set[str] = set()
@@ -432,7 +437,7 @@ def lcov2_per_test_pieces(lines: Iterable[str], per_piece: int | None) -> Iterat
             current = branches.setdefault(path, {})
             before = sections.get(path, 0)
             sections[path] = before + 1
-            piece = 0 if per_piece is None else before // per_piece
+            piece = 0 if per_piece is None else min(before // per_piece, max_pieces - 1)
         elif line.startswith("BRDA:") and current is not None:
             where, _, taken = line[5:].rstrip("\r\n").rpartition(",")
             before_taken = current.get(where)

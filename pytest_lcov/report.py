@@ -30,7 +30,7 @@ from pytest_lcov.counting import source_digest
 from pytest_lcov.coverage_internals import Analysis, Numbers, statement_starts
 from pytest_lcov.executions import FileCounts, check
 from pytest_lcov.files import DESCRIPTION_LINE, TRACEFILE_LINE, atomic_output
-from pytest_lcov.html import LCOV2_PIECE_SECTIONS
+from pytest_lcov.html import LCOV2_MAX_PIECES, LCOV2_PIECE_SECTIONS
 from pytest_lcov.model import FileRecord, FileRow, Totals, format_ranges, merge_records
 from pytest_lcov.options import ReportOptions
 from pytest_lcov.reported_files import analysed_files
@@ -101,7 +101,8 @@ class Lcov2Load:
         count = len(records)
         self.sections += count
         self.records += sum(records)
-        full, rest = divmod(count, LCOV2_PIECE_SECTIONS)
+        full = min(count // LCOV2_PIECE_SECTIONS, LCOV2_MAX_PIECES - 1)  # the last piece takes the rest
+        rest = count - full * LCOV2_PIECE_SECTIONS
         self.walks += full * LCOV2_PIECE_SECTIONS * (LCOV2_PIECE_SECTIONS + 1) // 2 + rest * (rest + 1) // 2
         self.merges += max(count - LCOV2_PIECE_SECTIONS, 0)
 

@@ -22,6 +22,8 @@ import pytest
 from pytest_lcov import html as html_module
 from pytest_lcov.html import (
     BRANCHES_TEST_NAME,
+    LCOV2_MAX_PIECES,
+    LCOV2_PIECE_SECTIONS,
     Genhtml,
     find_genhtml,
     genhtml_arguments,
@@ -31,6 +33,7 @@ from pytest_lcov.html import (
     write_html,
 )
 from pytest_lcov.model import merge_records
+from pytest_lcov.report import Lcov2Load
 from pytest_lcov.tracefile import parse
 from tests.helpers import PYTEST
 from tests.lcov_tools import LcovTools, require
@@ -393,6 +396,21 @@ def test_pieces_hold_a_file_s_sections_in_order_and_the_branches_in_piece_0() ->
     assert "".join(pieces.values()).count("DA:1,1") == 10
     assert "".join(line for _, line in lcov2_per_test_pieces(written.splitlines(), None)) == "".join(
         lcov2_per_test_text(written.splitlines(keepends=True))
+    )
+
+
+def test_past_the_last_piece_a_file_s_sections_stay_in_it() -> None:
+    """At most max_pieces tracefiles, whatever the tests per file: the last takes the rest."""
+    written = "".join(f"TN:t{i}\nSF:a.py\nDA:1,1\nend_of_record\n" for i in range(10))
+    pieces = [
+        piece for piece, line in lcov2_per_test_pieces(written.splitlines(), 2, 3) if line.startswith("TN:")
+    ]
+    assert pieces == [0, 0, 1, 1, 2, 2, 2, 2, 2, 2]
+    load = Lcov2Load()
+    load.add_file([1] * (LCOV2_PIECE_SECTIONS * (LCOV2_MAX_PIECES + 1)))
+    last = 2 * LCOV2_PIECE_SECTIONS
+    assert load.walks == (LCOV2_MAX_PIECES - 1) * LCOV2_PIECE_SECTIONS * (LCOV2_PIECE_SECTIONS + 1) // 2 + (
+        last * (last + 1) // 2
     )
 
 
