@@ -62,27 +62,32 @@ def _not_inside_an_xdist_worker(monkeypatch: pytest.MonkeyPatch) -> None:
 
 # The longest tests (pytest --durations over the suite), in that order, run first: under
 # pytest-xdist the last tests then are short ones, and no worker waits alone for a long one.
+# None of a module with a module-scoped fixture: moved ahead of the rest of their module,
+# they would set it up a second time.
 LONGEST_FIRST = (
-    "test_generated_modules_give_consistent_lcov",
     "test_no_report_on_failed_tests_as_no_cov_on_fail",
+    "test_generated_modules_give_consistent_lcov",
+    "test_multiprocessing_children_are_measured_and_leave_no_data_files",
+    "test_config_file_reaches_every_coverage_as_cov_config_does",
+    "test_parsing_beside_the_tests_without_a_cache_gives_the_same_report",
     "test_append_over_two_invocations_as_cov_append",
     "test_per_test_html_with_genhtml_2_says_at_once_how_long_it_may_take",
-    "test_multiprocessing_children_are_measured_and_leave_no_data_files",
     "test_fail_under_under_xdist",
-    "test_config_file_reaches_every_coverage_as_cov_config_does",
-    "test_the_html_reads_as_the_tracefile_says_in_a_browser",
     "test_table_worked_out_by_hand",
-    "test_paths_remap_an_installed_package_as_pytest_cov_does",
-    "test_append_adds_what_merge_adds",
-    "test_no_tracefile_fails_the_run_unless_optional",
-    "test_no_cover_tests_are_not_measured_as_under_pytest_cov",
-    "test_append_refuses_counts_of_another_kind",
-    "test_append_refuses_at_the_end_what_turns_out_not_to_add_up",
-    "test_append_total_leaves_out_the_branch_of_a_line_that_raised",
-    "test_lcov2_splits_a_block_whose_exception_branch_one_input_lacks",
-    "test_a_new_html_report_keeps_the_users_files_beside_the_earlier_one",
-    "test_compat_output_of_mixed_dialects_reads_as_one_run",
+    "test_the_cache_stays_bounded",
+    "test_sys_monitoring_gives_each_test_the_lines_the_c_tracer_gives_it",
+    "test_random_programs",
+    "test_parallel_parsing_gives_the_same_report",
+    "test_sources_are_parsed_beside_the_tests",
+    "test_the_html_reads_as_the_tracefile_says_in_a_browser",
+    "test_convert_writes_what_the_plugin_writes",
+    "test_xdist_counts_add_up_to_the_serial_counts",
+    "test_sys_monitoring_measures_wherever_it_can_and_gives_the_c_tracers_files",
+    "test_coverages_own_route_writes_the_same_tracefile",
     "test_the_per_test_file_adds_up_to_the_tracefile",
+    "test_paths_remap_an_installed_package_as_pytest_cov_does",
+    "test_append_refuses_counts_of_another_kind",
+    "test_the_change_under_xdist_and_per_test",
 )
 
 
