@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 from tests.lcov_tools import LcovTools, require
@@ -49,15 +51,18 @@ def lcov2() -> LcovTools:
     return require(2)
 
 
-@pytest.fixture(autouse=True)
-def _not_inside_an_xdist_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture(autouse=True, scope="session")
+def _not_inside_an_xdist_worker() -> Iterator[None]:
     """Sessions the tests start run as a user's would, not as workers of the run testing them.
 
     pytest-xdist marks its workers' environment; a pytest started from one would
-    inherit the mark and take itself for a worker.
+    inherit the mark and take itself for a worker.  Session-scoped, so module
+    fixtures that start sessions see the environment without it too.
     """
-    for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID"):
-        monkeypatch.delenv(name, raising=False)
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID"):
+            monkeypatch.delenv(name, raising=False)
+        yield
 
 
 # The longest tests (pytest --durations over the suite), in that order, run first: under
