@@ -2,6 +2,13 @@
 
 __version__ = "0.1.0"
 
+PREFIX = "pytest-lcov: "
+
+
+def prefixed(text: str) -> str:
+    """`text` under pytest-lcov's name, as every line of its own starts: the one place that adds it."""
+    return PREFIX + text
+
 
 class PytestLcovWarning(UserWarning):
     """Something the user should know about the report (``-W error::pytest_lcov.PytestLcovWarning``)."""

@@ -51,7 +51,7 @@ from coverage.plugin import CodeRegion, FileReporter
 from coverage.report_core import get_analysis_to_report
 from coverage.results import Analysis, Numbers, display_covered, should_fail_under
 
-from pytest_lcov import PytestLcovWarning
+from pytest_lcov import PytestLcovWarning, prefixed
 from pytest_lcov.counting import source_digest
 from pytest_lcov.parser_state import NotPlainData, from_plain, to_plain
 
@@ -90,7 +90,7 @@ PARSER_NOT_STORED = PARSER_INPUTS | {"_missing_arc_fragments"}
 # None: not decided yet (the self-check decides at first use); tests set False to force coverage.py's route.
 USE_FAST_PATH: bool | None = None
 FALLBACK_NOTICE = (
-    "pytest-lcov: coverage.py {version} does not behave as pytest-lcov's fast analysis expects ({problem}): "
+    "coverage.py {version} does not behave as pytest-lcov's fast analysis expects ({problem}): "
     "analysing with coverage.py's own report code instead (slower, same numbers)"
 )
 
@@ -113,7 +113,7 @@ def fast_path() -> bool:
         USE_FAST_PATH = not problem
         if problem:
             warnings.warn(
-                FALLBACK_NOTICE.format(version=coverage.__version__, problem=problem),
+                prefixed(FALLBACK_NOTICE.format(version=coverage.__version__, problem=problem)),
                 PytestLcovWarning,
                 stacklevel=2,
             )

@@ -57,10 +57,7 @@ def imported_before_notice(names: list[str]) -> str | None:
     """One line naming modules imported before counting began (they keep 0/1 counts)."""
     if not names:
         return None
-    return (
-        f"pytest-lcov: {_named(names)} imported before pytest-lcov started: "
-        "their counts are 0/1, not executions"
-    )
+    return f"{_named(names)} imported before pytest-lcov started: their counts are 0/1, not executions"
 
 
 def uncounted_notices(uncounted: Iterable[tuple[str, str]]) -> list[str]:
@@ -68,10 +65,7 @@ def uncounted_notices(uncounted: Iterable[tuple[str, str]]) -> list[str]:
     by_reason: dict[str, list[str]] = {}
     for path, why in uncounted:
         by_reason.setdefault(why, []).append(path)
-    return [
-        f"pytest-lcov: counts are 0/1, not executions, in {_named(paths)}: {why}"
-        for why, paths in by_reason.items()
-    ]
+    return [f"counts are 0/1, not executions, in {_named(paths)}: {why}" for why, paths in by_reason.items()]
 
 
 def plain_counts(finder: CountingFinder) -> dict[str, Any]:

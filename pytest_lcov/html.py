@@ -29,7 +29,7 @@ from typing import TextIO
 from pytest_lcov import PytestLcovError
 
 INSTALL_HINT = "install lcov (Debian/Ubuntu: apt-get install lcov; macOS: brew install lcov)"
-NO_REPORT = "pytest-lcov: no HTML report: "
+NO_REPORT = "no HTML report: "
 VERSION_TIMEOUT = 30.0
 DEFAULT_GENHTML = "genhtml"  # the command, found on PATH
 DEFAULT_GENHTML_TIMEOUT = 600.0  # seconds genhtml may run
@@ -508,7 +508,7 @@ def _run_genhtml(args: list[str], rootdir: Path, timeout: float | None) -> list[
     complaints = [line.strip() for line in lines if re.search(r"\b(ERROR|WARNING)\b", line)]
     if returncode != 0:
         detail = complaints[0] if complaints else (lines[-1].strip() if lines else "no output")
-        raise HtmlError(f"pytest-lcov: genhtml failed (exit {returncode}): {detail}")
+        raise HtmlError(f"genhtml failed (exit {returncode}): {detail}")
     return complaints
 
 

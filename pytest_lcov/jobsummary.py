@@ -324,7 +324,7 @@ def append_summary(markdown: str, environ: Mapping[str, str] | None = None) -> s
             data = b"\n" + data if info.st_size else data
             if info.st_size + len(data) > GITHUB_LIMIT:
                 return (
-                    f"pytest-lcov: job summary not written to {safe_field(path)}: "
+                    f"job summary not written to {safe_field(path)}: "
                     "it would take the step's summary over GitHub's 1 MiB"
                 )
         else:
@@ -352,4 +352,4 @@ def _write_all(fd: int, data: bytes) -> None:
 
 
 def _write_error(path: str, exc: OSError) -> str:
-    return f"pytest-lcov: job summary not written to {safe_field(path)}: {exc.strerror or exc}"
+    return f"job summary not written to {safe_field(path)}: {exc.strerror or exc}"

@@ -43,7 +43,7 @@ def refuse_pytest_cov(
         drop_cov = "add --no-cov to turn pytest-cov off for this run" if cov_from else "drop --cov"
         drop_lcov = "drop --lcov" if lcov_from == "--lcov" else "add --no-lcov"
         raise setting_error(
-            f"pytest-lcov: {lcov_from} and pytest-cov's --cov{cov_from} would trace this run twice: "
+            f"{lcov_from} and pytest-cov's --cov{cov_from} would trace this run twice: "
             f"{drop_cov} (pytest-lcov measures with coverage.py itself), "
             f"or {drop_lcov} and use --cov-report=lcov"
         )
@@ -97,7 +97,7 @@ class Measurement:
             raise
         except Exception as exc:  # a bad regex, an unknown plugin or core, a broken config file
             message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise setting_error(f"pytest-lcov: coverage.py cannot measure this run: {message}") from None
+            raise setting_error(f"coverage.py cannot measure this run: {message}") from None
 
     @classmethod
     def _begin(cls, settings: Settings, trace: bool) -> Measurement:
@@ -130,25 +130,25 @@ class Measurement:
         refuse_executions_without_source(settings, current)
         if counts_need_settrace(settings, current) and _sysmon_is_measuring():
             raise setting_error(
-                "pytest-lcov: execution counts with branches need coverage.py's C tracer, but the running "
+                "execution counts with branches need coverage.py's C tracer, but the running "
                 'coverage uses sys.monitoring: set `core = "ctrace"` in [tool.coverage.run]'
             )
         rearm_events = _sysmon_rearm(current)
         sysmon_records_tests = rearm_events is not None and _sysmon_records_tests(current)
         if settings.needs_contexts and sys.gettrace() is None and not sysmon_records_tests:
             raise setting_error(
-                "pytest-lcov: per-test data needs coverage.py's C tracer, but the running "
+                "per-test data needs coverage.py's C tracer, but the running "
                 'coverage uses another core: set `core = "ctrace"` in [tool.coverage.run]'
             )
         notices = []
         if settings.branch and not current.get_option("run:branch"):
             notices.append(
-                "pytest-lcov: --lcov-branch is ignored under `coverage run`, which measures without "
+                "--lcov-branch is ignored under `coverage run`, which measures without "
                 "branches: use `coverage run --branch` or branch = true in [tool.coverage.run]"
             )
         if settings.source:
             notices.append(
-                "pytest-lcov: --lcov-source is ignored under `coverage run`: "
+                "--lcov-source is ignored under `coverage run`: "
                 "its own source setting decides what is measured"
             )
         measurement = cls(current, notices=notices, track_child_files=settings.report.counts == "executions")
@@ -296,13 +296,13 @@ def refuse_what_multiprocessing_children_cannot_see(settings: Settings, cov: cov
     where = config_file(cov) or "a configuration file"
     if cov.get_option("run:branch") and not from_file.get_option("run:branch"):
         raise setting_error(
-            "pytest-lcov: concurrency = multiprocessing starts child processes with coverage.py's "
+            "concurrency = multiprocessing starts child processes with coverage.py's "
             f"configuration file alone, and {where} does not set branch = true: set it there "
             "(--lcov-branch reaches only this process)"
         )
     if settings.source and cov.get_option("run:source") != from_file.get_option("run:source"):
         return (
-            "pytest-lcov: concurrency = multiprocessing starts child processes with coverage.py's "
+            "concurrency = multiprocessing starts child processes with coverage.py's "
             f"configuration file alone: they measure the source {where} names, not --lcov-source"
         )
     return ""
@@ -322,7 +322,7 @@ def _check_exclusions(cov: coverage.Coverage) -> None:
                 re.compile(pattern)
             except re.error as exc:
                 raise setting_error(
-                    f"pytest-lcov: [report] {option.split(':')[1]}: bad pattern {pattern!r}: {exc}"
+                    f"[report] {option.split(':')[1]}: bad pattern {pattern!r}: {exc}"
                 ) from None
 
 
@@ -355,7 +355,7 @@ def refuse_executions_without_source(settings: Settings, cov: coverage.Coverage)
         cov.get_option("run:source") or cov.get_option("run:source_pkgs")
     ):
         raise setting_error(
-            "pytest-lcov: lcov_counts = executions needs coverage.py's `source` (or --lcov-source): "
+            "lcov_counts = executions needs coverage.py's `source` (or --lcov-source): "
             "the files whose executions are counted"
         )
 
@@ -368,7 +368,7 @@ def refuse_executions_without_gil(settings: Settings) -> None:
     gil_enabled = getattr(sys, "_is_gil_enabled", None)  # CPython 3.13+
     if settings.report.counts == "executions" and gil_enabled is not None and not gil_enabled():
         raise setting_error(
-            "pytest-lcov: lcov_counts = executions needs the GIL, and this free-threaded Python runs "
+            "lcov_counts = executions needs the GIL, and this free-threaded Python runs "
             "without it: counters run by several threads at once would lose counts (PYTHON_GIL=1 turns it on)"
         )
 
@@ -496,5 +496,5 @@ def _choose_settrace_core(cov: coverage.Coverage, needed_by: str) -> str | None:
         return None
     cov.set_option("run:core", "ctrace")
     if configured:
-        return f"pytest-lcov: {needed_by} needs coverage.py's C tracer: using core = ctrace, not {configured}"
+        return f"{needed_by} needs coverage.py's C tracer: using core = ctrace, not {configured}"
     return None

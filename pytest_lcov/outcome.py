@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pytest_lcov import prefixed
 from pytest_lcov.coverage_settings import TotalGate, coverage_total, total_gate
 from pytest_lcov.diff import ChangedLines, DiffCoverage, diff_coverage, github_annotations
 from pytest_lcov.diff import summary_line as diff_summary_line
@@ -27,7 +28,7 @@ from pytest_lcov.settings import Settings
 from pytest_lcov.summary import missed_gates, shown, summary_line
 from pytest_lcov.tracefile import safe_field
 
-NOT_WRITTEN = "pytest-lcov: no tracefile written"
+NOT_WRITTEN = "no tracefile written"
 SLOW_GENHTML_SECONDS = 10.0  # genhtml 2.x on per-test data: say how long from this estimate on
 MAX_FILES_IN_LINE = 10
 
@@ -52,22 +53,28 @@ class Line:
 
 
 def say(text: str, *markup: str) -> Line:
+    """A line as it is (``LCOV written to ...``)."""
     return Line(text, "say", markup)
 
 
+def tell(text: str, *markup: str) -> Line:
+    """A line of pytest-lcov's own, under its name."""
+    return Line(prefixed(text), "say", markup)
+
+
 def notice(text: str) -> Line:
-    return Line(text, "notice", ("yellow",))
+    return Line(prefixed(text), "notice", ("yellow",))
 
 
 def fail(text: str) -> Line:
-    return Line(text, "fail", ("red", "bold"))
+    return Line(prefixed(text), "fail", ("red", "bold"))
 
 
 def written_lines(report: Report, settings: Settings, options: ReportOptions) -> list[Line]:
     """What was written, and what in it the user should know of."""
     lines = [notice(text) for text in uncounted_notices(report.uncounted)]
     lines += [
-        notice(f"pytest-lcov: {name} changed during the run: its report may not match the code that ran")
+        notice(f"{name} changed during the run: its report may not match the code that ran")
         for name in report.changed
     ]
     lines.append(say(summary_line(settings.output, report.totals)))
@@ -88,8 +95,8 @@ def gate_lines(report: Report, settings: Settings, required: float | None, preci
 def total_gate_lines(gate: TotalGate) -> list[Line]:
     """pytest-cov's two lines on a failure, its one green line on a pass."""
     if gate.failed:
-        return [fail(f"pytest-lcov: {gate.line}"), say(f"pytest-lcov: {gate.detail}", "red")]
-    return [say(f"pytest-lcov: {gate.line}", "green")]
+        return [fail(gate.line), tell(gate.detail, "red")]
+    return [tell(gate.line, "green")]
 
 
 @dataclass
@@ -114,7 +121,7 @@ def diff_step(changed: ChangedLines, report: Report, settings: Settings) -> Diff
     if settings.fail_under_diff is not None and diff.under(settings.fail_under_diff):
         result.lines.append(
             fail(
-                f"pytest-lcov: FAIL diff coverage {diff.percent}% is under "
+                f"FAIL diff coverage {diff.percent}% is under "
                 f"--lcov-fail-under-diff={settings.fail_under_diff:g}"
             )
         )
@@ -122,7 +129,7 @@ def diff_step(changed: ChangedLines, report: Report, settings: Settings) -> Diff
     if limit is not None and diff.missing > limit:
         result.lines.append(
             fail(
-                f"pytest-lcov: FAIL {diff.missing} changed lines never ran, "
+                f"FAIL {diff.missing} changed lines never ran, "
                 f"more than --lcov-max-uncovered-diff-lines={limit}"
             )
         )
@@ -135,9 +142,9 @@ def change_gate_lines(settings: Settings, why: str) -> list[Line]:
     """The change's gates, failed because they cannot be checked."""
     lines = []
     if settings.fail_under_diff is not None:
-        lines.append(fail(f"pytest-lcov: FAIL diff coverage {why}"))
+        lines.append(fail(f"FAIL diff coverage {why}"))
     if settings.max_uncovered_diff_lines is not None:
-        lines.append(fail(f"pytest-lcov: FAIL uncovered changed lines {why}"))
+        lines.append(fail(f"FAIL uncovered changed lines {why}"))
     return lines
 
 
@@ -171,7 +178,7 @@ def html_lines(
         )
     except HtmlError as exc:
         return [fail(str(exc)) if settings.html_required else notice(str(exc))]
-    lines = [notice(f"pytest-lcov: genhtml: {complaint}") for complaint in complaints]
+    lines = [notice(f"genhtml: {complaint}") for complaint in complaints]
     lines.append(say(f"LCOV HTML report in {shown(out_dir / 'index.html')}"))
     return lines
 
@@ -191,8 +198,8 @@ def how_long_line(genhtml: Genhtml, report: Report, settings: Settings) -> Line 
     if load.seconds < SLOW_GENHTML_SECONDS and not late:
         return None
     over = f", over lcov_genhtml_timeout = {timeout:g} s" if late else ""
-    return say(
-        f"pytest-lcov: genhtml {genhtml.major}.x may take {duration(load.seconds)} on "
+    return tell(
+        f"genhtml {genhtml.major}.x may take {duration(load.seconds)} on "
         f"{load.sections:,} per-test sections{over}; genhtml {shown(settings.output)} "
         f"without per-test views takes seconds",
         "yellow",
@@ -220,21 +227,22 @@ def failure_lines(
     tracefile, or gates on it, must not stay green without it: the run fails
     unless --lcov-optional, or it failed already (then that is not said again).
     """
-    lines = [say(why, "red", "bold")]
+    lines = [tell(why, "red", "bold")]
     if exc is not None and verbose:
         lines += [say(text) for text in traceback_lines(exc)]
     lines += earlier_lines(settings.output)
     lines += [
-        fail(f"pytest-lcov: FAIL {metric} coverage cannot be checked: no tracefile")
-        for metric in settings.fail_under
+        fail(f"FAIL {metric} coverage cannot be checked: no tracefile") for metric in settings.fail_under
     ]
     if total_required:
-        lines.append(fail("pytest-lcov: FAIL total coverage cannot be checked: no tracefile"))
+        lines.append(fail("FAIL total coverage cannot be checked: no tracefile"))
     if not settings.optional:
         lines.append(
             Line(
-                "pytest-lcov: FAIL the run asked for a tracefile and none was written "
-                "(--lcov-optional, or lcov_optional = true, keeps the tests' exit status)",
+                prefixed(
+                    "FAIL the run asked for a tracefile and none was written "
+                    "(--lcov-optional, or lcov_optional = true, keeps the tests' exit status)"
+                ),
                 "fail_if_passing",
                 ("red", "bold"),
             )
@@ -242,7 +250,7 @@ def failure_lines(
     if settings.diff_ref is not None:
         lines += change_gate_lines(settings, "cannot be checked: no tracefile")
     if settings.html is not None and settings.html_required:
-        lines.append(fail("pytest-lcov: FAIL no HTML report: no tracefile written"))
+        lines.append(fail("FAIL no HTML report: no tracefile written"))
     return lines
 
 
@@ -254,7 +262,7 @@ def earlier_lines(output: Path) -> list[Line]:
         written = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(output.stat().st_mtime))
     except OSError:
         return []
-    return [say(f"pytest-lcov: {shown(output)} is from an earlier run ({written}), not from this one", "red")]
+    return [tell(f"{shown(output)} is from an earlier run ({written}), not from this one", "red")]
 
 
 def report_failure(exc: Exception, output: Path) -> str:
@@ -283,4 +291,4 @@ def traceback_lines(exc: BaseException) -> list[str]:
 
 def left_out_lines(names: Iterable[str]) -> list[Line]:
     why = "coverage.py cannot store a name that is not UTF-8"
-    return [notice(f"pytest-lcov: {shown(Path(name))} is left out: {why}") for name in sorted(names)]
+    return [notice(f"{shown(Path(name))} is left out: {why}") for name in sorted(names)]

@@ -32,7 +32,7 @@ import coverage
 import pytest
 from coverage.exceptions import CoverageWarning
 
-from pytest_lcov import PytestLcovWarning, analysis
+from pytest_lcov import PytestLcovWarning, analysis, prefixed
 from pytest_lcov.analysis import ParallelAnalysis, measured_sources
 from pytest_lcov.analysis_cache import own_folder, user_key_problem
 from pytest_lcov.append import (
@@ -70,14 +70,13 @@ from pytest_lcov.outcome import (
     change_gate_lines,
     diff_step,
     earlier_lines,
-    fail,
     failure_lines,
     gate_lines,
     html_lines,
     left_out_lines,
     notice,
     report_failure,
-    say,
+    tell,
     written_lines,
 )
 from pytest_lcov.report import Report, write_report
@@ -113,7 +112,7 @@ def pytest_load_initial_conftests(early_config: pytest.Config, args: list[str]) 
     measurement = Measurement.begin(settings, trace=not distributes)
     if settings.coverage_config is not None and measurement.borrowed:
         measurement.notices.append(
-            "pytest-lcov: --lcov-config is ignored under `coverage run`, which read its own configuration: "
+            "--lcov-config is ignored under `coverage run`, which read its own configuration: "
             "use `coverage run --rcfile=FILE`"
         )
     try:
@@ -164,7 +163,7 @@ def refuse_value_taken_from_next_word(args: list[str]) -> None:
             return
         if word == "--lcov" and not following.startswith("-"):
             raise setting_error(
-                f"pytest-lcov: `--lcov {following}` would take {following!r} as the report's path: "
+                f"`--lcov {following}` would take {following!r} as the report's path: "
                 f"write --lcov={following} to choose the output, or put test paths before --lcov"
             )
 
@@ -175,7 +174,7 @@ def refuse_unsafe_outputs(settings: Settings, rootdir: Path) -> None:
     if settings.per_test:
         if settings.output.exists() and not settings.output.is_file():
             raise setting_error(
-                f"pytest-lcov: per-test data writes a description file beside the tracefile, "
+                f"per-test data writes a description file beside the tracefile, "
                 f"and {settings.output} is not a file: use --lcov=PATH with a file path"
             )
         tests_file = settings.report.tests_file
@@ -186,10 +185,10 @@ def refuse_unsafe_outputs(settings: Settings, rootdir: Path) -> None:
         keep = (rootdir, settings.output, settings.report.tests_file, settings.report.description_file)
         problems.append((settings.html, html_folder_problem(settings.html, keep=keep)))
         if problem := genhtml_command_problem(settings.genhtml):
-            raise setting_error(f"pytest-lcov: lcov_genhtml = {settings.genhtml!r}: {problem}")
+            raise setting_error(f"lcov_genhtml = {settings.genhtml!r}: {problem}")
     for path, problem in problems:
         if problem is not None:
-            raise setting_error(f"pytest-lcov: refusing to write {shown(path)}: it {problem}")
+            raise setting_error(f"refusing to write {shown(path)}: it {problem}")
 
 
 def refuse_unreadable_coverage_config(settings: Settings) -> None:
@@ -208,7 +207,7 @@ def refuse_unreadable_coverage_config(settings: Settings) -> None:
         problem = "is a folder, not a file" if path.is_dir() else "does not exist"
     except OSError as exc:
         problem = f"cannot be read: {exc.strerror or exc}"
-    raise setting_error(f"pytest-lcov: lcov_config: coverage.py's configuration file {shown(path)} {problem}")
+    raise setting_error(f"lcov_config: coverage.py's configuration file {shown(path)} {problem}")
 
 
 def check_appending(settings: Settings, measurement: Measurement) -> None:
@@ -222,13 +221,13 @@ def check_appending(settings: Settings, measurement: Measurement) -> None:
         return
     if settings.per_test:
         raise setting_error(
-            "pytest-lcov: --lcov-append cannot go with per-test data: its sections and description file "
+            "--lcov-append cannot go with per-test data: its sections and description file "
             "are this run's; add per-test files of several runs with `pytest-lcov merge`"
         )
     try:
         read_earlier(settings.output, settings.report.test_name, _measures_branches(measurement.cov))
     except AppendRefused as exc:
-        raise setting_error(f"pytest-lcov: --lcov-append: {shown(settings.output)} {exc}") from None
+        raise setting_error(f"--lcov-append: {shown(settings.output)} {exc}") from None
 
 
 def close_quietly(measurement: Measurement) -> None:
@@ -311,7 +310,7 @@ class LcovRun:
         notice = imported_before_notice(self.counter.imported_before())
         if not paths:
             notice = (
-                "pytest-lcov: no Python file to count executions of under coverage.py's source: "
+                "no Python file to count executions of under coverage.py's source: "
                 "counts are 0/1 (a folder or a top-level package name is looked for)"
             )
         self.counter.install()
@@ -334,9 +333,7 @@ class LcovRun:
                 refuse_other_counts(written_counts(cache, self.settings.output), self.settings.report.counts)
             except AppendRefused as exc:
                 close_quietly(self.measurement)
-                raise setting_error(
-                    f"pytest-lcov: --lcov-append: {shown(self.settings.output)} {exc}"
-                ) from None
+                raise setting_error(f"--lcov-append: {shown(self.settings.output)} {exc}") from None
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, object, object]:
@@ -371,7 +368,7 @@ class LcovRun:
             if self.report_options.counts == "executions":
                 self.start_counting(config)  # its notice joins the measurement's
             notices.append(
-                "pytest-lcov: pytest-xdist runs the tests in this process after all, so measuring started "
+                "pytest-xdist runs the tests in this process after all, so measuring started "
                 "late: lines run while pytest started up (imports of conftest.py files) count as not run"
             )
         self.report = LcovReport(
@@ -403,7 +400,7 @@ def analysis_cache_dir(cache: pytest.Cache) -> tuple[Path | None, str | None]:
     Whatever was planted there (a link, a file, a link to nothing), the run goes
     on: with no cache, or with one for this run only when the key cannot be kept.
     """
-    off = "pytest-lcov: the analysis cache is off:"
+    off = "the analysis cache is off:"
     planted = "is not a folder of this user's (a file or a link?); remove it and the next run makes a new one"
     try:
         folder = cache.mkdir("pytest-lcov-analysis")
@@ -414,7 +411,7 @@ def analysis_cache_dir(cache: pytest.Cache) -> tuple[Path | None, str | None]:
     if not own_folder(folder):  # a planted link: nothing may be written or removed through it
         return None, f"{off} {shown(folder)} {planted}"
     if problem := user_key_problem():
-        return folder, f"pytest-lcov: the analysis cache lasts this run only: {problem}"
+        return folder, f"the analysis cache lasts this run only: {problem}"
     return folder, None
 
 
@@ -656,7 +653,7 @@ class LcovReport:
         """
         output = self.settings.output
         totals, numbers, files = append_run(earlier, written.output, output, written, file_rows=file_rows)
-        self._show(session, [say(f"pytest-lcov: added to the tracefile of earlier runs at {shown(output)}")])
+        self._show(session, [tell(f"added to the tracefile of earlier runs at {shown(output)}")])
         return dataclasses.replace(report, totals=totals, numbers=numbers, files=files)
 
     def _skip_on_fail(self, session: pytest.Session) -> None:
@@ -666,8 +663,8 @@ class LcovReport:
         stays too (pytest-cov leaves its own), and is said to be earlier.
         """
         why = f"{NOT_WRITTEN}: tests failed (--no-lcov-on-fail)"
-        self._show(session, [say(why, "yellow"), *earlier_lines(self.settings.output)])
-        self._write_job_summary(session, job_summary(None, failure=why, title=TITLE))
+        self._show(session, [tell(why, "yellow"), *earlier_lines(self.settings.output)])
+        self._write_job_summary(session, job_summary(None, failure=prefixed(why), title=TITLE))
 
     def _counts(self) -> dict[str, FileCounts] | None:
         """Execution counts of this process and the workers, added up; None unless asked for."""
@@ -692,7 +689,7 @@ class LcovReport:
             why = "cannot be checked: no diff coverage"
             self._show(
                 session,
-                [say(f"pytest-lcov: no diff coverage: {exc}", "red"), *change_gate_lines(self.settings, why)],
+                [tell(f"no diff coverage: {exc}", "red"), *change_gate_lines(self.settings, why)],
             )
             return None
 
@@ -709,15 +706,15 @@ class LcovReport:
         verbose = self.config.option.verbose > 0
         lines = failure_lines(why, self.settings, exc=exc, verbose=verbose, total_required=total_required)
         # The job summary comes before the HTML gate's line, as the report's own order has it.
-        html_gate = [line for line in lines if line.text.startswith("pytest-lcov: FAIL no HTML report")]
+        html_gate = [line for line in lines if line.text.startswith(prefixed("FAIL no HTML report"))]
         self._show(session, [line for line in lines if line not in html_gate])
-        self._write_job_summary(session, job_summary(None, failure=why, title=TITLE))
+        self._write_job_summary(session, job_summary(None, failure=prefixed(why), title=TITLE))
         self._show(session, html_gate)
 
     @staticmethod
     def _lost_line(loss: WorkerLoss) -> str:
         return (
-            f"pytest-lcov: no coverage data from worker {loss.worker} ({loss.why}): "
+            f"no coverage data from worker {loss.worker} ({loss.why}): "
             "lines only its tests ran are missing from the report"
         )
 
@@ -745,7 +742,8 @@ class LcovReport:
             if safe.kind in ("fail", "fail_if_passing") and passing:
                 session.exitstatus = pytest.ExitCode.TESTS_FAILED
             elif safe.kind == "notice" and self._warning_fails(safe.text):
-                self._show(session, [fail(f"{safe.text} (an error by the warning filters)")])
+                failed = Line(f"{safe.text} (an error by the warning filters)", "fail", ("red", "bold"))
+                self._show(session, [failed])
 
     @staticmethod
     def _warning_fails(text: str) -> bool:

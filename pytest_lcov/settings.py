@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from pytest_lcov import prefixed
 from pytest_lcov.options import (
     DEFAULT_OUTPUT,
     GATES,
@@ -42,7 +43,7 @@ def setting_error(message: str) -> pytest.UsageError:
 
     One line whatever it quotes: a path with a newline would start a line of its own.
     """
-    return pytest.UsageError(safe_field(message))
+    return pytest.UsageError(safe_field(prefixed(message)))
 
 
 @dataclass(frozen=True)
@@ -149,7 +150,7 @@ def _ini(config: pytest.Config, option: Option) -> Any:
         message = str(exc)
         if option.key not in message:
             message = f"{option.key}: {message}"
-        raise setting_error(f"pytest-lcov: {message}") from None
+        raise setting_error(f"{message}") from None
 
 
 def _given(config: pytest.Config, option: Option) -> tuple[Any, bool]:
@@ -168,7 +169,7 @@ def resolve(config: pytest.Config) -> Settings:
     try:
         settings = _resolve(config)
     except OptionError as exc:
-        raise setting_error(f"pytest-lcov: {exc}") from None
+        raise setting_error(f"{exc}") from None
     refuse_gates_without_report(config, settings)
     return settings
 
@@ -184,7 +185,7 @@ def refuse_gates_without_report(config: pytest.Config, settings: Settings) -> No
     for option in OPTIONS:
         if option.gate and getattr(config.known_args_namespace, option.key, None) is not None:
             raise setting_error(
-                f"pytest-lcov: {option.flag} would not be checked: no report is written without --lcov "
+                f"{option.flag} would not be checked: no report is written without --lcov "
                 f"(or lcov_enabled = true); add --lcov, or leave out {option.flag}"
             )
 

@@ -50,9 +50,9 @@ def missed_gates(totals: Totals, thresholds: dict[str, float]) -> list[str]:
         hit, found = _counts(totals, metric)
         flag = f"--lcov-fail-under-{metric}={threshold:g}"
         if not found:
-            lines.append(f"pytest-lcov: FAIL {metric} coverage: nothing measured, so {flag} cannot be met")
+            lines.append(f"FAIL {metric} coverage: nothing measured, so {flag} cannot be met")
         elif hit * 100 < threshold * found:
-            lines.append(f"pytest-lcov: FAIL {metric} coverage {percent(hit, found)}% is under {flag}")
+            lines.append(f"FAIL {metric} coverage {percent(hit, found)}% is under {flag}")
     return lines
 
 

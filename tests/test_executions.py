@@ -429,8 +429,8 @@ def test_files_that_fall_back_for_one_reason_share_a_line() -> None:
     uncounted = [("a.py", "why"), ("b.py", "line 3 counted 0 but coverage.py says it ran"), ("c.py", "why")]
     uncounted += [("d.py", "why"), ("e.py", "why")]
     assert uncounted_notices(uncounted) == [
-        "pytest-lcov: counts are 0/1, not executions, in a.py, c.py, d.py and 1 more: why",
-        "pytest-lcov: counts are 0/1, not executions, in b.py: line 3 counted 0 but coverage.py says it ran",
+        "counts are 0/1, not executions, in a.py, c.py, d.py and 1 more: why",
+        "counts are 0/1, not executions, in b.py: line 3 counted 0 but coverage.py says it ran",
     ]
 
 

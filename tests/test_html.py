@@ -34,7 +34,7 @@ from tests.helpers import read_records, run_pytest
 from tests.lcov_tools import LcovTools
 from tests.sample_project import write_sample_project
 
-NO_REPORT = "pytest-lcov: no HTML report: "
+NO_REPORT = "no HTML report: "  # as raised; the run prints it under "pytest-lcov: "
 NOT_A_FOLDER = "is a file, not a folder"
 NOT_A_REPORT = "is not empty and not an earlier genhtml report: the report would replace what it holds"
 WORK_MARK = b"pytest-lcov-"  # in the names of our temporary folders, past and present
@@ -435,7 +435,7 @@ def test_a_failing_genhtml_leaves_the_earlier_report_as_it_was(tiny: Path, lcov1
     with pytest.raises(HtmlError) as raised:
         write_html(failing, tiny / "lcov.info", out, tiny, "tiny")
     assert (
-        str(raised.value) == "pytest-lcov: genhtml failed (exit 1): genhtml: ERROR: no space left on device"
+        str(raised.value) == "genhtml failed (exit 1): genhtml: ERROR: no space left on device"
     )
     assert snapshot(out) == before
     assert leftovers(tiny) == []
@@ -528,7 +528,7 @@ def test_a_run_with_a_hanging_genhtml_ends_after_its_timeout(sample: pytest.Pyte
     )
     assert time.monotonic() - started < 120
     assert result.ret == 0
-    assert f"{NO_REPORT}genhtml timed out after 2 s" in lcov_lines(result)
+    assert f"pytest-lcov: {NO_REPORT}genhtml timed out after 2 s" in lcov_lines(result)
     assert not (sample.path / "htmlcov").exists()
     assert leftovers(sample.path) == []
 

@@ -354,10 +354,10 @@ def test_errors_are_one_line_returned_never_raised(tmp_path: Path) -> None:
     folder = tmp_path / "folder"
     folder.mkdir()
     error = append_summary("x", {"GITHUB_STEP_SUMMARY": str(folder)})
-    assert error == f"pytest-lcov: job summary not written to {folder}: Is a directory"
+    assert error == f"job summary not written to {folder}: Is a directory"
     missing = tmp_path / "no" / "such" / "file.md"
     error = append_summary("x", {"GITHUB_STEP_SUMMARY": str(missing)})
-    assert error == f"pytest-lcov: job summary not written to {missing}: No such file or directory"
+    assert error == f"job summary not written to {missing}: No such file or directory"
     odd = tmp_path / "odd\nname"
     odd.mkdir()
     error = append_summary("x", {"GITHUB_STEP_SUMMARY": str(odd)})
@@ -369,7 +369,7 @@ def test_a_pipe_without_a_reader_fails_at_once(tmp_path: Path) -> None:
     pipe = tmp_path / "pipe"
     os.mkfifo(pipe)
     error = append_summary("x", {"GITHUB_STEP_SUMMARY": str(pipe)})
-    assert error == f"pytest-lcov: job summary not written to {pipe}: No such device or address"
+    assert error == f"job summary not written to {pipe}: No such device or address"
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
@@ -402,7 +402,7 @@ def test_a_summary_that_would_pass_githubs_limit_is_not_written(tmp_path: Path) 
     target.write_bytes(b"x" * (1024 * 1024 - 100))
     error = append_summary("y" * 200, {"GITHUB_STEP_SUMMARY": str(target)})
     assert error == (
-        f"pytest-lcov: job summary not written to {target}: "
+        f"job summary not written to {target}: "
         "it would take the step's summary over GitHub's 1 MiB"
     )
     assert target.stat().st_size == 1024 * 1024 - 100
