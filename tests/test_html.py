@@ -434,9 +434,7 @@ def test_a_failing_genhtml_leaves_the_earlier_report_as_it_was(tiny: Path, lcov1
     failing = find_genhtml(fake_genhtml(tiny.parent, FAILS))
     with pytest.raises(HtmlError) as raised:
         write_html(failing, tiny / "lcov.info", out, tiny, "tiny")
-    assert (
-        str(raised.value) == "genhtml failed (exit 1): genhtml: ERROR: no space left on device"
-    )
+    assert str(raised.value) == "genhtml failed (exit 1): genhtml: ERROR: no space left on device"
     assert snapshot(out) == before
     assert leftovers(tiny) == []
 

@@ -402,8 +402,7 @@ def test_a_summary_that_would_pass_githubs_limit_is_not_written(tmp_path: Path) 
     target.write_bytes(b"x" * (1024 * 1024 - 100))
     error = append_summary("y" * 200, {"GITHUB_STEP_SUMMARY": str(target)})
     assert error == (
-        f"job summary not written to {target}: "
-        "it would take the step's summary over GitHub's 1 MiB"
+        f"job summary not written to {target}: it would take the step's summary over GitHub's 1 MiB"
     )
     assert target.stat().st_size == 1024 * 1024 - 100
     empty = tmp_path / "empty.md"
