@@ -118,6 +118,15 @@ def write_project(root: Path, config: str = COVERAGE_CONFIG, *, installed: Path 
                 (copy / source.name).write_text(source.read_text())
 
 
+@pytest.fixture(params=[[], ["-n", "2"]], ids=["serial", "xdist"])
+def workers(request: pytest.FixtureRequest) -> list[str]:
+    """Each comparison that takes it runs serial and under pytest-xdist (``-n 2``)."""
+    workers: list[str] = request.param
+    if workers:
+        pytest.importorskip("xdist")
+    return workers
+
+
 def pytest_cov(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
     return run_pytest(pytester, "--cov", "--cov-report=lcov:cov.info", *args)
 
@@ -249,12 +258,9 @@ def test_a_failed_test_run_keeps_its_own_status_without_a_tracefile(
 PATHS_CONFIG = COVERAGE_CONFIG + '[tool.coverage.paths]\nsource = ["src/", "*/site-packages/"]\n'
 
 
-@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["serial", "xdist"])
 def test_paths_remap_an_installed_package_as_pytest_cov_does(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, workers: list[str]
 ) -> None:
-    if workers:
-        pytest.importorskip("xdist")
     site = pytester.path / "venv" / "lib" / "python3.11" / "site-packages"
     write_project(pytester.path, PATHS_CONFIG, installed=site)
     monkeypatch.setenv("PYTHONPATH", str(site))  # the tests import the installed copy, not src/
@@ -698,12 +704,9 @@ def test_process():
 MULTIPROCESSING_CONFIG = COVERAGE_CONFIG + 'concurrency = ["thread", "multiprocessing"]\n'
 
 
-@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["serial", "xdist"])
 def test_multiprocessing_children_are_measured_and_leave_no_data_files(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, workers: list[str]
 ) -> None:
-    if workers:
-        pytest.importorskip("xdist")
     write_project(pytester.path, MULTIPROCESSING_CONFIG)
     (pytester.path / "src" / "mylib" / "core.py").write_text(MULTIPROCESSING_CORE)
     (pytester.path / "tests" / "test_core.py").write_text(MULTIPROCESSING_TESTS)
@@ -784,15 +787,6 @@ def test_no_cover_tests_are_not_measured_as_under_pytest_cov(
 # project under both, then what a file left on disk or a mistyped path can do to each flag.
 
 
-XDIST = pytest.param(["-n", "2"], id="xdist")
-SERIAL = pytest.param([], id="serial")
-
-
-def needs_xdist(workers: list[str]) -> None:
-    if workers:
-        pytest.importorskip("xdist")
-
-
 # --cov-config / --lcov-config
 
 
@@ -822,13 +816,11 @@ def test_child():
 """
 
 
-@pytest.mark.parametrize("workers", [SERIAL, XDIST])
 @PYTEST_COV_7
 def test_config_file_reaches_every_coverage_as_cov_config_does(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, workers: list[str]
 ) -> None:
     """The measuring Coverage (in each worker too), its children, [paths] and the fail-under total."""
-    needs_xdist(workers)
     site = pytester.path / "venv" / "lib" / "python3.11" / "site-packages"
     write_project(pytester.path, '[tool.coverage.run]\nsource = ["elsewhere"]\n', installed=site)
     (pytester.path / "tests" / "test_child.py").write_text(CHILD_TEST)
@@ -907,13 +899,11 @@ def test_config_file_under_coverage_run_is_coverage_runs_own(
 FAILING_TEST = "def test_fails():\n    assert False\n"
 
 
-@pytest.mark.parametrize("workers", [SERIAL, XDIST])
 @PYTEST_COV_7
 def test_no_report_on_failed_tests_as_no_cov_on_fail(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, workers: list[str]
 ) -> None:
     """No file written, no gate checked, the tests' exit status; an earlier file stays and says so."""
-    needs_xdist(workers)
     write_project(pytester.path, COVERAGE_CONFIG + "[tool.coverage.report]\nfail_under = 95\n")
     (pytester.path / "tests" / "test_fails.py").write_text(FAILING_TEST)
     monkeypatch.setenv("PYTHONPATH", str(pytester.path / "src"))
@@ -984,13 +974,11 @@ def two_test_files(root: Path) -> None:
     (root / "tests" / "test_b.py").write_text(TEST_B)
 
 
-@pytest.mark.parametrize("workers", [SERIAL, XDIST])
 @PYTEST_COV_7
 def test_append_over_two_invocations_as_cov_append(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, workers: list[str]
 ) -> None:
     """Two invocations build one tracefile: the same files, totals and fail-under numbers."""
-    needs_xdist(workers)
     write_project(pytester.path, COVERAGE_CONFIG + "[tool.coverage.report]\nfail_under = 60\n")
     two_test_files(pytester.path)
     monkeypatch.setenv("PYTHONPATH", str(pytester.path / "src"))
