@@ -13,7 +13,7 @@ and, with ``--written``, genhtml 2.3.1 once on the per-test file as written (min
 Then every number and per-test list of the two reports is compared
 (tests/test_html_lcov2.py's reader): the same, but each test's own branch counts,
 which the handed copy leaves out.  It prints wall and CPU time, the load average
-before each run, the CPU count, and pytest-lcov's own estimate (report.Lcov2Load).
+before each run, the CPU count, and pytest-lcov's own estimate (html.Lcov2Load).
 
     python benchmarks/genhtml_real.py --python-version 3.14          # attrs, click; 3 runs each
     python benchmarks/genhtml_real.py --projects attrs --repeat 5 --written

@@ -617,9 +617,9 @@ def genhtml_command(major: int, tracefile: str, html: str, per_test: bool) -> Co
 
 
 def lcov2_estimate(tests_file: Path) -> str:
-    """pytest-lcov's own estimate of genhtml 2.x's time on `tests_file` (report.Lcov2Load), if it has one."""
+    """pytest-lcov's own estimate of genhtml 2.x's time on `tests_file` (html.Lcov2Load), if it has one."""
     try:
-        from pytest_lcov.report import Lcov2Load
+        from pytest_lcov.html import Lcov2Load
     except ImportError:
         return ""
     by_file: dict[str, list[int]] = {}
@@ -637,7 +637,7 @@ def lcov2_estimate(tests_file: Path) -> str:
         load.add_file(counts)
     return (
         f"pytest-lcov's estimate of genhtml 2.x's time on the per-test file as the plugin hands it over "
-        f"(report.Lcov2Load): {load.seconds:.0f} s ({load.sections:,} sections; {load.records:,} records; "
+        f"(html.Lcov2Load): {load.seconds:.0f} s ({load.sections:,} sections; {load.records:,} records; "
         f"{load.walks:,} calls on a test's branch data; {load.merges:,} sections merged from later pieces)."
     )
 

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_lcov import PytestLcovError
-from pytest_lcov.files import replacing
+from pytest_lcov.safe_write import replacing
 
 ENTRY_MAGIC = b"pytest-lcov analysis 2\n"
 KEY_BYTES = 32

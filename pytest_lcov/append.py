@@ -29,11 +29,11 @@ from typing import TYPE_CHECKING
 
 from pytest_lcov import PytestLcovError
 from pytest_lcov.coverage_internals import Numbers
-from pytest_lcov.files import atomic_output
 from pytest_lcov.merge import Added, TracefileMerge
 from pytest_lcov.model import BranchRecord, FileRecord, MergeConflict, Totals, format_ranges
-from pytest_lcov.options import ReportOptions
+from pytest_lcov.option_table import ReportOptions
 from pytest_lcov.report import FileSummary
+from pytest_lcov.safe_write import atomic_output
 from pytest_lcov.tracefile import LcovParseError
 
 if TYPE_CHECKING:
@@ -105,16 +105,16 @@ def written_counts(cache: pytest.Cache | None, path: Path) -> str | None:
     return str(entry["counts"]) if same else None
 
 
-def refuse_other_counts(written: str | None, counts: str) -> None:
+def refuse_other_counts(written: str | None, count_mode: str) -> None:
     """Refuse to add counts of one kind to counts of another (see the module)."""
-    if written is not None and written != counts:
+    if written is not None and written != count_mode:
         raise AppendRefused(
-            f"was written with lcov_counts = {written!r} and this run counts {counts!r}: the sum would "
+            f"was written with lcov_counts = {written!r} and this run counts {count_mode!r}: the sum would "
             "add counts of two kinds; give the same lcov_counts, or write to another file"
         )
 
 
-def remember_counts(cache: pytest.Cache | None, path: Path, counts: str) -> None:
+def remember_counts(cache: pytest.Cache | None, path: Path, count_mode: str) -> None:
     """Remember what the counts of the file just written at `path` mean, for the next --lcov-append."""
     if cache is None:
         return
@@ -125,7 +125,7 @@ def remember_counts(cache: pytest.Cache | None, path: Path, counts: str) -> None
         entries = dict(entries) if isinstance(entries, dict) else {}
         key = os.path.realpath(path)
         entries.pop(key, None)  # the latest last
-        entries[key] = {"sha256": _digest(path), "counts": counts}
+        entries[key] = {"sha256": _digest(path), "counts": count_mode}
         cache.set(CACHE_KEY, dict(list(entries.items())[-REMEMBERED:]))
 
 

@@ -22,10 +22,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from pytest_lcov import PytestLcovError
-from pytest_lcov.files import TRACEFILE_LINE, atomic_output, refuse_unless_ours
 from pytest_lcov.merge import TracefileMerge
 from pytest_lcov.model import MergeConflict, format_totals
-from pytest_lcov.options import (
+from pytest_lcov.option_table import (
     DEFAULT_OUTPUT,
     OptionError,
     ReportOptions,
@@ -33,6 +32,7 @@ from pytest_lcov.options import (
     report_options,
     shared_values,
 )
+from pytest_lcov.safe_write import TRACEFILE_LINE, atomic_output, refuse_unless_ours
 from pytest_lcov.tracefile import DEFAULT_DIALECT, DIALECTS, LcovParseError, safe_field
 
 EXIT_REFUSED = 2

@@ -14,8 +14,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pytest_lcov.collect import FileShape, Hits, RecordCounts, function_hits
-from pytest_lcov.counting import CountingFinder
+from pytest_lcov.counting import CountingFinder, source_digest
+from pytest_lcov.records import FileShape, Hits, RecordCounts, function_hits
 
 MAX_NAMED = 3  # modules named in a notice line
 NOT_IMPORTED = (
@@ -183,8 +183,11 @@ def map_ways(shape: FileShape, counts: FileCounts) -> dict[Way, int]:
     return mapped
 
 
-def check(shape: FileShape, hits: Hits, counts: FileCounts, digest: str) -> RecordCounts | str:
-    """The counts to write, or why they cannot be trusted (the first disagreement with coverage.py)."""
+def check(shape: FileShape, hits: Hits, counts: FileCounts, source: bytes) -> RecordCounts | str:
+    """The counts to write, or why they cannot be trusted (the first disagreement with coverage.py).
+
+    `source` is the bytes the report read: counts taken from other bytes are not the file's.
+    """
     if not shape.statements:
         return RecordCounts({}, {}, {})  # nothing to count
     if counts.not_counted is not None:
@@ -193,7 +196,7 @@ def check(shape: FileShape, hits: Hits, counts: FileCounts, digest: str) -> Reco
         return counts.not_counted
     if counts.conflict:
         return "the processes counted different versions of it"
-    if counts.digest != digest:
+    if counts.digest != source_digest(source):
         return "its source changed after it was imported"
     for line in shape.statements:
         count = counts.lines.get(line, 0)

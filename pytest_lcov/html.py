@@ -382,6 +382,53 @@ LCOV2_PIECE_SECTIONS = 200
 LCOV2_MAX_PIECES = 100
 
 
+@dataclass
+class Lcov2Load:
+    """What genhtml 2.x does with the per-test file as the plugin hands it over, counted as it is written.
+
+    The plugin hands genhtml 2.x the per-test sections without their branch
+    records, and each file's branches once, in pieces of at most
+    LCOV2_PIECE_SECTIONS sections per source file
+    (lcov2_per_test_pieces): lcov 2.x ends every section it reads with
+    TraceInfo::check_data, a call per test of that file read so far within
+    the same tracefile (`walks`: s*(s+1)/2 for a piece of s sections), and
+    merges every section of a later piece into what it read before
+    (`merges`).  The rest grows with the records read (DA, FN, FNDA) and is
+    written out again in the detailed pages.  lcov 1.x has no such check.
+    """
+
+    sections: int = 0
+    records: int = 0  # DA, FN and FNDA lines of the per-test sections
+    walks: int = 0  # check_data's calls on a test's branch data: per file and piece, 1 + 2 + ... + sections
+    merges: int = 0  # sections of a file's later pieces, merged into the earlier ones
+
+    # Seconds per unit for genhtml 2.3.1, fitted on benchmarks/run.py --cases d and genhtml_real.py.
+    SECONDS_START = 0.8
+    SECONDS_PER_RECORD = 6e-6
+    SECONDS_PER_WALK = 2e-6
+    SECONDS_PER_MERGE = 1.5e-4
+
+    def add_file(self, records: list[int]) -> None:
+        """Count one source file's sections, in the order written, by the records each holds."""
+        count = len(records)
+        self.sections += count
+        self.records += sum(records)
+        full = min(count // LCOV2_PIECE_SECTIONS, LCOV2_MAX_PIECES - 1)  # the last piece takes the rest
+        rest = count - full * LCOV2_PIECE_SECTIONS
+        self.walks += full * LCOV2_PIECE_SECTIONS * (LCOV2_PIECE_SECTIONS + 1) // 2 + rest * (rest + 1) // 2
+        self.merges += max(count - LCOV2_PIECE_SECTIONS, 0)
+
+    @property
+    def seconds(self) -> float:
+        """About how long genhtml 2.x takes on the per-test file, reading it and writing the pages."""
+        return (
+            self.SECONDS_START
+            + self.records * self.SECONDS_PER_RECORD
+            + self.walks * self.SECONDS_PER_WALK
+            + self.merges * self.SECONDS_PER_MERGE
+        )
+
+
 def lcov2_pieces(genhtml: Genhtml) -> int | None:
     """Sections of one source file per tracefile handed to `genhtml` (None: all in one, for lcov 1.x).
 

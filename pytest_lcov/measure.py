@@ -115,7 +115,7 @@ class Measurement:
         notices = [_choose_core(cov, settings)]
         if trace and _measures_multiprocessing(cov):
             notices.append(refuse_what_multiprocessing_children_cannot_see(settings, cov))
-        counting = settings.report.counts == "executions"
+        counting = settings.report.counts_executions
         measurement = cls(
             cov, notices=[n for n in notices if n], data_dir=data_dir, track_child_files=counting
         )
@@ -151,7 +151,7 @@ class Measurement:
                 "--lcov-source is ignored under `coverage run`: "
                 "its own source setting decides what is measured"
             )
-        measurement = cls(current, notices=notices, track_child_files=settings.report.counts == "executions")
+        measurement = cls(current, notices=notices, track_child_files=settings.report.counts_executions)
         measurement.rearm_events = rearm_events
         measurement.borrowed = True
         return measurement
@@ -351,7 +351,7 @@ def _configured_coverage(settings: Settings, data_file: str | None) -> coverage.
 
 def refuse_executions_without_source(settings: Settings, cov: coverage.Coverage) -> None:
     """Execution counts instrument the files under `source`: without it, nothing says which."""
-    if settings.report.counts == "executions" and not (
+    if settings.report.counts_executions and not (
         cov.get_option("run:source") or cov.get_option("run:source_pkgs")
     ):
         raise setting_error(
@@ -366,7 +366,7 @@ def refuse_executions_without_gil(settings: Settings) -> None:
     Lines, branches and per-test data are coverage.py's, as with the GIL.
     """
     gil_enabled = getattr(sys, "_is_gil_enabled", None)  # CPython 3.13+
-    if settings.report.counts == "executions" and gil_enabled is not None and not gil_enabled():
+    if settings.report.counts_executions and gil_enabled is not None and not gil_enabled():
         raise setting_error(
             "lcov_counts = executions needs the GIL, and this free-threaded Python runs "
             "without it: counters run by several threads at once would lose counts (PYTHON_GIL=1 turns it on)"
@@ -444,7 +444,7 @@ def counts_need_settrace(settings: Settings, cov: coverage.Coverage) -> bool:
     line events, in which the counters' calls take part: with branches, it
     would record arcs the source does not have.  Its lines are unaffected.
     """
-    return settings.report.counts == "executions" and bool(cov.get_option("run:branch"))
+    return settings.report.counts_executions and bool(cov.get_option("run:branch"))
 
 
 def _choose_fast_core(cov: coverage.Coverage) -> None:

@@ -1,6 +1,6 @@
 """The in-memory LCOV model: what one tracefile section says about one source file.
 
-The model knows nothing of coverage.py or of the text format, so the collector,
+The model knows nothing of coverage.py or of the text format, so building records (records.py),
 the writer and the parser can each be read and tested alone.
 """
 

@@ -22,10 +22,10 @@ from pytest_lcov.diff import ChangedLines, DiffCoverage, diff_coverage, github_a
 from pytest_lcov.diff import summary_line as diff_summary_line
 from pytest_lcov.executions import uncounted_notices
 from pytest_lcov.html import Genhtml, HtmlError, find_genhtml, write_html
-from pytest_lcov.options import ReportOptions
+from pytest_lcov.option_table import ReportOptions
 from pytest_lcov.report import Report
 from pytest_lcov.settings import Settings
-from pytest_lcov.summary import missed_gates, shown, summary_line
+from pytest_lcov.terminal import missed_gates, shown, summary_line
 from pytest_lcov.tracefile import safe_field
 
 NOT_WRITTEN = "no tracefile written"
@@ -187,7 +187,7 @@ def how_long_line(genhtml: Genhtml, report: Report, settings: Settings) -> Line 
     """Before a long genhtml 2.x run on per-test data, how long it may take.
 
     The plugin hands genhtml 2.x per-test data in the shape it reads in
-    about linear time (html.lcov2_per_test_text); report.Lcov2Load
+    about linear time (html.lcov2_per_test_text); html.Lcov2Load
     estimates that time.  Said when it is long, or longer than the timeout.
     """
     load = report.tests_load

@@ -59,11 +59,10 @@ from pytest_lcov.executions import (
     merged_counts,
     plain_counts,
 )
-from pytest_lcov.files import DESCRIPTION_LINE, TRACEFILE_LINE, output_problem
 from pytest_lcov.html import genhtml_command_problem, html_folder_problem
-from pytest_lcov.jobsummary import append_summary, job_summary
+from pytest_lcov.job_summary import append_summary, job_summary
 from pytest_lcov.measure import Measurement, _configured_coverage, refuse_pytest_cov, release
-from pytest_lcov.options import ReportOptions
+from pytest_lcov.option_table import ReportOptions
 from pytest_lcov.outcome import (
     NOT_WRITTEN,
     Line,
@@ -81,8 +80,9 @@ from pytest_lcov.outcome import (
 )
 from pytest_lcov.report import Report, write_report
 from pytest_lcov.reported_files import collected_data
+from pytest_lcov.safe_write import DESCRIPTION_LINE, TRACEFILE_LINE, output_problem
 from pytest_lcov.settings import Settings, add_options, resolve, setting_error
-from pytest_lcov.summary import shown, table
+from pytest_lcov.terminal import shown, table
 from pytest_lcov.tracefile import safe_field
 from pytest_lcov.transport import WorkerLoss, WorkerResult, WorkerResults, error_to_wire, from_wire
 
@@ -121,7 +121,7 @@ def pytest_load_initial_conftests(early_config: pytest.Config, args: list[str]) 
         close_quietly(measurement)
         raise
     run = LcovRun(settings, measurement, distributes)
-    if settings.report.counts == "executions" and not distributes:
+    if settings.report.counts_executions and not distributes:
         run.start_counting(early_config)
     early_config.stash[lcov_run_key] = run
     early_config.pluginmanager.register(run, "lcov-run")
@@ -330,7 +330,9 @@ class LcovRun:
                 self.measurement.notices.append(notice)
         if self.settings.append and not _is_xdist_worker(config):  # the cache is there from now on
             try:
-                refuse_other_counts(written_counts(cache, self.settings.output), self.settings.report.counts)
+                refuse_other_counts(
+                    written_counts(cache, self.settings.output), self.settings.report.count_mode
+                )
             except AppendRefused as exc:
                 close_quietly(self.measurement)
                 raise setting_error(f"--lcov-append: {shown(self.settings.output)} {exc}") from None
@@ -365,7 +367,7 @@ class LcovRun:
             manager.register(WorkerData(workers), "lcov-worker-data")
         elif self.distributes:  # xdist decided to run the tests here after all
             self.measurement.start()
-            if self.report_options.counts == "executions":
+            if self.report_options.counts_executions:
                 self.start_counting(config)  # its notice joins the measurement's
             notices.append(
                 "pytest-xdist runs the tests in this process after all, so measuring started "
@@ -484,7 +486,7 @@ class WorkerHandoff:
             result = WorkerResult(
                 data=data.dumps(),
                 left_out=tuple(left_out),
-                counts=plain_counts(self.counter) if self.counter is not None else {},
+                execution_counts=plain_counts(self.counter) if self.counter is not None else {},
                 children=tuple(sorted(self.measurement.child_files)) if counted else (),
             )
             output.update(result.to_wire())
@@ -592,7 +594,7 @@ class LcovReport:
         cache = getattr(self.config, "cache", None)
         if settings.append:  # read before this run's file is written: a refusal writes nothing
             earlier = read_earlier(settings.output, options.test_name, _measures_branches(cov))
-            refuse_other_counts(written_counts(cache, settings.output), options.counts)
+            refuse_other_counts(written_counts(cache, settings.output), options.count_mode)
         file_rows = options.table or self._job_summary_wanted()  # the summary lists the files missing most
         with contextlib.ExitStack() as stack:
             written = options
@@ -606,13 +608,13 @@ class LcovReport:
                 self.measurement.started,
                 self.parallel,
                 keep=changed.touched() if changed is not None else (),  # no file read for it
-                counts=counts,
+                execution_counts=counts,
                 file_rows=file_rows,
             )
             if earlier is not None:
                 report = self._append(session, earlier, written, report, file_rows)
         if settings.append:
-            remember_counts(cache, settings.output, options.counts)
+            remember_counts(cache, settings.output, options.count_mode)
         self.report = report
         return cov, report
 
@@ -668,7 +670,7 @@ class LcovReport:
 
     def _counts(self) -> dict[str, FileCounts] | None:
         """Execution counts of this process and the workers, added up; None unless asked for."""
-        if self.options.counts != "executions":
+        if not self.options.counts_executions:
             return None
         mine = [plain_counts(self.counter)] if self.counter is not None else []
         if self.counted_before_handover is not None:
@@ -676,7 +678,9 @@ class LcovReport:
         received = self.workers.received
         expected = files_to_count(self.measurement.cov, self.config)
         children = self.measurement.child_files.union(*(result.children for result in received))
-        return merged_counts(mine + [dict(result.counts) for result in received], expected, children)
+        return merged_counts(
+            mine + [dict(result.execution_counts) for result in received], expected, children
+        )
 
     def _changed_lines(self, session: pytest.Session) -> ChangedLines | None:
         """The lines the change touches, or None; a git problem fails the change's gates."""

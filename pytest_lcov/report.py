@@ -14,7 +14,12 @@ import coverage
 from coverage.plugin import FileReporter
 
 from pytest_lcov.analysis import ParallelAnalysis
-from pytest_lcov.collect import (
+from pytest_lcov.coverage_internals import Analysis, Numbers, statement_starts
+from pytest_lcov.executions import FileCounts, check
+from pytest_lcov.html import Lcov2Load
+from pytest_lcov.model import FileRecord, FileRow, Totals, format_ranges, merge_records
+from pytest_lcov.option_table import ReportOptions
+from pytest_lcov.records import (
     FileShape,
     Hits,
     PathStyle,
@@ -26,14 +31,8 @@ from pytest_lcov.collect import (
     run_hits,
     source_bytes,
 )
-from pytest_lcov.counting import source_digest
-from pytest_lcov.coverage_internals import Analysis, Numbers, statement_starts
-from pytest_lcov.executions import FileCounts, check
-from pytest_lcov.files import DESCRIPTION_LINE, TRACEFILE_LINE, atomic_output
-from pytest_lcov.html import LCOV2_MAX_PIECES, LCOV2_PIECE_SECTIONS
-from pytest_lcov.model import FileRecord, FileRow, Totals, format_ranges, merge_records
-from pytest_lcov.options import ReportOptions
 from pytest_lcov.reported_files import analysed_files
+from pytest_lcov.safe_write import DESCRIPTION_LINE, TRACEFILE_LINE, atomic_output
 from pytest_lcov.tracefile import format_descriptions, format_record, unique_test_names
 
 RUN_DESCRIPTION = "lines run outside any test: imports, collection, session set-up"
@@ -70,53 +69,6 @@ class Report:
     empty_skipped: int = 0
 
 
-@dataclass
-class Lcov2Load:
-    """What genhtml 2.x does with the per-test file as the plugin hands it over, counted as it is written.
-
-    The plugin hands genhtml 2.x the per-test sections without their branch
-    records, and each file's branches once, in pieces of at most
-    html.LCOV2_PIECE_SECTIONS sections per source file
-    (html.lcov2_per_test_pieces): lcov 2.x ends every section it reads with
-    TraceInfo::check_data, a call per test of that file read so far within
-    the same tracefile (`walks`: s*(s+1)/2 for a piece of s sections), and
-    merges every section of a later piece into what it read before
-    (`merges`).  The rest grows with the records read (DA, FN, FNDA) and is
-    written out again in the detailed pages.  lcov 1.x has no such check.
-    """
-
-    sections: int = 0
-    records: int = 0  # DA, FN and FNDA lines of the per-test sections
-    walks: int = 0  # check_data's calls on a test's branch data: per file and piece, 1 + 2 + ... + sections
-    merges: int = 0  # sections of a file's later pieces, merged into the earlier ones
-
-    # Seconds per unit for genhtml 2.3.1, fitted on benchmarks/run.py --cases d and genhtml_real.py.
-    SECONDS_START = 0.8
-    SECONDS_PER_RECORD = 6e-6
-    SECONDS_PER_WALK = 2e-6
-    SECONDS_PER_MERGE = 1.5e-4
-
-    def add_file(self, records: list[int]) -> None:
-        """Count one source file's sections, in the order written, by the records each holds."""
-        count = len(records)
-        self.sections += count
-        self.records += sum(records)
-        full = min(count // LCOV2_PIECE_SECTIONS, LCOV2_MAX_PIECES - 1)  # the last piece takes the rest
-        rest = count - full * LCOV2_PIECE_SECTIONS
-        self.walks += full * LCOV2_PIECE_SECTIONS * (LCOV2_PIECE_SECTIONS + 1) // 2 + rest * (rest + 1) // 2
-        self.merges += max(count - LCOV2_PIECE_SECTIONS, 0)
-
-    @property
-    def seconds(self) -> float:
-        """About how long genhtml 2.x takes on the per-test file, reading it and writing the pages."""
-        return (
-            self.SECONDS_START
-            + self.records * self.SECONDS_PER_RECORD
-            + self.walks * self.SECONDS_PER_WALK
-            + self.merges * self.SECONDS_PER_MERGE
-        )
-
-
 def write_report(
     cov: coverage.Coverage,
     options: ReportOptions,
@@ -124,7 +76,7 @@ def write_report(
     measured_since: float | None = None,
     parallel: ParallelAnalysis | None = None,
     keep: Collection[str] = (),
-    counts: Mapping[str, FileCounts] | None = None,
+    execution_counts: Mapping[str, FileCounts] | None = None,
     file_rows: bool | None = None,
 ) -> Report:
     """Write the tracefile `options` asks for; return what it holds.
@@ -134,13 +86,15 @@ def write_report(
     `measured_since` are named in the report's `changed`.  `parallel` is the
     parsing started with the session, if any.  The records of the files in
     `keep` (absolute paths, as measured) are kept in the report's `records`.
-    `counts` are execution counts by real path (``lcov_counts = "executions"``).
+    `execution_counts` are the import hook's, by real path (``lcov_counts = "executions"``).
     `file_rows` asks for each file's row with its missing lines (the table's,
     the job summary's); by default, when the table is asked for.
     """
     rows = options.table if file_rows is None else file_rows
     with frozen_heap():
-        return _write_report(cov, options, rootdir, measured_since, parallel, frozenset(keep), counts, rows)
+        return _write_report(
+            cov, options, rootdir, measured_since, parallel, frozenset(keep), execution_counts, rows
+        )
 
 
 @contextlib.contextmanager
@@ -166,7 +120,7 @@ def _write_report(
     measured_since: float | None,
     parallel: ParallelAnalysis | None,
     keep: frozenset[str],
-    counts: Mapping[str, FileCounts] | None = None,
+    execution_counts: Mapping[str, FileCounts] | None = None,
     file_rows: bool = False,
 ) -> Report:
     paths = PathStyle(rootdir, options.absolute_paths, options.path_prefix)
@@ -191,7 +145,7 @@ def _write_report(
             if modified_since(reporter.filename, measured_since):
                 changed.append(path)
             shape = file_shape(reporter, analysis, path, options.checksums)
-            checked = _checked_counts(counts, shape, reporter, analysis)
+            checked = _checked_counts(execution_counts, shape, reporter, analysis)
             if isinstance(checked, str):
                 uncounted.append((path, checked))
                 checked = None
@@ -216,13 +170,18 @@ def _write_report(
 
 
 def _checked_counts(
-    counts: Mapping[str, FileCounts] | None, shape: FileShape, reporter: FileReporter, analysis: Analysis
+    execution_counts: Mapping[str, FileCounts] | None,
+    shape: FileShape,
+    reporter: FileReporter,
+    analysis: Analysis,
 ) -> RecordCounts | str | None:
     """The file's execution counts if they agree with coverage.py; else why not; None without counts."""
-    found = counts.get(os.path.realpath(reporter.filename)) if counts is not None else None
+    found = (
+        execution_counts.get(os.path.realpath(reporter.filename)) if execution_counts is not None else None
+    )
     if found is None:
         return None
-    return check(shape, run_hits(analysis), found, source_digest(source_bytes(reporter)))
+    return check(shape, run_hits(analysis), found, source_bytes(reporter))
 
 
 @dataclass
@@ -267,7 +226,7 @@ def _write_file(
     analysis: Analysis,
     tests: TestSections | None,
     options: ReportOptions,
-    counts: RecordCounts | None = None,
+    record_counts: RecordCounts | None = None,
 ) -> FileRecord:
     """Write one file's whole-run record, and its per-test sections when asked; return the record.
 
@@ -276,7 +235,7 @@ def _write_file(
     any test, which is what ``lcov -a`` of the per-test file reads.
     """
     if tests is None:
-        record = build_record(shape, run_hits(analysis), counts=counts)
+        record = build_record(shape, run_hits(analysis), record_counts=record_counts)
     else:
         # One section at a time: written, added to the sum, then dropped.
         sections = tests.sections(shape, reporter, analysis)

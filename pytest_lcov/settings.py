@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from pytest_lcov import prefixed
-from pytest_lcov.options import (
+from pytest_lcov.option_table import (
     DEFAULT_OUTPUT,
     GATES,
     OPTIONS,

@@ -25,7 +25,7 @@ class WorkerResult:
 
     data: bytes
     left_out: tuple[str, ...] = ()  # see analysis.collected_data
-    counts: Mapping[str, Any] = field(default_factory=dict)  # executions.plain_counts, when counted
+    execution_counts: Mapping[str, Any] = field(default_factory=dict)  # executions.plain_counts, when counted
     children: tuple[str, ...] = ()  # files child processes ran: their executions are not counted
 
     def to_wire(self) -> dict[str, Any]:
@@ -34,8 +34,11 @@ class WorkerResult:
             # execnet sends text as UTF-8: names that are not go as bytes.
             LEFT_OUT_KEY: [os.fsencode(name) for name in self.left_out],
         }
-        if self.counts or self.children:
-            wire[COUNTS_KEY] = {"counts": dict(self.counts), "children": list(self.children)}
+        if self.execution_counts or self.children:
+            wire[COUNTS_KEY] = {
+                "execution_counts": dict(self.execution_counts),
+                "children": list(self.children),
+            }
         return wire
 
 
@@ -61,7 +64,7 @@ def from_wire(worker: str, output: Mapping[str, Any]) -> WorkerResult | WorkerLo
     return WorkerResult(
         data=blob,
         left_out=tuple(os.fsdecode(name) for name in output.get(LEFT_OUT_KEY, ())),
-        counts=counted.get("counts", {}),
+        execution_counts=counted.get("execution_counts", {}),
         children=tuple(counted.get("children", ())),
     )
 

@@ -12,9 +12,10 @@ from typing import Any
 import pytest
 from coverage import CoverageData
 
-from pytest_lcov.collect import FileShape, Hits, RecordCounts
+from pytest_lcov.counting import source_digest
 from pytest_lcov.executions import NOT_IMPORTED, RAN_UNCOUNTED, check, merged_counts, uncounted_notices
 from pytest_lcov.model import FileRecord
+from pytest_lcov.records import FileShape, Hits, RecordCounts
 from pytest_lcov.tracefile import parse
 from tests.helpers import QUIET_PLUGINS, SYSMON_BRANCHES, read_records, run_pytest
 from tests.lcov_tools import LcovTools
@@ -415,14 +416,14 @@ def test_files_child_processes_ran_fall_back_to_0_1(project: pytest.Pytester) ->
 
 def test_a_process_that_imported_a_file_early_makes_it_fall_back() -> None:
     """One xdist worker counted the file, another imported it before counting: the sum lacks some runs."""
-    counted: dict[str, Any] = {"digest": "d", "lines": [[1, 2]], "functions": [], "ways": []}
+    counted: dict[str, Any] = {"digest": source_digest(b"d"), "lines": [[1, 2]], "functions": [], "ways": []}
     shape = FileShape("x.py", (1,), (), {}, frozenset(), {})
     ran = Hits(frozenset({1}), None)
     parts: list[dict[str, Any]] = [{"/x.py": counted}, {"/x.py": {"digest": "", "not_counted": NOT_IMPORTED}}]
     for order in (parts, parts[::-1]):
-        assert check(shape, ran, merged_counts(order)["/x.py"], "d") == NOT_IMPORTED
+        assert check(shape, ran, merged_counts(order)["/x.py"], b"d") == NOT_IMPORTED
     both = merged_counts([{"/x.py": counted}, {"/x.py": counted}])["/x.py"]
-    assert check(shape, ran, both, "d") == RecordCounts({1: 4}, {}, {})
+    assert check(shape, ran, both, b"d") == RecordCounts({1: 4}, {}, {})
 
 
 def test_files_that_fall_back_for_one_reason_share_a_line() -> None:
@@ -437,17 +438,22 @@ def test_files_that_fall_back_for_one_reason_share_a_line() -> None:
 def test_counts_that_disagree_with_coverage_are_not_used() -> None:
     """The first disagreement is the reason given; agreeing counts are used as they are."""
     shape = FileShape("x.py", (1, 2), (), {1: ((2, "x"), (-1, "y"))}, frozenset(), {})
-    plain = {"digest": "d", "lines": [[1, 3], [2, 0]], "functions": [], "ways": [[1, 2, 0], [1, None, 3]]}
+    plain = {
+        "digest": source_digest(b"d"),
+        "lines": [[1, 3], [2, 0]],
+        "functions": [],
+        "ways": [[1, 2, 0], [1, None, 3]],
+    }
     counts = merged_counts([{"/x.py": plain}])["/x.py"]
     ran_all = Hits(frozenset({1, 2}), frozenset({(1, 2), (1, -1)}))
-    assert check(shape, ran_all, counts, "d") == "line 2 counted 0 but coverage.py says it ran"
-    assert check(shape, Hits(frozenset({1}), frozenset({(1, -1)})), counts, "d") == RecordCounts(
+    assert check(shape, ran_all, counts, b"d") == "line 2 counted 0 but coverage.py says it ran"
+    assert check(shape, Hits(frozenset({1}), frozenset({(1, -1)})), counts, b"d") == RecordCounts(
         {1: 3, 2: 0}, {}, {(1, 2): 0, (1, -1): 3}
     )
-    assert check(shape, Hits(frozenset({1}), frozenset({(1, 2)})), counts, "d") == (
+    assert check(shape, Hits(frozenset({1}), frozenset({(1, 2)})), counts, b"d") == (
         "branch 1->2 counted 0 but coverage.py says it ran"
     )
-    assert check(shape, Hits(frozenset({1}), frozenset({(1, -1)})), counts, "other") == (
+    assert check(shape, Hits(frozenset({1}), frozenset({(1, -1)})), counts, b"other") == (
         "its source changed after it was imported"
     )
 

@@ -25,6 +25,7 @@ from pytest_lcov.html import (
     LCOV2_MAX_PIECES,
     LCOV2_PIECE_SECTIONS,
     Genhtml,
+    Lcov2Load,
     find_genhtml,
     genhtml_arguments,
     lcov2_per_test_pieces,
@@ -33,7 +34,6 @@ from pytest_lcov.html import (
     write_html,
 )
 from pytest_lcov.model import merge_records
-from pytest_lcov.report import Lcov2Load
 from pytest_lcov.tracefile import parse
 from tests.helpers import PYTEST
 from tests.lcov_tools import LcovTools, require

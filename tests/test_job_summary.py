@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from pytest_lcov.diff import DiffCoverage, FileDiffCoverage
-from pytest_lcov.jobsummary import (
+from pytest_lcov.job_summary import (
     DEFAULT_MAX_BYTES,
     append_summary,
     job_summary,

@@ -2,7 +2,7 @@
 
 The layers, from the hooks down: the pytest hooks (plugin) -> measurement
 (measure, counting) -> coverage.py's data turned into records (analysis,
-collect, report ...) -> the model <-> its text (model, tracefile, merge: no
+records, report ...) -> the model <-> its text (model, tracefile, merge: no
 pytest, no coverage.py) -> the command line (cli).  coverage.py beyond its
 documented API is reached through coverage_internals alone, so that a release
 that moves an internal touches one file; and the modules the ``merge`` command
@@ -69,16 +69,16 @@ TABLE = {
         "coverage_settings",
         "diff",
         "executions",
-        "files",
+        "safe_write",
         "html",
-        "jobsummary",
+        "job_summary",
         "measure",
-        "options",
+        "option_table",
         "outcome",
         "report",
         "reported_files",
         "settings",
-        "summary",
+        "terminal",
         "tracefile",
         "transport",
     ),
@@ -89,39 +89,38 @@ TABLE = {
         "diff",
         "executions",
         "html",
-        "options",
+        "option_table",
         "report",
         "settings",
-        "summary",
+        "terminal",
         "tracefile",
     ),
     "transport": may(False, ""),
-    "settings": may(True, "", "options", "tracefile"),
-    "options": may(False, "", "html", "tracefile"),
+    "settings": may(True, "", "option_table", "tracefile"),
+    "option_table": may(False, "", "html", "tracefile"),
     # measurement
     "measure": may(True, "api", "coverage_internals", "settings"),
     "counting": may(False, ""),
     # coverage.py's data turned into records
     "coverage_internals": may(False, "internals", "__init__", "counting", "parser_state"),
     "parser_state": may(False, ""),
-    "analysis_cache": may(False, "", "files"),
+    "analysis_cache": may(False, "", "safe_write"),
     "sources": may(False, "api", "coverage_internals"),
     "analysis": may(False, "api", "analysis_cache", "coverage_internals", "sources"),
     "reported_files": may(False, "api", "analysis", "coverage_internals", "tracefile"),
-    "collect": may(False, "api", "coverage_internals", "model"),
-    "executions": may(False, "", "collect", "counting"),
+    "records": may(False, "api", "coverage_internals", "model"),
+    "executions": may(False, "", "records", "counting"),
     "report": may(
         False,
         "api",
         "analysis",
-        "collect",
-        "counting",
+        "records",
         "coverage_internals",
         "executions",
-        "files",
+        "safe_write",
         "html",
         "model",
-        "options",
+        "option_table",
         "reported_files",
         "tracefile",
     ),
@@ -130,18 +129,18 @@ TABLE = {
         True,  # for a type only: pytest's cache
         "",
         "coverage_internals",
-        "files",
+        "safe_write",
         "merge",
         "model",
-        "options",
+        "option_table",
         "report",
         "tracefile",
     ),
-    "summary": may(False, "", "coverage_internals", "coverage_settings", "model", "report", "tracefile"),
+    "terminal": may(False, "", "coverage_internals", "coverage_settings", "model", "report", "tracefile"),
     "html": may(False, ""),
     "diff": may(False, "", *TEXT),
-    "jobsummary": may(False, "", "diff", *TEXT),
-    "files": may(False, ""),
+    "job_summary": may(False, "", "diff", *TEXT),
+    "safe_write": may(False, ""),
     # the model and its text
     "model": may(False, ""),
     "tracefile": may(False, "", "model"),
@@ -152,10 +151,10 @@ TABLE = {
         "api",
         "coverage_internals",
         "coverage_settings",
-        "files",
+        "safe_write",
         "merge",
         "model",
-        "options",
+        "option_table",
         "report",
         "tracefile",
     ),
@@ -165,7 +164,7 @@ TABLE = {
 
 # Loaded without pytest or coverage.py (imports at module level only, followed through the package):
 # the `merge` command, the text tools and what the parsing helpers import first.
-LOADS_NEITHER = ("cli", "merge", "tracefile", "model", "diff", "jobsummary", "parser_state", "counting")
+LOADS_NEITHER = ("cli", "merge", "tracefile", "model", "diff", "job_summary", "parser_state", "counting")
 
 
 @dataclass(frozen=True)

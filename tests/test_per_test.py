@@ -401,7 +401,7 @@ def test_without_the_one_query_the_per_test_files_are_the_same(sample: pytest.Py
     args = ("--lcov-branch", "--lcov-per-test")
     assert run_pytest(sample, "--lcov=fast.info", *args).ret == 0
     conftest = sample.path / "conftest.py"  # not measured: the sample measures app/ only
-    patch = "import pytest_lcov.collect\npytest_lcov.collect.context_arcs = lambda *args: None\n"
+    patch = "import pytest_lcov.records\npytest_lcov.records.context_arcs = lambda *args: None\n"
     conftest.write_text(conftest.read_text() + "\n" + patch)
     assert run_pytest(sample, "--lcov=public.info", *args).ret == 0
     for fast, public in (("fast.info", "public.info"), ("fast.tests.info", "public.tests.info")):

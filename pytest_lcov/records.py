@@ -277,35 +277,35 @@ def called_one_liners(arcs: Iterable[Arc], parents: Mapping[int, int]) -> set[in
 
 
 def build_record(
-    shape: FileShape, hits: Hits, only_reached: bool = False, counts: RecordCounts | None = None
+    shape: FileShape, hits: Hits, only_reached: bool = False, record_counts: RecordCounts | None = None
 ) -> FileRecord:
     """The LCOV record of one file for `hits`.
 
     With `only_reached`, the record holds only what those hits reached, as a
     per-test section does; otherwise every statement, function and branch.
-    With `counts`, what they count replaces the 0/1 of what ran.
+    With `record_counts`, what they count replaces the 0/1 of what ran.
     """
     ran = hits.lines
     if only_reached:
         lines = {line: 1 for line in shape.statements if line in ran}
     else:
         lines = {line: int(line in ran) for line in shape.statements}
-    if counts is not None:
-        lines.update((line, count) for line, count in counts.lines.items() if line in lines)
+    if record_counts is not None:
+        lines.update((line, count) for line, count in record_counts.lines.items() if line in lines)
     functions = []
     for fn, hit in function_hits(shape, hits):
         if hit or not only_reached:
-            times = counts.functions.get(fn.start, int(hit)) if counts is not None else int(hit)
+            times = record_counts.functions.get(fn.start, int(hit)) if record_counts is not None else int(hit)
             functions.append(shape.function_record(fn, times))
     record = FileRecord(shape.path, lines=lines, functions=functions, branches=[])
-    record.branches = list(_branches(shape, hits, only_reached, counts))
+    record.branches = list(_branches(shape, hits, only_reached, record_counts))
     if shape.checksums:
         record.checksums = {line: shape.checksums[line] for line in lines if line in shape.checksums}
     return record
 
 
 def _branches(
-    shape: FileShape, hits: Hits, only_reached: bool, counts: RecordCounts | None = None
+    shape: FileShape, hits: Hits, only_reached: bool, record_counts: RecordCounts | None = None
 ) -> Iterator[BranchRecord]:
     """Ways out numbered 0..n-1 per line, so numeric-only readers keep them.
 
@@ -319,8 +319,8 @@ def _branches(
             continue
         for number, (dest, _) in enumerate(ways):
             taken = int((line, dest) in arcs) if line_ran else None
-            if taken is not None and counts is not None:
-                taken = counts.ways.get((line, dest), taken)
+            if taken is not None and record_counts is not None:
+                taken = record_counts.ways.get((line, dest), taken)
             yield shape.branch_record(line, number, taken)
         if line in shape.raising_lines:
             yield shape.branch_record(line, len(ways), 1 if line_ran else None)

@@ -293,7 +293,7 @@ OPTIONS = (
     ),
     Option(
         "lcov_counts",
-        "counts",
+        "count_mode",
         f"what DA/FNDA/BRDA counts mean: {DEFAULT_COUNTS} (ran at all, 0/1; the default), tests (how many "
         "tests reached it) or executions (how many times it ran; needs coverage.py's source)",
         parse=_choice(COUNTS),
@@ -450,7 +450,7 @@ class ReportOptions:
     path_prefix: str
     checksums: bool
     per_test: bool
-    counts: str
+    count_mode: str  # lcov_counts: run, tests or executions
     table: bool
     cache_dir: Path | None = None  # not a setting: pytest's cache folder, when the plugin may use it
 
@@ -459,9 +459,14 @@ class ReportOptions:
         return self.paths == "absolute"
 
     @property
+    def counts_executions(self) -> bool:
+        """Whether DA/FNDA/BRDA count executions, from the import hook's counters."""
+        return self.count_mode == "executions"
+
+    @property
     def needs_contexts(self) -> bool:
         """Whether coverage.py must record which test ran each line."""
-        return self.per_test or self.counts == "tests"
+        return self.per_test or self.count_mode == "tests"
 
     @property
     def description_file(self) -> Path:
@@ -498,15 +503,15 @@ def with_defaults(given: Mapping[str, Any], rootdir: Path, report: bool) -> dict
 def report_options(given: Mapping[str, Any], rootdir: Path) -> ReportOptions:
     """The report's options from checked values (by attribute), with the table's defaults for the rest."""
     per_test = bool(given.get("per_test"))
-    counts = given.get("counts")
-    if per_test and counts == "executions":
+    count_mode = given.get("count_mode")
+    if per_test and count_mode == "executions":
         raise OptionError("lcov_counts = 'executions' cannot go with lcov_per_test, which counts tests")
-    if per_test and counts not in (None, "tests"):
+    if per_test and count_mode not in (None, "tests"):
         raise OptionError("lcov_per_test counts tests by nature: lcov_counts must be 'tests' or unset")
     values = with_defaults(given, rootdir, report=True)
     values["test_name"] = safe_test_name(values["test_name"] or project_name(rootdir))
     if per_test:  # the one way a per-test report counts
-        values["counts"] = "tests"
+        values["count_mode"] = "tests"
     return ReportOptions(**values)
 
 

@@ -1,6 +1,6 @@
 """The options table is the one source of truth: it fills every field, and the README lists it.
 
-Pure checks of pytest_lcov.options (no pytest run): a field no option sets,
+Pure checks of pytest_lcov.option_table (no pytest run): a field no option sets,
 an option that sets no field, or a flag missing from the README's tables
 would each let the table and what users see drift apart.
 """
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_lcov.options import (
+from pytest_lcov.option_table import (
     DEFAULT_OUTPUT,
     OPTIONS,
     REPORT_FIELDS,
@@ -49,9 +49,9 @@ def test_nothing_given_gives_the_table_defaults(tmp_path: Path) -> None:
 
 
 def test_per_test_counts_tests(tmp_path: Path) -> None:
-    assert report_options({"per_test": True}, tmp_path).counts == "tests"
+    assert report_options({"per_test": True}, tmp_path).count_mode == "tests"
     with pytest.raises(OptionError, match="lcov_counts must be 'tests' or unset"):
-        report_options({"per_test": True, "counts": "run"}, tmp_path)
+        report_options({"per_test": True, "count_mode": "run"}, tmp_path)
 
 
 def test_the_readme_tables_name_every_flag_and_key() -> None:
