@@ -226,7 +226,11 @@ def _convert(args: argparse.Namespace) -> None:
     # Imported here: `merge` must not pay for coverage.py.
     import coverage
 
+    from pytest_lcov.coverage_internals import unusable_release
     from pytest_lcov.report import write_report
+
+    if unusable_release():
+        raise Refused(unusable_release())
 
     datafile: Path = args.datafile
     rootdir: Path = args.rootdir.resolve()

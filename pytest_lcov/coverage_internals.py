@@ -46,14 +46,26 @@ from typing import TYPE_CHECKING, Any
 import coverage
 from coverage import Coverage, CoverageData
 from coverage.exceptions import CoverageException, DataError
-from coverage.files import PathAliases  # internals both routes need: report code, numbers, [paths]
 from coverage.plugin import CodeRegion, FileReporter
-from coverage.report_core import get_analysis_to_report
-from coverage.results import Analysis, Numbers, display_covered, should_fail_under
 
 from pytest_lcov import PytestLcovWarning, prefixed
 from pytest_lcov.counting import source_digest
 from pytest_lcov.parser_state import NotPlainData, from_plain, to_plain
+
+# Needed on both routes (report code, numbers, [paths]): a release without them cannot be reported on,
+# and says so in one line when pytest-lcov is asked for (`unusable_release`), never at pytest's start-up.
+try:
+    from coverage.files import PathAliases
+    from coverage.report_core import get_analysis_to_report
+    from coverage.results import Analysis, Numbers, display_covered, should_fail_under
+
+    CORE_IMPORT_PROBLEM = ""
+except (
+    ImportError
+) as exc:  # pragma: no cover - a coverage.py that moved them; tests/test_coverage_internals.py
+    CORE_IMPORT_PROBLEM = str(exc)
+    if not TYPE_CHECKING:
+        PathAliases = Analysis = Numbers = get_analysis_to_report = display_covered = should_fail_under = None
 
 # Needed on the fast route only: a release without them takes coverage.py's own route.
 try:
@@ -93,6 +105,16 @@ FALLBACK_NOTICE = (
     "coverage.py {version} does not behave as pytest-lcov's fast analysis expects ({problem}): "
     "analysing with coverage.py's own report code instead (slower, same numbers)"
 )
+
+
+def unusable_release() -> str:
+    """Why this coverage.py cannot be reported on ("" if it can): an internal that both routes need moved."""
+    if not CORE_IMPORT_PROBLEM:
+        return ""
+    return (
+        f"coverage.py {coverage.__version__} lacks what pytest-lcov's report needs ({CORE_IMPORT_PROBLEM}): "
+        "install the coverage.py release pytest-lcov was tested with, or a newer pytest-lcov"
+    )
 
 
 def fast_path() -> bool:

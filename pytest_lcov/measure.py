@@ -21,8 +21,20 @@ from pathlib import Path
 import coverage
 import pytest
 
-from pytest_lcov.coverage_internals import PROCESS_CONFIG_VARIABLE, SYSMON_TOOL_NAME, config_file
+from pytest_lcov.coverage_internals import (
+    PROCESS_CONFIG_VARIABLE,
+    SYSMON_TOOL_NAME,
+    config_file,
+    unusable_release,
+)
 from pytest_lcov.settings import Settings, setting_error
+
+
+def refuse_unusable_coverage() -> None:
+    """Stop at start-up when this coverage.py lacks what any report needs: nothing would be written."""
+    problem = unusable_release()
+    if problem:
+        raise setting_error(problem)
 
 
 def refuse_pytest_cov(

@@ -61,7 +61,13 @@ from pytest_lcov.executions import (
 )
 from pytest_lcov.html import genhtml_command_problem, html_folder_problem
 from pytest_lcov.job_summary import append_summary, job_summary
-from pytest_lcov.measure import Measurement, _configured_coverage, refuse_pytest_cov, release
+from pytest_lcov.measure import (
+    Measurement,
+    _configured_coverage,
+    refuse_pytest_cov,
+    refuse_unusable_coverage,
+    release,
+)
 from pytest_lcov.option_table import ReportOptions
 from pytest_lcov.outcome import (
     NOT_WRITTEN,
@@ -101,6 +107,7 @@ def pytest_load_initial_conftests(early_config: pytest.Config, args: list[str]) 
     if not settings.enabled:
         return
     refuse_value_taken_from_next_word(args)
+    refuse_unusable_coverage()
     refuse_pytest_cov(
         early_config.known_args_namespace,
         early_config.pluginmanager.has_plugin("_cov"),

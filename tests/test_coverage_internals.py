@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -85,3 +87,33 @@ def test_no_tracefile_when_coverages_own_route_disagrees_with_its_api(pytester: 
         "pytest-lcov cannot analyse with this release"
     )
     assert not (pytester.path / "lcov.info").exists()
+
+
+def test_a_coverage_that_moved_a_core_internal_stops_lcov_runs_only(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A release without ``coverage.results.should_fail_under``: pytest runs; --lcov stops in one line."""
+    write_sample_project(pytester.path)
+    (pytester.path / "sitecustomize.py").write_text(
+        "import coverage.results\ndel coverage.results.should_fail_under  # as if a release moved it\n"
+    )
+    monkeypatch.setenv("PYTHONPATH", str(pytester.path))
+    plain = run_pytest(pytester, "-q")
+    assert plain.ret == pytest.ExitCode.OK, plain.stdout.str() + plain.stderr.str()
+    measured = run_pytest(pytester, "--lcov")
+    assert measured.ret == pytest.ExitCode.USAGE_ERROR
+    [line] = [text for text in measured.stderr.lines if text.strip()]
+    assert line.startswith("ERROR: pytest-lcov: coverage.py ")
+    assert "lacks what pytest-lcov's report needs (cannot import name 'should_fail_under'" in line
+    assert "Traceback" not in measured.stderr.str()
+    assert not (pytester.path / "lcov.info").exists()
+    converted = subprocess.run(
+        [sys.executable, "-m", "pytest_lcov", "convert", "-o", "out.info"],
+        cwd=pytester.path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert converted.returncode == 2
+    assert "lacks what pytest-lcov's report needs" in converted.stderr
+    assert not (pytester.path / "out.info").exists()
