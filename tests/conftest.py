@@ -106,3 +106,20 @@ class _LongestFirst:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(_LongestFirst(), "pytest-lcov-tests-longest-first")
+    compile_package()
+
+
+def compile_package() -> None:
+    """Write the package's bytecode once, for the hundreds of pytest sessions the tests start.
+
+    Under ``PYTHONDONTWRITEBYTECODE`` (set on many CI images) no session
+    writes it, so each one would compile every module of the package from
+    source again, a tenth of a second of its start-up.  Sessions only read
+    it; a module edited later is compiled again by its timestamp, as ever.
+    """
+    import compileall
+
+    import pytest_lcov
+
+    for folder in pytest_lcov.__path__:
+        compileall.compile_dir(folder, quiet=2, workers=1)
