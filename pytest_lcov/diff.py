@@ -674,3 +674,38 @@ def summary_line(result: DiffCoverage) -> str:
     if result.partial:
         text += f"; branch lines partly missed: {result.partial}"
     return text
+
+
+# --- public plumbing, for the differential report (differential.py) ---------------------------
+
+
+def run_git(
+    args: Iterable[str], cwd: str, timeout: float = GIT_TIMEOUT, settings: Iterable[str] = ()
+) -> subprocess.CompletedProcess[bytes]:
+    """Run one git command as `changed_lines` does: a list, never a shell, pinned settings, C messages."""
+    return _run_git(args, cwd, timeout, settings)
+
+
+def git_output(args: Iterable[str], cwd: str, what: str, timeout: float = GIT_TIMEOUT) -> bytes:
+    """The output of a git command that must succeed; DiffError with git's first complaint otherwise."""
+    return _checked(_run_git(args, cwd, timeout), what)
+
+
+def repository(cwd: str, timeout: float = GIT_TIMEOUT) -> tuple[str, bool]:
+    """The root of the checkout holding `cwd`, and whether it is a shallow clone; DiffError if none."""
+    return _repository(cwd, timeout)
+
+
+def merge_base(ref: str, root: str, shallow: bool, timeout: float = GIT_TIMEOUT) -> str:
+    """The merge base of `ref` and HEAD, as `changed_lines` finds it (DiffError, one line, if none)."""
+    return _merge_base(ref, root, shallow, timeout)
+
+
+def filters_off(root: str, timeout: float = GIT_TIMEOUT) -> list[str]:
+    """Settings that turn off every filter driver, so that a diff numbers the files' own lines."""
+    return _without_filters(root, timeout)
+
+
+def unquote_name(text: bytes) -> bytes:
+    """A name as git C-quotes it (``"a/t\\tab"``) back to its bytes; DiffError if badly quoted."""
+    return _unquote(text)
