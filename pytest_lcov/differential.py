@@ -53,8 +53,11 @@ Where genhtml 2.3.1 goes wrong and this module does not follow it:
 Hunks without context (``git diff -U0``) are read as genhtml reads them,
 chunk for chunk: genhtml takes a zero-length side's start for its first line
 where git means the line before, so a pure insertion or deletion shifts the
-lines after it by one.  `genhtml_diff` writes three lines of context, where
-both read the hunks as git means them.
+lines after it by one, and the lines after a last pure deletion are taken for
+deleted ones (genhtml stops, "'current' line ... should not be marked
+'delete'", unless told to ignore it; they are dropped here, as it then drops
+them).  `genhtml_diff` writes three lines of context, where both read the
+hunks as git means them.
 """
 
 from __future__ import annotations

@@ -113,9 +113,10 @@ def as_genhtml_shows(counts: Counts, record: FileRecord | None = None) -> Counts
     return shown
 
 
-def run_genhtml(tools: LcovTools, folder: Path, base: Path, current: Path, diff: Path) -> str:
+def run_genhtml(tools: LcovTools, folder: Path, base: Path, current: Path, diff: Path, *extra: str) -> str:
     result = tools.run(
         "genhtml",
+        *extra,
         "--branch-coverage",
         "--function-coverage",
         "--no-prefix",
@@ -140,14 +141,20 @@ def read(path: Path) -> dict[str, FileRecord]:
 
 
 def compare_with_genhtml(
-    tools: LcovTools, folder: Path, ref: str = "main"
+    tools: LcovTools,
+    folder: Path,
+    ref: str = "main",
+    diff_text: bytes | None = None,
+    extra: tuple[str, ...] = (),
 ) -> tuple[DifferentialReport, dict[str, Counts], Counts]:
-    """Make the diff, compute ours and genhtml's; assert they are equal; return both."""
+    """Make the diff (unless given), compute ours and genhtml's; assert they are equal; return both."""
     base, current = read(folder / "base.info"), read(folder / "current.info")
-    diff_text = genhtml_diff(ref, folder, [*base, *current])
+    if diff_text is None:
+        diff_text = genhtml_diff(ref, folder, [*base, *current])
     (folder / "change.diff").write_bytes(diff_text)
     ours = categories(base, current, parse_unified_diff(diff_text))
-    output = run_genhtml(tools, folder, folder / "base.info", folder / "current.info", folder / "change.diff")
+    files_in = (folder / "base.info", folder / "current.info", folder / "change.diff")
+    output = run_genhtml(tools, folder, *files_in, *extra)
     files, totals = read_genhtml_counts(output)
     assert totals == as_genhtml_shows(ours.totals), output
     assert set(files) <= set(ours.files), output
@@ -555,3 +562,30 @@ def test_genhtml_diff_writes_only_the_measured_files(tmp_path: Path) -> None:
     assert diff.files["untracked.py"].inserted_lines() == {1, 2}
     assert diff.files["m.py"].inserted_lines() == {1}
     assert diff.files["m.py"].deleted_lines() == {1}
+
+
+@pytest.mark.lcov2
+def test_a_diff_without_context_is_read_as_genhtml_reads_it(tmp_path: Path, lcov2: LcovTools) -> None:
+    """``git diff -U0``: genhtml maps the lines after a pure insertion or deletion one off; so do we."""
+    init_repo(tmp_path, {"m.py": "".join(f"v{i} = {i}\n" for i in range(1, 11))})
+    lines = [f"v{i} = {i}" for i in range(1, 11)]
+    lines[3:3] = ["n1 = 0", "n2 = 0"]  # two lines inserted after line 3
+    del lines[8:10]  # baseline lines 7 and 8 deleted
+    (tmp_path / "m.py").write_text("".join(f"{line}\n" for line in lines))
+    diff = git(tmp_path, "diff", "-U0", "--no-prefix").encode()
+    assert "@@ -3,0 +4,2 @@" in diff.decode() and "@@ -7,2 +8,0 @@" in diff.decode()
+    base = FileRecord("m.py", lines={line: line % 2 for line in range(1, 11)})
+    current = FileRecord("m.py", lines={line: 1 for line in range(1, 11)})
+    write_lcov(tmp_path / "base.info", [base])
+    write_lcov(tmp_path / "current.info", [current])
+    # genhtml takes current lines 8-10, after the last deletion, for deleted lines and stops,
+    # unless told to drop them, as we do.
+    ours, _, _ = compare_with_genhtml(
+        lcov2, tmp_path, diff_text=diff, extra=("--ignore-errors", "inconsistent")
+    )
+    # Its baseline lines 5 and 6 map to current 8 and 9 (one off), dropped: code no more,
+    # ECB (5 ran) and EUB (6 did not).
+    assert {line: ours.files["m.py"].lines[line] for line in (8, 9)} == {8: "ECB", 9: "EUB"}
+    assert 10 not in ours.files["m.py"].lines
+    # Read as git means it, current 6 would be baseline 4 (0 => 1, GBC); genhtml takes it for 3.
+    assert ours.files["m.py"].lines[6] == "CBC"
