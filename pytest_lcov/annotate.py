@@ -3,12 +3,15 @@
 genhtml 2.x (lcov 2.x) can bin every line of a report by the age of its last
 change and by its owner (``--date-bins``, ``--show-owners``); it asks an
 annotator for each file's lines.  lcov's own annotator (``gitblame``) runs
-``git blame`` inside genhtml, one file after the other.  Here `write_annotations`
-runs ``git blame --porcelain`` once per file beforehand, several files at a
-time (threads waiting on git children), and writes each file's
-(commit, owner, date) per line into a folder, with a small Perl module that
-genhtml loads once and that only reads them back: genhtml spends no time in git.
-`genhtml_arguments` is what to add to genhtml's command line.
+``git blame`` inside genhtml, one file after the other, through a shell.
+Here `write_annotations` runs ``git blame --porcelain`` once per file
+beforehand, several files at a time (threads waiting on git children), and
+writes each file's (commit, owner, date) per line into a folder, with a small
+Perl module that genhtml loads once and that only reads them back: genhtml
+spends no time in git.  `start_annotations` does the same in the background,
+so that genhtml can start at once (the module waits for each file's data);
+a `cache` file spares the next run the blames of files unchanged at the same
+HEAD.  `genhtml_arguments` is what to add to genhtml's command line.
 
 What genhtml expects (lcov 2.3.1, ``bin/genhtml``, ``SourceFile::_load``;
 ``lib/lcov/lcovutil.pm``, ``configure_callback``): an ``--annotate-script``
@@ -35,6 +38,13 @@ lcov's gitblame does.  No date is later than now (or ``SOURCE_DATE_EPOCH``,
 genhtml's "now" when set): genhtml takes a future date for an error.  In a
 shallow clone, lines older than its history are the boundary commit's, as
 ``git blame`` says.
+
+Two things the module does inside genhtml, for speed and a clean log: when
+DateTime::Format::W3CDTF is not installed (genhtml then warns and parses
+dates itself), it stands in for it, parsing each date once; and it has
+genhtml's ``SourceFile::_computeAge`` (the clock, then a DateTime
+difference, for every line: a third of what annotation cost genhtml on
+jinja) work out each distinct date's age once, with genhtml's own code.
 """
 
 from __future__ import annotations
@@ -46,8 +56,8 @@ import json
 import os
 import stat
 import time
-from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -67,6 +77,7 @@ UNCOMMITTED = "0" * 40  # git blame's id for lines not committed
 MODULE_NAME = "pytest_lcov_annotate"  # the Perl package: genhtml takes the file's base name for it
 INDEX_NAME = "index"
 LINES_FOLDER = "lines"
+FAILED_NAME = "failed"  # the note a failed blame leaves for the module
 DATE_BINS = (7, 30, 180)  # days: genhtml 2.x's own default cut points
 FORMAT = "pytest-lcov annotations 1"
 REGULAR_MODES = (b"100644", b"100755")  # blobs of files; links and submodules are not blamed
@@ -158,6 +169,29 @@ def write_annotations(
     `root` is not in a checkout, a ``git blame`` fails or hangs beyond
     `timeout` seconds, or the folder cannot be written.
     """
+    return start_annotations(root, sources, folder, workers=workers, timeout=timeout, cache=cache).result()
+
+
+def start_annotations(
+    root: str | os.PathLike[str],
+    sources: Iterable[str],
+    folder: str | os.PathLike[str],
+    *,
+    workers: int | None = None,
+    timeout: float = GIT_TIMEOUT,
+    cache: str | os.PathLike[str] | None = None,
+) -> PendingAnnotations:
+    """`write_annotations` in the background: genhtml may start at once, while git blame runs.
+
+    What can be checked at once is (the checkout, HEAD, the folder), raising
+    AnnotateError here; the module and the index are written before this
+    returns, and each file's data as soon as it is blamed.  The module waits
+    for the data of each file genhtml asks for, so genhtml's start (reading
+    the tracefile) and its first pages overlap the blames.  A blame that
+    fails leaves a note the module stops genhtml with (an error of genhtml
+    naming it), and `PendingAnnotations.result` raises the same
+    AnnotateError: then run genhtml again without the annotation arguments.
+    """
     start = os.fspath(root)
     if not os.path.isdir(start):
         raise AnnotateError(f"{safe_field(start)} is not a folder")
@@ -182,13 +216,25 @@ def write_annotations(
             outside += 1
             continue
         inside[real] = relative.replace(os.sep, "/")
+    where = os.path.abspath(os.fspath(folder))
+    module = os.path.join(where, MODULE_NAME + ".pm")
+    count = max(1, workers if workers is not None else min(8, os.cpu_count() or 1))
+    data_files = {
+        real: os.path.join(where, LINES_FOLDER, f"{number}.txt") for number, real in enumerate(inside)
+    }
+    # genhtml waits for a file at most as long as all blames could take one after the other
+    wait = timeout * (len(inside) // count + 1) + 60
+    try:
+        _prepare(where, module, data_files, wait)
+    except OSError as exc:
+        raise _unwritable(where, exc) from None
 
     cache_file = os.fspath(cache) if cache is not None else None
     cached = _read_cache(cache_file) if cache_file else {}
     context = b"\0".join([FORMAT.encode(), head.encode(), b"shallow" if shallow else b"", blame_settings])
     kept: dict[str, object] = {}
 
-    def annotate(real: str) -> _FileLines:
+    def blame(real: str) -> _FileLines:
         relative = inside[real]
         uncommitted = (UNCOMMITTED, user.name, user.full, _w3cdtf(min(_mtime(real), now)))
         if relative not in tracked:
@@ -199,40 +245,83 @@ def write_annotations(
             if hit is not None:
                 kept[key] = cached[key]
                 return hit
-        blame = _run_git(["blame", "--porcelain", "--", relative], top, timeout, settings)
-        if blame.returncode != 0:
-            raise AnnotateError(f"git blame {safe_field(relative)} failed: {_first_line_of(blame.stderr)}")
-        result = _parse_blame(real, blame.stdout, uncommitted, now)
+        result = _run_git(["blame", "--porcelain", "--", relative], top, timeout, settings)
+        if result.returncode != 0:
+            raise AnnotateError(f"git blame {safe_field(relative)} failed: {_first_line_of(result.stderr)}")
+        lines = _parse_blame(real, result.stdout, uncommitted, now)
         if key:
-            kept[key] = {"entries": result.entries[1:], "lines": result.lines}
-        return result
+            kept[key] = {"entries": lines.entries[1:], "lines": lines.lines}
+        return lines
 
-    count = workers if workers is not None else min(8, os.cpu_count() or 1)
-    with ThreadPoolExecutor(max_workers=max(1, count)) as pool:
-        futures = [pool.submit(annotate, real) for real in inside]
+    def annotate(real: str) -> _FileLines:
+        try:
+            try:
+                lines = blame(real)
+            except DiffError as exc:
+                raise AnnotateError(str(exc)) from None
+            try:
+                _write_lines(data_files[real], lines)
+            except OSError as exc:
+                raise _unwritable(where, exc) from None
+        except AnnotateError as exc:
+            _note_failure(where, str(exc))
+            raise
+        except BaseException:
+            _note_failure(where, "interrupted")
+            raise
+        return lines
+
+    pool = ThreadPoolExecutor(max_workers=count, thread_name_prefix="pytest-lcov-blame")
+    futures = [pool.submit(annotate, real) for real in sorted(inside)]
+    pool.shutdown(wait=False)  # the threads end with their work; no new work comes
+
+    def finish() -> Annotations:
         try:
             results = [future.result() for future in futures]
-        except DiffError as exc:
-            pool.shutdown(cancel_futures=True)
-            raise AnnotateError(str(exc)) from None
         except BaseException:
-            pool.shutdown(cancel_futures=True)
+            for future in futures:
+                future.cancel()
             raise
-    committed = sum(
-        1 for result in results for index in result.lines if result.entries[index][0] != UNCOMMITTED
-    )
-    total = sum(len(result.lines) for result in results)
-    if cache_file:
-        _write_cache(cache_file, kept)
-    where = os.path.abspath(os.fspath(folder))
-    module = os.path.join(where, MODULE_NAME + ".pm")
-    try:
-        _write(where, module, results)
-    except OSError as exc:
-        raise AnnotateError(
-            f"cannot write annotations in {safe_field(where)}: {exc.strerror or exc}"
-        ) from None
-    return Annotations(where, module, top, len(results), outside, committed, total - committed, shallow)
+        committed = sum(1 for one in results for index in one.lines if one.entries[index][0] != UNCOMMITTED)
+        total = sum(len(one.lines) for one in results)
+        if cache_file:
+            _write_cache(cache_file, kept)
+        return Annotations(where, module, top, len(results), outside, committed, total - committed, shallow)
+
+    return PendingAnnotations(where, module, finish, futures)
+
+
+class PendingAnnotations:
+    """Annotations being written by `start_annotations`: where, and the result once every file is blamed."""
+
+    def __init__(
+        self, folder: str, module: str, finish: Callable[[], Annotations], futures: Sequence[Future[Any]]
+    ) -> None:
+        self.folder = folder
+        self.module = module
+        self._finish = finish
+        self._futures = futures
+        self._result: Annotations | None = None
+
+    def genhtml_arguments(
+        self, date_bins: Sequence[int] = DATE_BINS, owners: bool = True, tooltips: bool = True
+    ) -> list[str]:
+        return genhtml_arguments(self.folder, date_bins, owners, tooltips)
+
+    def result(self) -> Annotations:
+        """Wait for every file; AnnotateError, one line, if one could not be blamed or written."""
+        if self._result is None:
+            self._result = self._finish()
+        return self._result
+
+    def cancel(self) -> None:
+        """Blame no file not yet started (those running finish)."""
+        for future in self._futures:
+            future.cancel()
+
+
+def _unwritable(folder: str, exc: OSError) -> AnnotateError:
+    return AnnotateError(f"cannot write annotations in {safe_field(folder)}: {exc.strerror or exc}")
 
 
 # --- asking git ---------------------------------------------------------------------------------
@@ -453,27 +542,50 @@ def _count_lines(path: str) -> int:
 # --- the folder genhtml reads -------------------------------------------------------------------
 
 
-def _write(folder: str, module: str, results: Sequence[_FileLines]) -> None:
-    """The module, an index (real path NUL data file NUL ...) and one data file per source.
+def _prepare(folder: str, module: str, data_files: dict[str, str], wait: float) -> None:
+    """The module and the index, and no data of an earlier run (the module waits for each file's).
 
-    A data file holds its number of entries, then one entry per line (commit,
-    owner, full name, date, tab-separated), then each source line's entry
-    number, space-separated, on one line.
+    The index: its format, how long genhtml may wait for a file's data, then
+    each real path and its data file's name, all NUL-separated.
     """
     lines_folder = os.path.join(folder, LINES_FOLDER)
     os.makedirs(lines_folder, exist_ok=True)
-    index = bytearray()
-    for number, result in enumerate(results):
-        name = f"{number}.txt"
-        text = [FORMAT, str(len(result.entries)), *("\t".join(entry) for entry in result.entries)]
-        text.append(" ".join(map(str, result.lines)))
-        with open(os.path.join(lines_folder, name), "w", encoding="utf-8", newline="\n") as handle:
-            handle.write("\n".join(text) + "\n")
-        index += os.fsencode(result.path) + b"\0" + os.fsencode(f"{LINES_FOLDER}/{name}") + b"\0"
-    with open(os.path.join(folder, INDEX_NAME), "wb") as handle:
-        handle.write(bytes(index))
+    for name in os.listdir(lines_folder):
+        if name.endswith(".txt") or name.endswith(".tmp"):
+            os.remove(os.path.join(lines_folder, name))
+    with contextlib.suppress(FileNotFoundError):
+        os.remove(os.path.join(folder, FAILED_NAME))
+    index = bytearray(FORMAT.encode() + b"\0" + str(int(wait)).encode() + b"\0")
+    for real, data_file in data_files.items():
+        index += os.fsencode(real) + b"\0" + os.fsencode(os.path.relpath(data_file, folder)) + b"\0"
     with open(module, "w", encoding="utf-8", newline="\n") as handle:
         handle.write(PERL_MODULE)
+    with open(os.path.join(folder, INDEX_NAME), "wb") as handle:
+        handle.write(bytes(index))
+
+
+def _write_lines(path: str, result: _FileLines) -> None:
+    """One file's data, whole or not at all (the module reads it as soon as it is there).
+
+    Its format line, its number of entries, one entry per line (commit,
+    owner, full name, date, tab-separated), then each source line's entry
+    number, space-separated, on one line.
+    """
+    text = [FORMAT, str(len(result.entries)), *("\t".join(entry) for entry in result.entries)]
+    text.append(" ".join(map(str, result.lines)))
+    temporary = path[: -len(".txt")] + ".tmp"
+    with open(temporary, "w", encoding="utf-8", newline="\n") as handle:
+        handle.write("\n".join(text) + "\n")
+    os.replace(temporary, path)
+
+
+def _note_failure(folder: str, message: str) -> None:
+    """Tell the module waiting in genhtml that no more data comes, and why (the first failure says)."""
+    with (
+        contextlib.suppress(OSError),
+        open(os.path.join(folder, FAILED_NAME), "x", encoding="utf-8") as handle,
+    ):
+        handle.write(safe_field(message) + "\n")
 
 
 PERL_MODULE = r"""# Written by pytest-lcov: genhtml 2.x's --annotate-script, reading what pytest-lcov's
@@ -511,9 +623,12 @@ BEGIN {
 # difference) for every line: a third of what annotation costs it.  Lines share few dates, so
 # each date's age is worked out once, by genhtml's own code.  Dates here are never in the
 # future, the one case where it warns (once per file).
+our $age_once;
+
 sub _age_once_per_date
 {
-    return unless defined(&SourceFile::_computeAge);
+    return if $age_once || !defined(&SourceFile::_computeAge);
+    $age_once = 1;
     my $compute = \&SourceFile::_computeAge;
     my %age;
     no warnings 'redefine';
@@ -531,7 +646,9 @@ sub new
     open(my $handle, '<:raw', "$folder/index") or die("cannot read '$folder/index': $!\n");
     my $data = do { local $/; <$handle> };
     close($handle);
-    my @fields = split(/\0/, $data);
+    my ($format, $wait, @fields) = split(/\0/, $data);
+    die("'$folder/index' is not pytest-lcov's annotation index\n")
+        unless defined($format) && $format eq 'pytest-lcov annotations 1';
     my %files;
     for (my $i = 0; $i + 1 < @fields; $i += 2) {
         $files{$fields[$i]} = "$folder/$fields[$i + 1]";
@@ -539,7 +656,22 @@ sub new
     my $now = (defined($ENV{SOURCE_DATE_EPOCH}) && $ENV{SOURCE_DATE_EPOCH} =~ /^\d+$/) ?
         $ENV{SOURCE_DATE_EPOCH} : time();
     _age_once_per_date();
-    return bless {files => \%files, now => $now}, $class;
+    return bless {files => \%files, now => $now, folder => $folder, wait => $wait}, $class;
+}
+
+# pytest-lcov may still be blaming: wait for the file's data, or the note of a failure.
+sub _wait_for
+{
+    my ($self, $file) = @_;
+    my $deadline = time() + $self->{wait};
+    until (-e $file) {
+        if (open(my $note, '<', "$self->{folder}/failed")) {
+            my $why = <$note> // "failed\n";
+            die("pytest-lcov: $why");
+        }
+        die("pytest-lcov: no annotation data for '$file' after $self->{wait} s\n") if time() > $deadline;
+        select(undef, undef, undef, 0.005);
+    }
 }
 
 sub annotate
@@ -565,6 +697,7 @@ sub annotate
         push(@lines, [$_, 'no.body', undef, $when, 'NONE']) foreach @text;
         return (0, \@lines);
     }
+    $self->_wait_for($file);
     open(my $handle, '<:raw', $file) or die("cannot read '$file': $!\n");
     my $format = <$handle>;
     die("'$file' is not pytest-lcov's annotation data\n") unless $format =~ /^pytest-lcov annotations 1$/;

@@ -23,6 +23,7 @@ from pytest_lcov.annotate import (
     UNCOMMITTED,
     AnnotateError,
     genhtml_arguments,
+    start_annotations,
     write_annotations,
 )
 from pytest_lcov.diff import _run_git as run_git
@@ -39,7 +40,7 @@ BINS = {
     UNTRACKED: "(30,180] days",
 }
 ADA = ("Ada Lovelace", "ada@example.org")
-BOB = ("Bob Brown", "bob@example.org")
+BOB = ("Bøb Brown", "bob@example.org")  # a name beyond ASCII
 CURRENT = ("Cleo Current", "cleo@example.org")  # this checkout's user.name: uncommitted lines are hers
 
 
@@ -186,7 +187,7 @@ def test_each_line_has_its_owner_and_age_bin(lcov2: LcovTools, repo: Path, tmp_p
     # outside the repository: not under its version control, genhtml's "no.body", dated by the file
     assert annotated_lines(page_of(out, repo, outside)) == {1: (BINS[RECENT], "no.body")}
 
-    assert "by Bob Brown <bob@example.org>" in tooltip(a_page, 2)
+    assert "by Bøb Brown <bob@example.org>" in tooltip(a_page, 2)
     assert "on 2023-11-05 " in tooltip(a_page, 2)  # the author date in the author's offset (UTC: 11-04)
     assert f"commit {UNCOMMITTED}" in tooltip(a_page, 4)
     assert "by Cleo Current <cleo@example.org>" in tooltip(a_page, 4)
@@ -246,7 +247,8 @@ def test_the_data_written(repo: Path, tmp_path: Path) -> None:
     assert (result.files, result.outside, result.committed_lines, result.uncommitted_lines) == (2, 0, 3, 2)
     assert result.module == str(folder / "pytest_lcov_annotate.pm")
     index = (folder / "index").read_bytes().split(b"\0")
-    assert index[0] == os.fsencode(os.path.realpath(repo / "a.py"))
+    assert index[:2] == [b"pytest-lcov annotations 1", b"240"]  # how long genhtml may wait: 60 x (2 + 1) + 60
+    assert index[2] == os.fsencode(os.path.realpath(repo / "a.py"))
     assert genhtml_arguments(folder) == [
         "--annotate-script",
         str(folder / "pytest_lcov_annotate.pm"),
@@ -313,3 +315,37 @@ def test_the_cache_spares_unchanged_files_a_second_blame(
     cache.write_text("{not json")  # a broken cache is no cache
     write_annotations(repo, sources, tmp_path / "four", cache=cache)
     assert sorted(blamed[3:]) == ["a.py", "b.py"]
+
+
+@pytest.mark.lcov2
+def test_genhtml_started_while_git_blame_runs(lcov2: LcovTools, repo: Path, tmp_path: Path) -> None:
+    """The module waits for each file's data: the report is the one written after the blames."""
+    sources = {repo / "a.py": 4, repo / "b.py": 2}
+    info = tracefile(tmp_path / "lcov.info", sources)
+    pending = start_annotations(repo, [str(path) for path in sources], tmp_path / "ann", workers=1)
+    run_genhtml(lcov2, info, tmp_path / "html", tmp_path / "ann")
+    assert pending.result().committed_lines == 5
+    assert annotated_lines(page_of(tmp_path / "html", repo, repo / "a.py")) == {
+        1: (BINS[OLD], ADA[0]),
+        2: (BINS[RECENT], BOB[0]),
+        3: (BINS[OLD], ADA[0]),
+        4: (BINS[EDITED], CURRENT[0]),
+    }
+
+
+@pytest.mark.lcov2
+def test_a_blame_failing_while_genhtml_runs_stops_it_with_gits_words(
+    lcov2: LcovTools, repo: Path, tmp_path: Path
+) -> None:
+    git(repo, "config", "blame.ignoreRevsFile", "no-such-file")
+    sources = {repo / "a.py": 4}
+    info = tracefile(tmp_path / "lcov.info", sources)
+    pending = start_annotations(repo, [str(path) for path in sources], tmp_path / "ann")
+    tools = dataclasses.replace(lcov2, env={**lcov2.env, "SOURCE_DATE_EPOCH": str(NOW)})
+    ran = tools.run("genhtml", *pending.genhtml_arguments(), "-o", tmp_path / "html", info, cwd=tmp_path)
+    with pytest.raises(AnnotateError) as raised:
+        pending.result()
+    message = str(raised.value)
+    assert message.startswith("git blame a.py failed: ") and "\n" not in message
+    assert ran.returncode != 0
+    assert f"pytest-lcov: {message}" in ran.stdout + ran.stderr
