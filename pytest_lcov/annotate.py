@@ -100,7 +100,9 @@ class Annotations:
     """What `write_annotations` wrote: the folder, the module genhtml loads, and counts.
 
     `files` source files annotated from git (committed or not); `outside`
-    those not in the repository (annotated ``NONE`` by the module).
+    those not in the repository (annotated ``NONE`` by the module).  With no
+    file in the repository genhtml would stop ("did not find any
+    revision-controlled files"): do not annotate then.
     `shallow`: the repository is a shallow clone, so lines older than its
     history are dated by its boundary commit.
     """
@@ -288,17 +290,28 @@ def start_annotations(
             _write_cache(cache_file, kept)
         return Annotations(where, module, top, len(results), outside, committed, total - committed, shallow)
 
-    return PendingAnnotations(where, module, finish, futures)
+    return PendingAnnotations(where, module, len(inside), finish, futures)
 
 
 class PendingAnnotations:
-    """Annotations being written by `start_annotations`: where, and the result once every file is blamed."""
+    """Annotations being written by `start_annotations`: where, and the result once every file is blamed.
+
+    `files` is how many sources are in the repository: with none, genhtml
+    would stop ("did not find any revision-controlled files"), so do not
+    annotate.
+    """
 
     def __init__(
-        self, folder: str, module: str, finish: Callable[[], Annotations], futures: Sequence[Future[Any]]
+        self,
+        folder: str,
+        module: str,
+        files: int,
+        finish: Callable[[], Annotations],
+        futures: Sequence[Future[Any]],
     ) -> None:
         self.folder = folder
         self.module = module
+        self.files = files
         self._finish = finish
         self._futures = futures
         self._result: Annotations | None = None

@@ -323,6 +323,7 @@ def test_genhtml_started_while_git_blame_runs(lcov2: LcovTools, repo: Path, tmp_
     sources = {repo / "a.py": 4, repo / "b.py": 2}
     info = tracefile(tmp_path / "lcov.info", sources)
     pending = start_annotations(repo, [str(path) for path in sources], tmp_path / "ann", workers=1)
+    assert pending.files == 2
     run_genhtml(lcov2, info, tmp_path / "html", tmp_path / "ann")
     assert pending.result().committed_lines == 5
     assert annotated_lines(page_of(tmp_path / "html", repo, repo / "a.py")) == {
