@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -589,3 +590,37 @@ def test_a_diff_without_context_is_read_as_genhtml_reads_it(tmp_path: Path, lcov
     assert 10 not in ours.files["m.py"].lines
     # Read as git means it, current 6 would be baseline 4 (0 => 1, GBC); genhtml takes it for 3.
     assert ours.files["m.py"].lines[6] == "CBC"
+
+
+@st.composite
+def second_files(draw: st.DrawFn) -> tuple[str, tuple[list[str], list[str], FileRecord, FileRecord]]:
+    """Another file of the history, and what happens to it: renamed, new and untracked, or newly measured."""
+    return draw(st.sampled_from(["renamed", "untracked", "newly measured"])), draw(histories())
+
+
+@pytest.mark.lcov2
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(history=histories(), second=second_files())
+def test_generated_histories_of_two_files_match_genhtml(
+    lcov2: LcovTools,
+    history: tuple[list[str], list[str], FileRecord, FileRecord],
+    second: tuple[str, tuple[list[str], list[str], FileRecord, FileRecord]],
+) -> None:
+    base_lines, current_lines, base, current = history
+    fate, (other_base_lines, other_lines, other_base, other_current) = second
+    text = "".join(f"{line}\n" for line in other_base_lines)
+    with tempfile.TemporaryDirectory() as name:
+        folder = Path(name)
+        committed = {"m.py": "".join(f"{line}\n" for line in base_lines)}
+        if fate != "untracked":
+            committed["s.py"] = text
+        init_repo(folder, committed)
+        (folder / "m.py").write_text("".join(f"{line}\n" for line in current_lines))
+        new_name = "t.py" if fate == "renamed" else "s.py"
+        if fate == "renamed":
+            git(folder, "mv", "s.py", "t.py")
+        (folder / new_name).write_text("".join(f"{line}\n" for line in other_lines))
+        base_records = [base] + ([replace(other_base, path="s.py")] if fate == "renamed" else [])
+        write_lcov(folder / "base.info", base_records)
+        write_lcov(folder / "current.info", [current, replace(other_current, path=new_name)])
+        compare_with_genhtml(lcov2, folder)
