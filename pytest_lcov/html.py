@@ -291,6 +291,36 @@ def without_path_prefix(text: str, prefix: str) -> str:
     )
 
 
+@dataclass(frozen=True)
+class Differential:
+    """What genhtml 2.x needs for its differential report: the base's tracefile, the change, annotations.
+
+    `diff` is the change as `differential.genhtml_diff` makes it, with the
+    tracefile's names less their path prefix, as genhtml reads them here;
+    `annotate` the arguments that give every line its age and owner (none
+    outside git).
+    """
+
+    baseline: Path
+    diff: bytes
+    annotate: tuple[str, ...] = ()
+
+    def arguments(self, work: Path, rootdir: Path, path_prefix: str) -> list[str]:
+        """genhtml's arguments, with the baseline's and the change's files written into `work`."""
+        baseline = (
+            _stripped_copy(self.baseline, work / "baseline", path_prefix) if path_prefix else self.baseline
+        )
+        diff_file = work / "change.diff"
+        diff_file.write_bytes(self.diff)
+        return [
+            "--baseline-file",
+            str(_relative(baseline, rootdir)),
+            "--diff-file",
+            str(_relative(diff_file, rootdir)),
+            *self.annotate,
+        ]
+
+
 def write_html(
     genhtml: Genhtml,
     tracefile: Path,
@@ -301,17 +331,21 @@ def write_html(
     path_prefix: str = "",
     absolute: bool = False,
     timeout: float | None = DEFAULT_GENHTML_TIMEOUT,
+    differential: Differential | None = None,
 ) -> list[str]:
     """Make the report in a fresh folder beside `out_dir`, which it replaces once genhtml succeeded.
 
     genhtml runs from the rootdir (the SF: paths are relative to it) with
     relative arguments; genhtml 2.x reads per-test data (a `description_file`
-    given) from a copy shaped by lcov2_per_test_pieces.  Returns genhtml's
-    ERROR/WARNING lines; raises HtmlError when `out_dir` may not be replaced,
-    or genhtml fails or takes longer than `timeout` seconds: the earlier
-    report then stays as it was.
+    given) from a copy shaped by lcov2_per_test_pieces, and makes the
+    differential report when given one (genhtml 2.x only: see Differential).
+    Returns genhtml's ERROR/WARNING lines; raises HtmlError when `out_dir`
+    may not be replaced, or genhtml fails or takes longer than `timeout`
+    seconds: the earlier report then stays as it was.
     """
     keep = [rootdir, tracefile, *([description_file] if description_file else [])]
+    if differential is not None:
+        keep.append(differential.baseline)
     refuse_html_folder(out_dir, keep)
     target = Path(os.path.realpath(out_dir))
     with _work_folder(target) as work:
@@ -331,6 +365,8 @@ def write_html(
             description,
             rootdir if absolute else None,
         )
+        if differential is not None and genhtml.major >= 2:
+            args[-len(sources) : -len(sources)] = differential.arguments(work, rootdir, path_prefix)
         complaints = _run_genhtml(args, rootdir, timeout)
         renames = {_relative(report, rootdir): _relative(target, rootdir)}
         for source in sources:

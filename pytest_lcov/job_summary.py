@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from pytest_lcov.diff import DiffCoverage
+from pytest_lcov.differential import CATEGORIES, METRICS, DifferentialReport
 from pytest_lcov.model import FileRecord, FileRow, Totals, format_ranges, percent
 from pytest_lcov.tracefile import safe_field
 
@@ -138,6 +139,22 @@ def _totals_block(totals: Totals) -> _Block:
     return _table("Totals", ("", "Hit", "Found", "Cover"), (":--", "--:", "--:", "--:"), rows)
 
 
+def _categories_block(found: DifferentialReport) -> _Block:
+    """genhtml 2.x's differential categories against the baseline: one row per metric, one column each."""
+    counts = found.totals
+    used = [category for category in CATEGORIES if any(counts[metric].get(category) for metric in METRICS)]
+    rows = [
+        (metric.capitalize(), *(str(counts[metric].get(category, 0)) for category in used))
+        for metric in METRICS
+    ]
+    return _table(
+        "Against the baseline",
+        ("Against the baseline", *used),
+        (":--", *("--:" for _ in used)),
+        rows,
+    )
+
+
 def _diff_blocks(diff: DiffCoverage) -> list[_Block]:
     """The change's rate in a sentence, then one row per changed file of the measured source."""
     since = f" since {markdown_code(_shorten(diff.ref, MAX_NAME))}" if diff.ref else ""
@@ -200,6 +217,7 @@ def job_summary(
     diff: DiffCoverage | None = None,
     failure: str | None = None,
     *,
+    differential: DifferentialReport | None = None,
     title: str = DEFAULT_TITLE,
     top: int = TOP_FILES,
     max_bytes: int = DEFAULT_MAX_BYTES,
@@ -223,6 +241,8 @@ def job_summary(
             blocks.append(_totals_block(totals))
         if diff is not None:
             blocks.extend(_diff_blocks(diff))
+        if differential is not None:
+            blocks.append(_categories_block(differential))
         blocks.extend(_missed_blocks(files, top))
     return _fit(blocks, max_bytes)
 

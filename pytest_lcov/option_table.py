@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_lcov import PytestLcovError
+from pytest_lcov.differential import CATEGORIES
 from pytest_lcov.html import DEFAULT_GENHTML, DEFAULT_GENHTML_TIMEOUT
 from pytest_lcov.tracefile import DEFAULT_DIALECT, DIALECTS, safe_test_name
 
@@ -113,6 +114,17 @@ def _lines(value: Any, key: str) -> tuple[str, ...]:
     if not isinstance(value, list | tuple) or not all(isinstance(item, str) for item in value):
         raise OptionError(f"{key} = {value!r}: expected a list of text values")
     return tuple(value)
+
+
+def _categories(value: Any, key: str) -> tuple[str, ...]:
+    """Differential categories (``UNC,LBC,UIC``), one value or several, each comma-separated."""
+    parts = [part.strip().upper() for item in _lines(value, key) for part in item.split(",")]
+    named = tuple(dict.fromkeys(part for part in parts if part))
+    unknown = [part for part in named if part not in CATEGORIES]
+    if unknown or not named:
+        what = f"{', '.join(unknown)} is not a category" if unknown else "names no category"
+        raise OptionError(f"{key} = {value!r}: {what}; the categories are {', '.join(CATEGORIES)}")
+    return named
 
 
 def _source(value: Any, key: str) -> tuple[str, ...]:
@@ -404,6 +416,26 @@ OPTIONS = (
         "max_uncovered_diff_lines",
         "fail the run when more changed lines than this never ran (needs lcov_diff)",
         parse=_count,
+        gate=True,
+        needs_diff=True,
+    ),
+    Option(
+        "lcov_baseline",
+        "baseline",
+        "the base's tracefile, as the base's own run wrote it: sort every line, branch and function of "
+        "this run into genhtml 2.x's differential categories (UNC, LBC, GNC, ...) through the change, "
+        "and make --lcov-html genhtml 2.x's differential report (needs lcov_diff)",
+        "path",
+        needs_diff=True,
+    ),
+    Option(
+        "lcov_fail_on",
+        "fail_on",
+        "fail the run when any line, branch or function falls in one of these differential categories, "
+        "e.g. UNC,LBC,UIC (needs lcov_baseline) (needs lcov_diff)",
+        "lines",
+        _categories,
+        default=(),
         gate=True,
         needs_diff=True,
     ),

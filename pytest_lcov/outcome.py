@@ -9,6 +9,7 @@ steps, terminal.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 import traceback
@@ -16,17 +17,30 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pytest_lcov import prefixed
+from pytest_lcov import PytestLcovError, prefixed
 from pytest_lcov.coverage_settings import TotalGate, coverage_total, total_gate
-from pytest_lcov.diff import ChangedLines, DiffCoverage, diff_coverage, github_annotations
+from pytest_lcov.diff import (
+    MAX_ANNOTATIONS,
+    ChangedLines,
+    DiffCoverage,
+    DiffError,
+    diff_coverage,
+    escape_data,
+    escape_property,
+    github_annotations,
+    repo_relative,
+)
 from pytest_lcov.diff import summary_line as diff_summary_line
+from pytest_lcov.differential import DifferentialReport, categories, genhtml_diff, parse_unified_diff
 from pytest_lcov.executions import uncounted_notices
-from pytest_lcov.html import Genhtml, HtmlError, find_genhtml, write_html
+from pytest_lcov.html import Differential, Genhtml, HtmlError, find_genhtml, write_html
+from pytest_lcov.merge import TracefileMerge
+from pytest_lcov.model import FileRecord, MergeConflict
 from pytest_lcov.option_table import ReportOptions
 from pytest_lcov.report import Report
 from pytest_lcov.settings import Settings
 from pytest_lcov.terminal import missed_gates, shown, summary_line
-from pytest_lcov.tracefile import safe_field
+from pytest_lcov.tracefile import LcovParseError, safe_field
 
 NOT_WRITTEN = "no tracefile written"
 SLOW_GENHTML_SECONDS = 10.0  # genhtml 2.x on per-test data: say how long from this estimate on
@@ -145,7 +159,131 @@ def change_gate_lines(settings: Settings, why: str) -> list[Line]:
         lines.append(fail(f"FAIL diff coverage {why}"))
     if settings.max_uncovered_diff_lines is not None:
         lines.append(fail(f"FAIL uncovered changed lines {why}"))
+    if settings.fail_on:
+        lines.append(fail(f"FAIL differential categories {','.join(settings.fail_on)} {why}"))
     return lines
+
+
+@dataclass
+class BaselineResult:
+    """This run against the base's tracefile: the categories (None if they could not be made), their
+    lines, and what genhtml 2.x needs for the differential report."""
+
+    report: DifferentialReport | None
+    lines: list[Line] = field(default_factory=list)
+    html: Differential | None = None
+    annotations: list[str] = field(default_factory=list)
+
+
+# What a reviewer is told of beside a change's lines never run (UNC): code that ran at the base
+# and runs no more, and code measured now that the base did not measure, never run.
+ANNOTATED = {
+    "LBC": "ran at the base, not now (lost baseline coverage)",
+    "UIC": "not measured at the base, never run now (uncovered included code)",
+}
+
+
+def baseline_step(
+    settings: Settings, options: ReportOptions, rootdir: Path, repository: str | None = None
+) -> BaselineResult:
+    """Sort this run's lines, branches and functions into genhtml 2.x's categories; check --lcov-fail-on.
+
+    Both tracefiles are read back from disk as any reader would (and refused
+    as `pytest-lcov merge` refuses them); the change is git's, since the
+    merge base of lcov_diff, for the files either names.  Names are compared
+    without the path prefix, as genhtml reads them.
+    """
+    assert settings.baseline is not None and settings.diff_ref is not None
+    prefix = options.path_prefix
+    try:
+        base = _records(settings.baseline, prefix, "the baseline")
+        current = _records(settings.output, prefix, "the tracefile")
+        diff = genhtml_diff(settings.diff_ref, rootdir, sorted(base.keys() | current.keys()))
+        found = categories(base, current, parse_unified_diff(diff))
+    except (DiffError, _Unreadable) as exc:
+        why = "cannot be checked: no differential coverage"
+        return BaselineResult(
+            None, [tell(f"no differential coverage: {exc}", "red"), *_fail_on_lines(settings, why)]
+        )
+    text = f"LCOV against {shown(settings.baseline)} since {settings.diff_ref}: {categories_line(found)}"
+    result = BaselineResult(found, [say(text)], Differential(settings.baseline, diff))
+    failing = found.failing(settings.fail_on)
+    if failing:
+        listed = "; ".join(
+            f"{metric} " + ", ".join(f"{category} {count}" for category, count in counts.items())
+            for metric, counts in failing.items()
+        )
+        result.lines.append(fail(f"FAIL {listed} (--lcov-fail-on={','.join(settings.fail_on)})"))
+    if settings.annotations and repository is not None and os.environ.get("GITHUB_ACTIONS") == "true":
+        result.annotations = category_annotations(found, rootdir, repository)
+    return result
+
+
+def category_annotations(
+    found: DifferentialReport, rootdir: Path, repository: str, limit: int = MAX_ANNOTATIONS
+) -> list[str]:
+    """GitHub ``::warning`` commands for each run of ANNOTATED lines, as diff coverage's annotations.
+
+    At most `limit`: the last one then says how many were left out, since
+    GitHub would drop them unsaid.  File names are relative to the repository.
+    """
+    commands = []
+    for name, entry in found.files.items():
+        file = escape_property(repo_relative(str(rootdir / name), repository))
+        spans: list[tuple[str, int, int]] = []
+        for line in sorted(entry.lines):
+            category = entry.lines[line]
+            if category not in ANNOTATED:
+                continue
+            if spans and spans[-1][0] == category and spans[-1][2] == line - 1:
+                spans[-1] = (category, spans[-1][1], line)
+            else:
+                spans.append((category, line, line))
+        for category, first, last in spans:
+            where = f"line {first}" if first == last else f"lines {first}-{last}"
+            message = escape_data(f"{where}: {ANNOTATED[category]}")
+            commands.append(f"::warning file={file},line={first},endLine={last},title={category}::{message}")
+    if len(commands) <= limit:
+        return commands
+    kept = max(limit - 1, 0)
+    note = f"::warning title=Against the baseline::{len(commands) - kept} more ranges are not annotated"
+    return [*commands[:kept], note] if limit > 0 else []
+
+
+def categories_line(found: DifferentialReport) -> str:
+    """Each metric's non-empty categories, in genhtml's order of priority, on one line."""
+    parts = []
+    for metric, counts in found.totals.items():
+        listed = ", ".join(f"{category} {count}" for category, count in counts.items() if count)
+        if listed:
+            parts.append(f"{metric} {listed}")
+    return "; ".join(parts) or "nothing measured"
+
+
+def _fail_on_lines(settings: Settings, why: str) -> list[Line]:
+    if not settings.fail_on:
+        return []
+    return [fail(f"FAIL differential categories {','.join(settings.fail_on)} {why}")]
+
+
+class _Unreadable(PytestLcovError):
+    """A tracefile that cannot be read or is not one; the message says which and why."""
+
+
+def _records(path: Path, prefix: str, what: str) -> dict[str, FileRecord]:
+    """The records of the tracefile at `path`, added up per source file, by name without `prefix`."""
+    merge = TracefileMerge(keep_empty=True)
+    try:
+        merge.add_file(path)
+    except OSError as exc:
+        raise _Unreadable(f"{what} {shown(path)} cannot be read: {exc.strerror or exc}") from None
+    except (LcovParseError, MergeConflict) as exc:
+        raise _Unreadable(f"{what} {shown(path)} is not a tracefile: {exc}") from None
+    records: dict[str, FileRecord] = {}
+    for record in merge.records():
+        name = record.path.removeprefix(prefix)
+        records[name] = dataclasses.replace(record, path=name)
+    return records
 
 
 def html_lines(
@@ -155,14 +293,25 @@ def html_lines(
     rootdir: Path,
     out_dir: Path,
     announce: Callable[[Line], None],
+    differential: Differential | None = None,
 ) -> list[Line]:
     """genhtml's report: of the per-test file with its descriptions, else of the tracefile.
 
     `announce` shows a line at once, before a long genhtml run, rather than
-    after it with the others.
+    after it with the others.  With `differential`, genhtml 2.x makes its
+    differential report; genhtml 1.x, which has none, the plain one, and says so.
     """
+    lines = []
     try:
         genhtml = find_genhtml(settings.genhtml)
+        if differential is not None and genhtml.major < 2:
+            lines.append(
+                notice(
+                    f"genhtml {genhtml.major}.x makes no differential report (lcov 2.x's genhtml does): "
+                    "the HTML report is of this run alone"
+                )
+            )
+            differential = None
         if (warning := how_long_line(genhtml, report, settings)) is not None:
             announce(warning)
         complaints = write_html(
@@ -175,10 +324,11 @@ def html_lines(
             path_prefix=options.path_prefix,
             absolute=options.absolute_paths,
             timeout=settings.genhtml_timeout,
+            differential=differential,
         )
     except HtmlError as exc:
-        return [fail(str(exc)) if settings.html_required else notice(str(exc))]
-    lines = [notice(f"genhtml: {complaint}") for complaint in complaints]
+        return [*lines, fail(str(exc)) if settings.html_required else notice(str(exc))]
+    lines += [notice(f"genhtml: {complaint}") for complaint in complaints]
     lines.append(say(f"LCOV HTML report in {shown(out_dir / 'index.html')}"))
     return lines
 

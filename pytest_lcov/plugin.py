@@ -52,6 +52,7 @@ from pytest_lcov.coverage_settings import (
     required_total,
 )
 from pytest_lcov.diff import ChangedLines, DiffError, changed_lines
+from pytest_lcov.differential import DifferentialReport
 from pytest_lcov.executions import (
     FileCounts,
     imported_before_notice,
@@ -72,6 +73,7 @@ from pytest_lcov.option_table import ReportOptions
 from pytest_lcov.outcome import (
     NOT_WRITTEN,
     Line,
+    baseline_step,
     change_gate_lines,
     diff_step,
     earlier_lines,
@@ -88,7 +90,7 @@ from pytest_lcov.report import Report, write_report
 from pytest_lcov.reported_files import collected_data
 from pytest_lcov.safe_write import DESCRIPTION_LINE, TRACEFILE_LINE, output_problem
 from pytest_lcov.settings import Settings, add_options, resolve, setting_error
-from pytest_lcov.terminal import shown, table
+from pytest_lcov.terminal import categories_table, shown, table
 from pytest_lcov.tracefile import safe_field
 from pytest_lcov.transport import WorkerLoss, WorkerResult, WorkerResults, error_to_wire, from_wire
 
@@ -548,6 +550,7 @@ class LcovReport:
         self.remapped_cov: coverage.Coverage | None = None  # the run's data with [paths] applied
         self.lines: list[Line] = []
         self.annotations: list[str] = []
+        self.differential: DifferentialReport | None = None  # this run against --lcov-baseline
         self.table_settings = (0, False)  # coverage.py's precision, skip_covered: read when reporting
 
     @pytest.hookimpl(trylast=True)
@@ -631,8 +634,14 @@ class LcovReport:
         """The steps after the tracefile, in order: what was written, HTML, gates, the change."""
         settings = self.settings
         self._show(session, written_lines(report, settings, self.options))
+        baseline = None
+        if changed is not None and settings.baseline is not None:
+            baseline = baseline_step(settings, self.options, self.rootdir, changed.root)
         if settings.html is not None:
-            html = html_lines(report, settings, self.options, self.rootdir, settings.html, self._announce)
+            for_genhtml = baseline.html if baseline is not None else None
+            html = html_lines(
+                report, settings, self.options, self.rootdir, settings.html, self._announce, for_genhtml
+            )
             self._show(session, html)
         precision = report_precision(cov, settings.precision)
         required = required_total(cov, settings.fail_under_total)
@@ -644,7 +653,12 @@ class LcovReport:
             self._show(session, result.lines)
             self.annotations = result.annotations
             diff = result.coverage
-        self._write_job_summary(session, job_summary(report.totals, report.files, diff, title=TITLE))
+        if baseline is not None:
+            self._show(session, baseline.lines)
+            self.annotations += baseline.annotations
+        differential = self.differential = baseline.report if baseline is not None else None
+        summary = job_summary(report.totals, report.files, diff, title=TITLE, differential=differential)
+        self._write_job_summary(session, summary)
 
     def _append(
         self,
@@ -780,6 +794,8 @@ class LcovReport:
             rows = table(
                 report.files, report.totals, report.numbers, precision, skip_covered, report.empty_skipped
             )
+            if self.differential is not None:
+                rows += ["", *categories_table(self.differential)]
             for row in rows:
                 terminalreporter.write_line(row)
         for line in self.lines:

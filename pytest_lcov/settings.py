@@ -75,6 +75,8 @@ class Settings:
     diff_ref: str | None
     fail_under_diff: float | None
     max_uncovered_diff_lines: int | None
+    baseline: Path | None  # the base's tracefile, for the differential categories
+    fail_on: tuple[str, ...]  # differential categories that fail the run
     no_job_summary: bool
     annotations: bool
 
@@ -216,6 +218,10 @@ def _refuse_diff_gates_without_ref(given: dict[str, Any]) -> None:
 
     Set to 0 is set: a gate of 0 uncovered lines is the strictest, not none.
     """
+    if given.get("fail_on") and given.get("baseline") is None:
+        raise OptionError(
+            "lcov_fail_on needs lcov_baseline: the base's tracefile the categories compare with"
+        )
     if given.get("diff_ref"):
         return
     for option in OPTIONS:

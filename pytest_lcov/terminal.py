@@ -8,6 +8,8 @@ from pathlib import Path
 
 from pytest_lcov.coverage_internals import Numbers, display_covered
 from pytest_lcov.coverage_settings import coverage_total
+from pytest_lcov.differential import CATEGORIES, DifferentialReport
+from pytest_lcov.differential import METRICS as CATEGORY_METRICS
 from pytest_lcov.model import Totals, format_totals, percent
 from pytest_lcov.report import FileSummary
 from pytest_lcov.tracefile import safe_field
@@ -117,6 +119,43 @@ def table(
         lines += ["", f"{_plural(complete, 'file')} skipped due to complete coverage."]
     if empty_skipped and not skip_covered:
         lines += ["", f"{_plural(empty_skipped, 'empty file')} skipped."]
+    return lines
+
+
+def categories_table(found: DifferentialReport) -> list[str]:
+    """Each file's lines by differential category against the baseline, then the metrics' totals.
+
+    The columns are the categories some line falls in, in genhtml's order of
+    priority (UNC first); files whose lines are all unchanged and covered
+    before and after (CBC alone) are left out, as complete ones are.
+    """
+    totals = found.totals
+    used = [
+        category
+        for category in CATEGORIES
+        if any(totals[metric].get(category) for metric in CATEGORY_METRICS)
+    ]
+    header = ["Against the baseline", *used]
+    rows = [header]
+    for name, entry in found.files.items():
+        counts = entry.counts["lines"]
+        if any(count for category, count in counts.items() if category != "CBC"):
+            rows.append([safe_field(name), *(str(counts.get(category, 0)) for category in used)])
+    rows.append(["TOTAL (lines)", *(str(found.totals["lines"].get(category, 0)) for category in used)])
+    for metric in ("branches", "functions"):
+        counts = found.totals[metric]
+        if any(counts.values()):
+            rows.append([f"TOTAL ({metric})", *(str(counts.get(category, 0)) for category in used)])
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    lines = []
+    for index, row in enumerate(rows):
+        cells = [
+            row[0].ljust(widths[0]),
+            *(cell.rjust(width) for cell, width in zip(row[1:], widths[1:], strict=True)),
+        ]
+        lines.append("  ".join(cells).rstrip())
+        if index == 0:
+            lines.append("-" * len(lines[0]))
     return lines
 
 

@@ -68,6 +68,7 @@ TABLE = {
         "counting",
         "coverage_settings",
         "diff",
+        "differential",
         "executions",
         "safe_write",
         "html",
@@ -87,8 +88,11 @@ TABLE = {
         "api",
         "coverage_settings",
         "diff",
+        "differential",
         "executions",
         "html",
+        "merge",
+        "model",
         "option_table",
         "report",
         "settings",
@@ -97,7 +101,7 @@ TABLE = {
     ),
     "transport": may(False, ""),
     "settings": may(True, "", "option_table", "tracefile"),
-    "option_table": may(False, "", "html", "tracefile"),
+    "option_table": may(False, "", "differential", "html", "tracefile"),
     # measurement
     "measure": may(True, "api", "coverage_internals", "settings"),
     "counting": may(False, ""),
@@ -136,10 +140,14 @@ TABLE = {
         "report",
         "tracefile",
     ),
-    "terminal": may(False, "", "coverage_internals", "coverage_settings", "model", "report", "tracefile"),
+    "terminal": may(
+        False, "", "coverage_internals", "coverage_settings", "differential", "model", "report", "tracefile"
+    ),
     "html": may(False, ""),
     "diff": may(False, "", *TEXT),
-    "job_summary": may(False, "", "diff", *TEXT),
+    "job_summary": may(False, "", "diff", "differential", *TEXT),
+    "differential": may(False, "", "diff", *TEXT),
+    "annotate": may(False, "", "diff", "tracefile"),
     "safe_write": may(False, ""),
     # the model and its text
     "model": may(False, ""),
@@ -164,7 +172,17 @@ TABLE = {
 
 # Loaded without pytest or coverage.py (imports at module level only, followed through the package):
 # the `merge` command, the text tools and what the parsing helpers import first.
-LOADS_NEITHER = ("cli", "merge", "tracefile", "model", "diff", "job_summary", "parser_state", "counting")
+LOADS_NEITHER = (
+    "cli",
+    "merge",
+    "tracefile",
+    "model",
+    "diff",
+    "differential",
+    "job_summary",
+    "parser_state",
+    "counting",
+)
 
 
 @dataclass(frozen=True)
