@@ -8,6 +8,7 @@ out by hand.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -242,3 +243,14 @@ def test_the_table_and_the_annotations_give_the_categories(
         "::warning file=pkg/calc.py,line=12,endLine=13,title=LBC::lines 12-13: ran at the base, not now "
         "(lost baseline coverage)",
     ]
+
+
+def test_the_docs_example_is_what_the_run_prints(change: pytest.Pytester) -> None:
+    """docs/change-coverage.md shows this very change: its lines must be the run's."""
+    page = (Path(__file__).parent.parent / "docs/change-coverage.md").read_text(encoding="utf-8")
+    block = page.split("<!-- baseline-example:", 1)[1].split("```console\n", 1)[1].split("```", 1)[0]
+    command, _, *shown = block.splitlines()
+    assert command == "$ pytest --lcov --lcov-diff=main --lcov-baseline=base.info --lcov-fail-on=UNC"
+    result = run_pytest(change, *command.split()[2:])
+    assert result.ret == 1
+    assert [line for line in result.outlines if line.startswith(("LCOV", "pytest-lcov:"))] == shown
