@@ -62,8 +62,11 @@ hunks as git means them.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
 import re
+import subprocess
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -71,8 +74,11 @@ from typing import Literal
 
 from pytest_lcov.diff import (
     DIFF_OPTIONS,
+    GIT_CONFIG,
     GIT_TIMEOUT,
     DiffError,
+    _first_line,
+    _git_env,
     filters_off,
     git_output,
     merge_base,
@@ -935,3 +941,182 @@ def _new_file(path: str, name: bytes) -> bytes:
         if not last_ends:
             out.append(b"\\ No newline at end of file\n")
     return b"".join(out)
+
+
+# --- whether the baseline is the base's --------------------------------------------------------
+
+_BATCH_HEADER = re.compile(rb"^[0-9a-f]{40,64} ([a-z]+) ([0-9]+)$")
+_SHORT_SHA = 12
+
+
+def baseline_mismatch(
+    baseline: Mapping[str, FileRecord],
+    ref: str,
+    cwd: str | os.PathLike[str],
+    timeout: float = GIT_TIMEOUT,
+) -> str | None:
+    """None when `baseline` fits the sources at the merge base of `ref` and HEAD; else why not, in one line.
+
+    The categories take the baseline for the base's own tracefile: a
+    baseline written at another commit (a stale artifact) or of another
+    project puts its lines on the wrong text, and every category after that
+    is wrong without a word of warning (genhtml, which reads only the
+    current sources and the diff, cannot tell).  So each file the
+    baseline names (a relative name read from `cwd`, as the tracefile's
+    names are) is read as the merge base holds it, and must have:
+
+    - its existence: a file the base does not have is a mismatch, unless
+      its record is empty (nothing measured), or git ignores it in the
+      working tree (a file the build writes, such as a version module);
+    - room for every ``DA`` line, function start and end and branch line;
+    - for each ``DA`` line that carries a checksum, the same checksum of
+      the base's text of that line (MD5, base64, as geninfo and
+      `records.line_checksums` make it; padding is not compared).
+
+    Files outside the repository cannot be read at the base and are not
+    checked.  The base's text is git's blob, before any smudge filter or
+    end-of-line conversion (a checksum drops a line's final CR, as
+    genhtml does).  One ``git cat-file --batch`` reads every file, fed
+    ``<sha>:<path>`` lines, never through a shell, so that the check costs
+    one process however many files there are (``git check-ignore`` runs
+    only when some file is missing); names holding a line break cannot be
+    fed so and are not checked.  The reason names the first
+    file (by name) and line that does not fit and the merge base's short
+    hash.  Raises DiffError (one line) when git cannot answer.
+    """
+    folder = os.fspath(cwd)
+    if not os.path.isdir(folder):
+        raise DiffError(f"{safe_field(folder)} is not a folder")
+    root, shallow = repository(folder, timeout)
+    base = merge_base(ref, root, shallow, timeout)
+    short = base[:_SHORT_SHA]
+    wanted: dict[str, str] = {}  # baseline name: path in the repository
+    for name in sorted(baseline):
+        record = baseline[name]
+        if not (record.lines or record.functions or record.branches):
+            continue
+        relative = _repository_path(root, os.path.normpath(os.path.join(folder, name)))
+        if relative is not None and "\n" not in relative and "\r" not in relative:
+            wanted[name] = relative
+    if not wanted:
+        return None
+    paths = sorted(set(wanted.values()))
+    request = b"".join(os.fsencode(f"{base}:{path}\n") for path in paths)
+    blobs = _batch_blobs(_git_with_input(["cat-file", "--batch"], root, request, "git cat-file", timeout))
+    if len(blobs) != len(paths):
+        raise DiffError(f"git cat-file answered {len(blobs)} of {len(paths)} files")
+    texts = dict(zip(paths, blobs, strict=True))
+    missing = [path for path in paths if texts[path] is None]
+    ignored = _ignored(missing, root, timeout) if missing else frozenset()
+    for name, relative in wanted.items():
+        text = texts[relative]
+        if text is None:
+            if relative in ignored:
+                continue
+            return f"names {safe_field(name)}, which {short} does not have"
+        reason = _record_misfit(baseline[name], text)
+        if reason is not None:
+            return f"{safe_field(name)} {reason} at {short}"
+    return None
+
+
+def _repository_path(root: str, full: str) -> str | None:
+    """`full` relative to the repository `root`, ``/``-separated; None when it lies outside."""
+    for candidate in (full, os.path.realpath(full)):
+        for top in (root, os.path.realpath(root)):
+            try:
+                relative = os.path.relpath(candidate, top)
+            except ValueError:  # another drive on Windows
+                continue
+            if relative != os.pardir and not relative.startswith(os.pardir + os.sep):
+                return None if relative == os.curdir else relative.replace(os.sep, "/")
+    return None
+
+
+def _git_with_input(
+    args: list[str], root: str, data: bytes, what: str, timeout: float, success: tuple[int, ...] = (0,)
+) -> bytes:
+    """A git command fed `data` on its standard input, as `run_git` runs one otherwise (a list, no shell).
+
+    Its output when it exits with one of `success`; DiffError with git's first complaint otherwise.
+    """
+    config = [part for setting in GIT_CONFIG for part in ("-c", setting)]
+    try:
+        result = subprocess.run(
+            ["git", "--no-pager", *config, *args],
+            cwd=root,
+            env=_git_env(),
+            input=data,
+            capture_output=True,
+            timeout=timeout,
+        )
+    except FileNotFoundError:
+        raise DiffError("git is not installed (no git command on PATH)") from None
+    except subprocess.TimeoutExpired:
+        raise DiffError(f"{what} did not finish within {timeout:g} s") from None
+    except OSError as exc:
+        raise DiffError(f"cannot run git in {safe_field(root)}: {exc.strerror or exc}") from None
+    if result.returncode not in success:
+        raise DiffError(f"{what} failed: {_first_line(result.stderr)}")
+    return result.stdout
+
+
+def _batch_blobs(output: bytes) -> list[bytes | None]:
+    """Each answer of ``git cat-file --batch``, in the order asked: a blob's bytes, else None.
+
+    An answer is ``<oid> <type> <size>``, a line, the object, a line; or
+    ``<name> missing`` (or ``ambiguous``), a line.  A tree (the name of a
+    folder) is no file: None.
+    """
+    answers: list[bytes | None] = []
+    position = 0
+    while position < len(output):
+        end = output.find(b"\n", position)
+        if end < 0:
+            raise DiffError("git cat-file answered a line without its end")
+        header = _BATCH_HEADER.match(output[position:end])
+        if header is None:  # missing or ambiguous: the name asked for, then why
+            answers.append(None)
+            position = end + 1
+            continue
+        size = int(header[2])
+        answers.append(output[end + 1 : end + 1 + size] if header[1] == b"blob" else None)
+        position = end + 1 + size + 1
+    return answers
+
+
+def _ignored(paths: list[str], root: str, timeout: float) -> frozenset[str]:
+    """Those of `paths` (in the repository) that git ignores in the working tree and does not track."""
+    request = b"".join(os.fsencode(path) + b"\0" for path in paths)
+    output = _git_with_input(  # 1: none of them is ignored
+        ["check-ignore", "-z", "--stdin"], root, request, "git check-ignore", timeout, success=(0, 1)
+    )
+    return frozenset(os.fsdecode(name) for name in output.split(b"\0") if name)
+
+
+def _record_misfit(record: FileRecord, text: bytes) -> str | None:
+    """Why `record` cannot be of `text` (its first line that does not fit), or None."""
+    count = text.count(b"\n") + (1 if text and not text.endswith(b"\n") else 0)
+    numbers = [*record.lines, *(line for fn in record.functions for line in (fn.start, fn.end) if line)]
+    numbers += [branch.line for branch in record.branches]
+    past = min((line for line in numbers if line > count), default=None)
+    lines = text.split(b"\n")
+    differs = min(
+        (
+            line
+            for line, checksum in record.checksums.items()
+            if 0 < line <= count and checksum.rstrip("=") != _checksum(lines[line - 1])
+        ),
+        default=None,
+    )
+    if past is not None and (differs is None or past < differs):
+        return f"line {past} is past the end of its {count} line{'' if count == 1 else 's'}"
+    if differs is not None:
+        return f"line {differs}'s checksum is not that of its text"
+    return None
+
+
+def _checksum(line: bytes) -> str:
+    """A line's checksum as geninfo writes it (`records.line_checksums`): MD5, base64 without padding."""
+    digest = hashlib.md5(line.removesuffix(b"\r"), usedforsecurity=False).digest()
+    return base64.b64encode(digest).decode("ascii").rstrip("=")

@@ -17,6 +17,7 @@ branch counts are compared with twice ours.
 from __future__ import annotations
 
 import re
+import subprocess
 import tempfile
 from dataclasses import replace
 from pathlib import Path
@@ -25,15 +26,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from pytest_lcov.diff import DiffError
 from pytest_lcov.differential import (
     DifferentialReport,
+    baseline_mismatch,
     categories,
     genhtml_diff,
     parse_unified_diff,
 )
 from pytest_lcov.model import BranchRecord, FileRecord, FunctionRecord
 from pytest_lcov.tracefile import format_record, parse
-from tests.helpers import git, run_pytest
+from tests.helpers import PYTEST, git, run_pytest
 from tests.lcov_tools import LcovTools
 
 METRIC_NAMES = {"line": "lines", "branch": "branches", "function": "functions"}
@@ -624,3 +627,249 @@ def test_generated_histories_of_two_files_match_genhtml(
         write_lcov(folder / "base.info", base_records)
         write_lcov(folder / "current.info", [current, replace(other_current, path=new_name)])
         compare_with_genhtml(lcov2, folder)
+
+
+# --- whether the baseline is the base's (baseline_mismatch) -------------------------------------
+
+
+CALC_OLD = """\
+def add(a, b):
+    if a < 0:
+        return -1
+    return a + b
+
+
+def mul(a, b):
+    return a * b
+
+
+def sub(a, b):
+    if b > a:
+        return 0
+    return a - b
+"""
+CALC_SHORT = """\
+def add(a, b):
+    if a < 0:
+        return -1
+    return a + b
+
+
+def mul(a, b):
+    return a * b
+"""
+# Same lines, same count; line 8's text differs.
+CALC_BASE = CALC_SHORT.replace("return a * b", "return b * a")
+CALC_TEST = """\
+import importlib.util
+from pathlib import Path
+
+from pkg._version import VERSION
+from pkg.calc import add, mul
+
+
+def test_calc():
+    assert add(1, 2) == 3
+    assert mul(2, 3) == 6
+    assert VERSION == "1.0"
+
+
+def test_spaced():
+    spec = importlib.util.spec_from_file_location("spaced", Path(__file__).parent / "pkg" / "two words.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.half(4) == 2
+"""
+SPACED_OLD = "def half(x):\n    if x:\n        return x // 2\n    return 0\n"
+SPACED_BASE = "def half(x):\n    if x:\n        return x // 2\n    return 0\n"
+SPACED_SHORT = "def half(x):\n    return x // 2\n"
+MISMATCH_IGNORED = "*.info\n.pytest_cache/\n__pycache__/\n.coverage*\n_version.py\n"
+
+
+def lcov_run(project: Path, output: str, *options: str) -> dict[str, FileRecord]:
+    """A real ``pytest --lcov --lcov-branch`` session in `project`; its tracefile's records by name."""
+    command = [*PYTEST, "--lcov-branch", f"--lcov={output}", *options]
+    result = subprocess.run(command, cwd=project, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return read(project / output)
+
+
+def calc_history(project: Path, repository: Path) -> dict[str, dict[str, FileRecord]]:
+    """A history on main in `repository` (the pytest project in `project`), a baseline at each step.
+
+    1 ``old``: calc.py 14 lines long; 2 ``short``: calc.py cut to 8 lines; 3 (main, the base):
+    line 8's text changed, the length kept.  Then a branch ``work`` with edits in the working
+    tree.  Each commit gets baselines with and without checksums (``.info``, ``.sums.info``).
+    pkg/_version.py is written by "the build": ignored, never committed.
+    """
+    (project / "pkg").mkdir(parents=True)
+    (project / "pyproject.toml").write_text(PYPROJECT)
+    (project / "pkg/__init__.py").write_text("")
+    (project / "pkg/_version.py").write_text('VERSION = "1.0"\n')
+    (project / "test_calc.py").write_text(CALC_TEST)
+    (repository / ".gitignore").write_text(MISMATCH_IGNORED)
+    git(repository, "init", "-q", "-b", "main")
+    baselines: dict[str, dict[str, FileRecord]] = {}
+    for step, calc, spaced in (
+        ("old", CALC_OLD, SPACED_OLD),
+        ("short", CALC_SHORT, SPACED_BASE),
+        ("base", CALC_BASE, SPACED_BASE),
+    ):
+        (project / "pkg/calc.py").write_text(calc)
+        (project / "pkg/two words.py").write_text(spaced)
+        git(repository, "add", ".")
+        git(repository, "commit", "-q", "-m", step)
+        baselines[step] = lcov_run(project, f"{step}.info")
+        baselines[f"{step}.sums"] = lcov_run(project, f"{step}.sums.info", "--lcov-checksums")
+    git(repository, "checkout", "-q", "-b", "work")
+    (project / "pkg/calc.py").write_text("# changed on the branch\n" + CALC_BASE)
+    return baselines
+
+
+@pytest.fixture(scope="module")
+def calc_repository(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[Path, dict[str, dict[str, FileRecord]]]:
+    folder = tmp_path_factory.mktemp("mismatch")
+    return folder, calc_history(folder, folder)
+
+
+def test_the_base_s_own_baseline_fits(calc_repository: tuple[Path, dict[str, dict[str, FileRecord]]]) -> None:
+    folder, baselines = calc_repository
+    for step in ("base", "base.sums"):
+        baseline = baselines[step]
+        assert {"pkg/calc.py", "pkg/two words.py", "pkg/_version.py", "pkg/__init__.py"} <= set(baseline)
+        assert bool(baseline["pkg/calc.py"].checksums) == step.endswith(".sums")
+        assert baseline["pkg/calc.py"].branches  # --lcov-branch: branch lines are checked too
+        assert baseline_mismatch(baseline, "main", folder) is None
+        assert baseline_mismatch(baseline, "main", str(folder)) is None
+
+
+def test_a_baseline_of_a_longer_file_is_past_the_end(
+    calc_repository: tuple[Path, dict[str, dict[str, FileRecord]]],
+) -> None:
+    folder, baselines = calc_repository
+    base = git(folder, "rev-parse", "main").strip()
+    reason = baseline_mismatch(baselines["old"], "main", folder)
+    assert reason == f"pkg/calc.py line 11 is past the end of its 8 lines at {base[:12]}"
+    assert "\n" not in reason
+
+
+def test_a_baseline_of_other_text_of_the_same_length(
+    calc_repository: tuple[Path, dict[str, dict[str, FileRecord]]],
+) -> None:
+    folder, baselines = calc_repository
+    base = git(folder, "rev-parse", "main").strip()
+    # without checksums, the lengths are all there is to compare: they fit
+    assert baseline_mismatch(baselines["short"], "main", folder) is None
+    reason = baseline_mismatch(baselines["short.sums"], "main", folder)
+    assert reason == f"pkg/calc.py line 8's checksum is not that of its text at {base[:12]}"
+    # the checksum of the one line that differs is the only one that differs
+    assert {
+        line
+        for line, sums in baselines["short.sums"]["pkg/calc.py"].checksums.items()
+        if baselines["base.sums"]["pkg/calc.py"].checksums[line] != sums
+    } == {8}
+
+
+def test_a_baseline_naming_a_file_the_base_lacks(
+    calc_repository: tuple[Path, dict[str, dict[str, FileRecord]]],
+) -> None:
+    folder, baselines = calc_repository
+    base = git(folder, "rev-parse", "main").strip()[:12]
+    later = dict(baselines["base"])
+    later["pkg/added.py"] = FileRecord("pkg/added.py", lines={1: 1})
+    assert baseline_mismatch(later, "main", folder) == f"names pkg/added.py, which {base} does not have"
+    # a file of no lines is not looked for; nor is a file outside the repository
+    later["pkg/added.py"] = FileRecord("pkg/added.py")
+    later[str(folder.parent / "elsewhere.py")] = FileRecord("elsewhere.py", lines={99: 1})
+    later["../outside/pkg/calc.py"] = FileRecord("../outside/pkg/calc.py", lines={99: 1})
+    assert baseline_mismatch(later, "main", folder) is None
+    # an absolute name in the repository is read as its relative name
+    absolute = {str(folder / "pkg/calc.py"): baselines["old"]["pkg/calc.py"]}
+    reason = baseline_mismatch(absolute, "main", folder)
+    assert reason == f"{folder / 'pkg/calc.py'} line 11 is past the end of its 8 lines at {base}"
+    # a generated file git ignores is not the base's, and no sign of a foreign baseline; one that
+    # is committed later (tracked now, absent at the base) is
+    assert "pkg/_version.py" in baselines["base"]
+    other = {"pkg/later.py": FileRecord("pkg/later.py", lines={1: 1})}
+    (folder / "pkg/later.py").write_text("x = 1\n")
+    git(folder, "add", "pkg/later.py")
+    try:
+        assert baseline_mismatch(other, "main", folder) == f"names pkg/later.py, which {base} does not have"
+    finally:
+        git(folder, "rm", "-q", "--cached", "pkg/later.py")
+        (folder / "pkg/later.py").unlink()
+
+
+def test_a_function_or_a_branch_past_the_end(
+    calc_repository: tuple[Path, dict[str, dict[str, FileRecord]]],
+) -> None:
+    folder, baselines = calc_repository
+    base = git(folder, "rev-parse", "main").strip()[:12]
+    record = baselines["base"]["pkg/calc.py"]
+    assert baseline_mismatch({"pkg/calc.py": record}, "main", folder) is None
+    ends = replace(record, functions=[FunctionRecord("f", 2, 9, 1)])
+    assert baseline_mismatch({"pkg/calc.py": ends}, "main", folder) == (
+        f"pkg/calc.py line 9 is past the end of its 8 lines at {base}"
+    )
+    branch = replace(record, branches=[BranchRecord(10, 0, 0, 1)])
+    assert baseline_mismatch({"pkg/calc.py": branch}, "main", folder) == (
+        f"pkg/calc.py line 10 is past the end of its 8 lines at {base}"
+    )
+    # a checksum with base64 padding is the same checksum
+    padded = replace(
+        record, lines={8: 1}, checksums={8: baselines["base.sums"]["pkg/calc.py"].checksums[8] + "=="}
+    )
+    assert baseline_mismatch({"pkg/calc.py": padded}, "main", folder) is None
+
+
+def test_a_name_with_a_space(calc_repository: tuple[Path, dict[str, dict[str, FileRecord]]]) -> None:
+    folder, baselines = calc_repository
+    base = git(folder, "rev-parse", "main").strip()[:12]
+    spaced = baselines["base.sums"]["pkg/two words.py"]
+    assert spaced.lines and spaced.checksums
+    assert baseline_mismatch({"pkg/two words.py": spaced}, "main", folder) is None
+    shorter = replace(spaced, lines={**spaced.lines, 5: 0})
+    assert baseline_mismatch({"pkg/two words.py": shorter}, "main", folder) == (
+        f"pkg/two words.py line 5 is past the end of its 4 lines at {base}"
+    )
+    other = replace(spaced, checksums={line: "AAAAAAAAAAAAAAAAAAAAAA" for line in spaced.checksums})
+    first = min(spaced.checksums)
+    assert baseline_mismatch({"pkg/two words.py": other}, "main", folder) == (
+        f"pkg/two words.py line {first}'s checksum is not that of its text at {base}"
+    )
+
+
+def test_a_rootdir_in_a_subfolder_of_the_repository(tmp_path: Path) -> None:
+    """Names are relative to the pytest rootdir; the base is read at their place in the repository."""
+    project = tmp_path / "sub project"
+    project.mkdir()
+    baselines = calc_history(project, tmp_path)
+    base = git(tmp_path, "rev-parse", "main").strip()[:12]
+    assert "pkg/calc.py" in baselines["base.sums"]
+    assert baseline_mismatch(baselines["base.sums"], "main", project) is None
+    assert baseline_mismatch(baselines["old"], "main", project) == (
+        f"pkg/calc.py line 11 is past the end of its 8 lines at {base}"
+    )
+    assert baseline_mismatch(baselines["short.sums"], "main", project) == (
+        f"pkg/calc.py line 8's checksum is not that of its text at {base}"
+    )
+    # read from the repository's root, the names are of files the base does not have there (the
+    # empty pkg/__init__.py is not looked for, the ignored pkg/_version.py is not counted)
+    assert baseline_mismatch(baselines["base"], "main", tmp_path) == (
+        f"names pkg/calc.py, which {base} does not have"
+    )
+
+
+def test_git_failures_are_one_line(
+    tmp_path: Path, calc_repository: tuple[Path, dict[str, dict[str, FileRecord]]]
+) -> None:
+    folder, baselines = calc_repository
+    with pytest.raises(DiffError, match="unknown git ref 'nowhere'"):
+        baseline_mismatch(baselines["base"], "nowhere", folder)
+    with pytest.raises(DiffError, match="is not in a git checkout"):
+        baseline_mismatch(baselines["base"], "main", tmp_path)
+    with pytest.raises(DiffError, match="is not a folder"):
+        baseline_mismatch(baselines["base"], "main", tmp_path / "missing")
+    assert baseline_mismatch({}, "main", folder) is None
