@@ -31,7 +31,13 @@ from pytest_lcov.diff import (
     repo_relative,
 )
 from pytest_lcov.diff import summary_line as diff_summary_line
-from pytest_lcov.differential import DifferentialReport, categories, genhtml_diff, parse_unified_diff
+from pytest_lcov.differential import (
+    DifferentialReport,
+    baseline_mismatch,
+    categories,
+    genhtml_diff,
+    parse_unified_diff,
+)
 from pytest_lcov.executions import uncounted_notices
 from pytest_lcov.html import Differential, Genhtml, HtmlError, find_genhtml, write_html
 from pytest_lcov.merge import TracefileMerge
@@ -198,6 +204,10 @@ def baseline_step(
     try:
         base = _records(settings.baseline, prefix, "the baseline")
         current = _records(settings.output, prefix, "the tracefile")
+        mismatch = baseline_mismatch(base, settings.diff_ref, rootdir)
+        if mismatch is not None:
+            why = f"does not match the merge base of {settings.diff_ref}: {mismatch}"
+            raise _Unreadable(f"the baseline {shown(settings.baseline)} {why}")
         diff = genhtml_diff(settings.diff_ref, rootdir, sorted(base.keys() | current.keys()))
         found = categories(base, current, parse_unified_diff(diff))
     except (DiffError, _Unreadable) as exc:

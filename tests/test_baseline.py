@@ -135,6 +135,27 @@ def test_a_baseline_that_cannot_be_read_fails_the_gate_closed(
     assert (change.path / "lcov.info").exists()  # the run's own tracefile is written all the same
 
 
+def test_a_baseline_of_another_version_is_refused_in_one_line(change: pytest.Pytester) -> None:
+    """A baseline whose pkg/calc.py has a line 30 (the base's has 12) was not written at the base."""
+    base = change.path / "base.info"
+    base.write_text(base.read_text().replace("DA:12,0\n", "DA:12,0\nDA:30,1\n"))
+    result = run_pytest(
+        change,
+        "--lcov",
+        "--lcov-diff=main",
+        "--lcov-baseline=base.info",
+        "--lcov-fail-on=UNC",
+        "--lcov-table",
+    )
+    assert result.ret == 1
+    [said] = [line for line in result.outlines if line.startswith("pytest-lcov: no differential coverage:")]
+    assert said.startswith(
+        "pytest-lcov: no differential coverage: the baseline base.info does not match the merge base of "
+        "main: pkg/calc.py line 30 is past the end of its 12 lines at "
+    )
+    assert not [line for line in result.outlines if line.startswith(("LCOV against", "Against the baseline"))]
+
+
 def test_no_tracefile_fails_the_gate_closed(change: pytest.Pytester) -> None:
     (change.path / "test_calc.py").write_text("import pytest\n\n\ndef test_x():\n    pytest.exit('stop')\n")
     result = run_pytest(
