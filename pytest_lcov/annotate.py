@@ -63,14 +63,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from pytest_lcov import PytestLcovError
-from pytest_lcov.diff import (
-    GIT_TIMEOUT,
-    DiffError,
-    _checked,
-    _repository,
-    _run_git,
-    _without_filters,
-)
+from pytest_lcov.diff import GIT_TIMEOUT, DiffError, filters_off, git_output, repository, run_git
 from pytest_lcov.tracefile import safe_field
 
 UNCOMMITTED = "0" * 40  # git blame's id for lines not committed
@@ -199,12 +192,12 @@ def start_annotations(
         raise AnnotateError(f"{safe_field(start)} is not a folder")
     now = _now()
     try:
-        top, shallow = _repository(start, timeout)
+        top, shallow = repository(start, timeout)
         top = os.path.realpath(top)
-        settings = _without_filters(top, timeout)
+        settings = filters_off(top, timeout)
         head, tracked = _tracked(top, timeout)
         user = _current_user(top, timeout)
-        blame_settings = _run_git(["config", "-z", "--get-regexp", r"^blame\."], top, timeout).stdout
+        blame_settings = run_git(["config", "-z", "--get-regexp", r"^blame\."], top, timeout).stdout
     except DiffError as exc:
         raise AnnotateError(str(exc)) from None
     inside: dict[str, str] = {}  # real path -> path relative to the root, "/"-separated
@@ -247,7 +240,7 @@ def start_annotations(
             if hit is not None:
                 kept[key] = cached[key]
                 return hit
-        result = _run_git(["blame", "--porcelain", "--", relative], top, timeout, settings)
+        result = run_git(["blame", "--porcelain", "--", relative], top, timeout, settings)
         if result.returncode != 0:
             raise AnnotateError(f"git blame {safe_field(relative)} failed: {_first_line_of(result.stderr)}")
         lines = _parse_blame(real, result.stdout, uncommitted, now)
@@ -342,10 +335,10 @@ def _unwritable(folder: str, exc: OSError) -> AnnotateError:
 
 def _tracked(root: str, timeout: float) -> tuple[str, frozenset[str]]:
     """HEAD's commit id and every regular file of it, relative to the root ("" and none without commits)."""
-    head = _run_git(["rev-parse", "--quiet", "--verify", "HEAD^{commit}"], root, timeout)
+    head = run_git(["rev-parse", "--quiet", "--verify", "HEAD^{commit}"], root, timeout)
     if head.returncode != 0:
         return "", frozenset()
-    listing = _checked(_run_git(["ls-tree", "-r", "-z", "--full-tree", "HEAD"], root, timeout), "git ls-tree")
+    listing = git_output(["ls-tree", "-r", "-z", "--full-tree", "HEAD"], root, "git ls-tree", timeout)
     names = set()
     for entry in listing.split(b"\0"):
         info, _, name = entry.partition(b"\t")  # "mode type id\tname"
@@ -356,13 +349,13 @@ def _tracked(root: str, timeout: float) -> tuple[str, frozenset[str]]:
 
 def _current_user(root: str, timeout: float) -> Owner:
     """Who uncommitted lines are from: git's author identity here, else the login name."""
-    result = _run_git(["var", "GIT_AUTHOR_IDENT"], root, timeout)
+    result = run_git(["var", "GIT_AUTHOR_IDENT"], root, timeout)
     ident = result.stdout.decode("utf-8", errors="replace").strip() if result.returncode == 0 else ""
     person = ident.rsplit(" ", 2)[0] if ident.count(" ") >= 2 else ""
     name, _, mail = person.partition(" <")
     name = _clean(name)
     if not name:  # no full identity (no e-mail address set): the name alone, if set
-        config = _run_git(["config", "--get", "user.name"], root, timeout)
+        config = run_git(["config", "--get", "user.name"], root, timeout)
         name = _clean(config.stdout.decode("utf-8", errors="replace")) if config.returncode == 0 else ""
     if name:
         return Owner(name, _clean(f"{name} <{mail}") if mail else name)

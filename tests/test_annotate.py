@@ -26,7 +26,7 @@ from pytest_lcov.annotate import (
     start_annotations,
     write_annotations,
 )
-from pytest_lcov.diff import _run_git as run_git
+from pytest_lcov.diff import run_git
 from tests.helpers import git
 from tests.lcov_tools import LcovTools
 
@@ -297,7 +297,7 @@ def test_the_cache_spares_unchanged_files_a_second_blame(
             blamed.append(args[-1])
         return run_git(args, *rest, **named)
 
-    monkeypatch.setattr(annotate, "_run_git", counting)
+    monkeypatch.setattr(annotate, "run_git", counting)
     sources = [str(repo / "a.py"), str(repo / "b.py")]
     cache = tmp_path / "cache" / "blame.json"
     first = write_annotations(repo, sources, tmp_path / "one", cache=cache)
