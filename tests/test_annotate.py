@@ -80,7 +80,7 @@ def commit_env(monkeypatch: pytest.MonkeyPatch, when: int) -> None:
 
 def write(path: Path, text: str, mtime: int) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+    path.write_bytes(text.encode())  # line ends as written
     os.utime(path, (mtime, mtime))
     return path
 
@@ -90,7 +90,7 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Two commits by two authors, an uncommitted edit, an untracked file with a comma, space and é.
 
     a.py  line 1 Ada (old), line 2 Bob (recent), line 3 Ada (old), line 4 edited (Cleo, 2 days)
-    b.py  lines 1-2 Ada (old)
+    b.py  lines 1-2 Ada (old); CRLF line ends, no newline at its end
     new dir, é/c d.py  untracked: lines 1-3 Cleo, 60 days (the file's time)
     """
     folder = tmp_path / "repo"
@@ -99,7 +99,7 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     git(folder, "config", "user.name", CURRENT[0])
     git(folder, "config", "user.email", CURRENT[1])
     write(folder / "a.py", "a = 1\nb = 2\nc = 3\nd = 4\n", OLD)
-    write(folder / "b.py", "x = 1\ny = 2\n", OLD)
+    write(folder / "b.py", "x = 1\r\ny = 2", OLD)
     git(folder, "add", "a.py", "b.py")
     commit_env(monkeypatch, OLD)
     commit(folder, ADA, OLD, "first")
@@ -308,7 +308,7 @@ def test_the_cache_spares_unchanged_files_a_second_blame(
     assert (second.committed_lines, second.uncommitted_lines) == (5, 1)
     one, two = (tmp_path / name / "lines" / "0.txt" for name in ("one", "two"))
     assert one.read_text() == two.read_text()
-    write(repo / "b.py", "x = 1\ny = 2\nz = 3\n", EDITED)  # b.py edited: blamed again, a.py not
+    write(repo / "b.py", "x = 1\r\nw = 0\r\ny = 2", EDITED)  # b.py edited: blamed again, a.py not
     third = write_annotations(repo, sources, tmp_path / "three", cache=cache)
     assert blamed[2:] == ["b.py"]
     assert third.uncommitted_lines == first.uncommitted_lines + 1
