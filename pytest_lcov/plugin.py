@@ -24,7 +24,7 @@ import itertools
 import os
 import tempfile
 import warnings
-from collections.abc import Generator, Iterable, Sequence
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -237,6 +237,22 @@ def check_appending(settings: Settings, measurement: Measurement) -> None:
         read_earlier(settings.output, settings.report.test_name, _measures_branches(measurement.cov))
     except AppendRefused as exc:
         raise setting_error(f"--lcov-append: {shown(settings.output)} {exc}") from None
+
+
+@contextlib.contextmanager
+def coverage_warnings_shown() -> Iterator[None]:
+    """coverage.py's warnings at session end are shown once, not raised, unless a filter names them.
+
+    pytest applies ``filterwarnings`` again at session end, so ``error`` there
+    would turn coverage.py's "Couldn't parse" or "No data was collected" into
+    a lost tracefile.  pytest-cov adds the same ``once`` filter for
+    CoverageWarning unless one of the filters names it; pytest-lcov's own
+    notices keep the filters as they are (``-W error::...`` fails the run).
+    """
+    with warnings.catch_warnings():
+        if not any(category is CoverageWarning for _, _, category, _, _ in warnings.filters):
+            warnings.simplefilter("once", CoverageWarning)
+        yield
 
 
 def close_quietly(measurement: Measurement) -> None:
@@ -490,7 +506,8 @@ class WorkerHandoff:
         output = self.config.workeroutput  # type: ignore[attr-defined]
         try:
             # Bytes travel through execnet, also to a controller on another host.
-            data, left_out = collected_data(self.measurement.end())
+            with coverage_warnings_shown():
+                data, left_out = collected_data(self.measurement.end())
             counted = self.counter is not None
             result = WorkerResult(
                 data=data.dumps(),
@@ -556,6 +573,10 @@ class LcovReport:
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         # trylast: session-scoped fixtures have been torn down, their lines count.
+        with coverage_warnings_shown():
+            self._finish(session)
+
+    def _finish(self, session: pytest.Session) -> None:
         cov = self.measurement.end()
         self._show(session, [notice(text) for text in self.notices])
         self._show(session, [notice(self._lost_line(loss)) for loss in self.workers.lost])

@@ -224,6 +224,27 @@ def test_an_unparseable_file_no_test_imports_is_left_out_with_a_warning(
     assert written.files == {"src/mylib/__init__.py", "src/mylib/core.py"}
 
 
+@pytest.mark.parametrize("filters", [["-W", "error"], ["-o", "filterwarnings=error"]], ids=["W", "ini"])
+def test_filterwarnings_error_shows_coverages_warnings_as_pytest_cov_does(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, filters: list[str]
+) -> None:
+    """pytest-cov shows coverage.py's warnings once under `error` (unless a filter names them): so does
+    pytest-lcov, whose report at session end would otherwise be lost to "Couldn't parse"."""
+    write_project(pytester.path)
+    (pytester.path / "src" / "mylib" / "broken.py").write_text("def broken(:\n    pass\n")
+    monkeypatch.setenv("PYTHONPATH", str(pytester.path / "src"))
+    cov = pytest_cov(pytester, *filters)
+    lcov = pytest_lcov(pytester, *filters)
+    assert lcov.ret == cov.ret == pytest.ExitCode.OK, lcov.stdout.str()
+    assert "Couldn't parse Python file" in lcov.stdout.str() + lcov.stderr.str()
+    assert Lcov.read(pytester.path / "lcov.info") == Lcov.read(pytester.path / "cov.info")
+    # A filter that names CoverageWarning is the user's word, for pytest-cov and pytest-lcov alike.
+    named = ["-W", "error::coverage.exceptions.CoverageWarning"]
+    strict_cov, strict_lcov = pytest_cov(pytester, *named), pytest_lcov(pytester, *named)
+    assert strict_lcov.ret != pytest.ExitCode.OK and strict_cov.ret != pytest.ExitCode.OK
+    assert "pytest-lcov: no tracefile written: internal error CoverageWarning(" in strict_lcov.stdout.str()
+
+
 def test_no_tracefile_fails_the_run_unless_optional(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
