@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TextIO
 
 from pytest_lcov import PytestLcovError
+from pytest_lcov.annotate import AnnotateError, PendingAnnotations, start_annotations
 
 INSTALL_HINT = "install lcov (Debian/Ubuntu: apt-get install lcov; macOS: brew install lcov)"
 NO_REPORT = "no HTML report: "
@@ -321,6 +322,53 @@ class Differential:
         ]
 
 
+@dataclass(frozen=True)
+class Annotate:
+    """Age and owner of every line, from git blame (genhtml 2.x's --annotate-script, annotate.py).
+
+    `cache` keeps each file's blame for the next run at the same HEAD. Lines
+    get no hover text: genhtml spends most of annotation's time making it.
+    """
+
+    cache: Path | None = None
+
+    def start(
+        self, rootdir: Path, names: Iterable[str], folder: Path
+    ) -> tuple[PendingAnnotations | None, str | None]:
+        """The blames started in the background, or why not; (None, None) when no file is in git."""
+        sources = [name if os.path.isabs(name) else str(rootdir / name) for name in names]
+        try:
+            pending = start_annotations(rootdir, sources, folder, cache=self.cache)
+        except AnnotateError as exc:
+            return None, str(exc)
+        if not pending.files:  # genhtml stops when no file is under version control
+            pending.cancel()
+            return None, None
+        return pending, None
+
+
+def annotation_problem(pending: PendingAnnotations) -> str | None:
+    """Why the annotations failed (one line), or None when every file was annotated."""
+    try:
+        pending.result()
+    except AnnotateError as exc:
+        return str(exc)
+    return None
+
+
+def _source_names(tracefile: Path, prefix: str) -> list[str]:
+    """The SF: names of a tracefile, without `prefix`, in the order written."""
+    names: dict[str, None] = {}
+    try:
+        with tracefile.open(encoding="utf-8") as lines:
+            for line in lines:
+                if line.startswith("SF:"):
+                    names[line[3:].rstrip("\r\n").removeprefix(prefix)] = None
+    except (OSError, UnicodeError):
+        return []
+    return list(names)
+
+
 def write_html(
     genhtml: Genhtml,
     tracefile: Path,
@@ -332,13 +380,15 @@ def write_html(
     absolute: bool = False,
     timeout: float | None = DEFAULT_GENHTML_TIMEOUT,
     differential: Differential | None = None,
+    annotate: Annotate | None = None,
 ) -> list[str]:
     """Make the report in a fresh folder beside `out_dir`, which it replaces once genhtml succeeded.
 
     genhtml runs from the rootdir (the SF: paths are relative to it) with
     relative arguments; genhtml 2.x reads per-test data (a `description_file`
-    given) from a copy shaped by lcov2_per_test_pieces, and makes the
-    differential report when given one (genhtml 2.x only: see Differential).
+    given) from a copy shaped by lcov2_per_test_pieces, makes the
+    differential report when given one, and gives every line its age and
+    owner with `annotate` (genhtml 2.x only: see Differential and Annotate).
     Returns genhtml's ERROR/WARNING lines; raises HtmlError when `out_dir`
     may not be replaced, or genhtml fails or takes longer than `timeout`
     seconds: the earlier report then stays as it was.
@@ -365,9 +415,28 @@ def write_html(
             description,
             rootdir if absolute else None,
         )
+        extra = []
         if differential is not None and genhtml.major >= 2:
-            args[-len(sources) : -len(sources)] = differential.arguments(work, rootdir, path_prefix)
-        complaints = _run_genhtml(args, rootdir, timeout)
+            extra += differential.arguments(work, rootdir, path_prefix)
+        pending, problem = None, None
+        if annotate is not None and genhtml.major >= 2:
+            pending, problem = annotate.start(
+                rootdir, _source_names(tracefile, path_prefix), work / "annotate"
+            )
+        files = args[-len(sources) :]
+        options = args[: -len(sources)] + extra
+        annotation = pending.genhtml_arguments(tooltips=False) if pending is not None else []
+        # First: --show-owners takes an optional value, and a tracefile right after it would be taken for it.
+        at = options.index("--quiet")
+        try:
+            complaints = _run_genhtml(options[:at] + annotation + options[at:] + files, rootdir, timeout)
+            problem = problem or (annotation_problem(pending) if pending is not None else None)
+        except HtmlError:
+            if pending is None or (problem := annotation_problem(pending)) is None:
+                raise
+            complaints = _run_genhtml(options + files, rootdir, timeout)  # the report, without what failed
+        if problem is not None:
+            complaints.insert(0, f"no age and owner of lines: {problem}")
         renames = {_relative(report, rootdir): _relative(target, rootdir)}
         for source in sources:
             if source != tracefile:

@@ -39,7 +39,7 @@ from pytest_lcov.differential import (
     parse_unified_diff,
 )
 from pytest_lcov.executions import uncounted_notices
-from pytest_lcov.html import Differential, Genhtml, HtmlError, find_genhtml, write_html
+from pytest_lcov.html import Annotate, Differential, Genhtml, HtmlError, find_genhtml, write_html
 from pytest_lcov.merge import TracefileMerge
 from pytest_lcov.model import FileRecord, MergeConflict
 from pytest_lcov.option_table import ReportOptions
@@ -304,12 +304,14 @@ def html_lines(
     out_dir: Path,
     announce: Callable[[Line], None],
     differential: Differential | None = None,
+    annotate: bool = False,
 ) -> list[Line]:
     """genhtml's report: of the per-test file with its descriptions, else of the tracefile.
 
     `announce` shows a line at once, before a long genhtml run, rather than
     after it with the others.  With `differential`, genhtml 2.x makes its
     differential report; genhtml 1.x, which has none, the plain one, and says so.
+    With `annotate` (a change under review), genhtml 2.x gives each line its age and owner.
     """
     lines = []
     try:
@@ -335,12 +337,18 @@ def html_lines(
             absolute=options.absolute_paths,
             timeout=settings.genhtml_timeout,
             differential=differential,
+            annotate=_annotate(options) if annotate else None,
         )
     except HtmlError as exc:
         return [*lines, fail(str(exc)) if settings.html_required else notice(str(exc))]
     lines += [notice(f"genhtml: {complaint}") for complaint in complaints]
     lines.append(say(f"LCOV HTML report in {shown(out_dir / 'index.html')}"))
     return lines
+
+
+def _annotate(options: ReportOptions) -> Annotate:
+    """Age and owner of lines, the blames kept for the next run in pytest's cache (when there is one)."""
+    return Annotate(options.cache_dir / "blame.json" if options.cache_dir is not None else None)
 
 
 def how_long_line(genhtml: Genhtml, report: Report, settings: Settings) -> Line | None:

@@ -661,7 +661,14 @@ class LcovReport:
         if settings.html is not None:
             for_genhtml = baseline.html if baseline is not None else None
             html = html_lines(
-                report, settings, self.options, self.rootdir, settings.html, self._announce, for_genhtml
+                report,
+                settings,
+                self.options,
+                self.rootdir,
+                settings.html,
+                self._announce,
+                for_genhtml,
+                annotate=changed is not None,
             )
             self._show(session, html)
         precision = report_precision(cov, settings.precision)

@@ -203,6 +203,10 @@ def test_genhtml_2_makes_the_differential_report(
     assert _category_of(page, 14) == "UBC"
     assert _category_of(page, 1) == "CBC"
     assert "--baseline-file" in (change.path / "html/cmd_line").read_text()
+    # Under review, every line has its age and owner: the commits' author, in the newest date bin.
+    owners = (change.path / "html/index-bin_owner.html").read_text()
+    assert "Click to go to coverage summary for owner 'pytest-lcov tests'" in owners
+    assert "coverage summary for the period '[..7] days'" in (change.path / "html/index.html").read_text()
 
 
 def test_genhtml_1_says_it_has_no_differential_report(change: pytest.Pytester, lcov1: LcovTools) -> None:

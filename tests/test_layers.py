@@ -143,7 +143,7 @@ TABLE = {
     "terminal": may(
         False, "", "coverage_internals", "coverage_settings", "differential", "model", "report", "tracefile"
     ),
-    "html": may(False, ""),
+    "html": may(False, "", "annotate"),
     "diff": may(False, "", *TEXT),
     "job_summary": may(False, "", "diff", "differential", *TEXT),
     "differential": may(False, "", "diff", *TEXT),
