@@ -283,6 +283,8 @@ class _Unreadable(PytestLcovError):
 def _records(path: Path, prefix: str, what: str) -> dict[str, FileRecord]:
     """The records of the tracefile at `path`, added up per source file, by name without `prefix`."""
     merge = TracefileMerge(keep_empty=True)
+    if path.exists() and not path.is_file():  # a folder; a FIFO or a device, whose reading could block
+        raise _Unreadable(f"{what} {shown(path)} is not a regular file")
     try:
         merge.add_file(path)
     except OSError as exc:

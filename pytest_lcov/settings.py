@@ -10,6 +10,7 @@ A bad value stops the run at start-up with one line naming the key.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -207,6 +208,11 @@ def _resolve(config: pytest.Config) -> Settings:
         given["output"] = parse_path(cli_lcov, "--lcov", Path.cwd())
     report = report_options(given, rootdir)
     _refuse_diff_gates_without_ref(given)
+    baseline = given.get("baseline")
+    if baseline is not None and os.path.realpath(baseline) == os.path.realpath(report.output):
+        raise OptionError(
+            "lcov_baseline is the tracefile this run writes: give the base's own tracefile, kept elsewhere"
+        )
     values = with_defaults(given, rootdir, report=False)
     # --lcov turns the report on and --no-lcov off, whatever lcov_enabled says.
     values["enabled"] = not no_lcov and (cli_lcov is not None or values["enabled"])

@@ -116,6 +116,7 @@ def test_fail_on_fails_the_run_on_any_of_its_categories(
     [
         ("missing.info", "the baseline missing.info cannot be read: No such file or directory"),
         ("pyproject.toml", "the baseline pyproject.toml is not a tracefile: "),
+        ("pkg", "the baseline pkg is not a regular file"),
     ],
 )
 def test_a_baseline_that_cannot_be_read_fails_the_gate_closed(
@@ -170,6 +171,10 @@ def test_no_tracefile_fails_the_gate_closed(change: pytest.Pytester) -> None:
     [
         (["--lcov-fail-on=UNC"], "lcov_fail_on needs lcov_baseline"),
         (["--lcov-baseline=base.info"], "lcov_baseline needs lcov_diff"),
+        (
+            ["--lcov-diff=main", "--lcov-baseline=lcov.info"],
+            "lcov_baseline is the tracefile this run writes: give the base's own tracefile, kept elsewhere",
+        ),
         (
             ["--lcov-diff=main", "--lcov-baseline=base.info", "--lcov-fail-on=UNC,NEW"],
             "lcov_fail_on = ['UNC,NEW']: NEW is not a category; the categories are UNC, LBC, UIC",
