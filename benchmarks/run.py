@@ -30,6 +30,7 @@ files.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import functools
 import os
@@ -45,7 +46,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, TextIO
 
 import generate
 from common import (
@@ -603,8 +604,8 @@ def write_core_conftest(folder: Path, modules: int, core: int, seed: int) -> Non
         conftest.write_text(text, encoding="utf-8")
 
 
-def genhtml_command(major: int, tracefile: str, html: str, per_test: bool) -> Command:
-    """genhtml of lcov `major` with branches and functions, as pytest-lcov runs it."""
+def genhtml_command(major: int, tracefile: str | list[str], html: str, per_test: bool) -> Command:
+    """genhtml of lcov `major` with branches and functions, as pytest-lcov runs it (on pieces: see html)."""
     if major == 1:
         flags: Command = ("--rc", "genhtml_branch_coverage=1", "--rc", "genhtml_function_coverage=1")
         command: Command = ("genhtml", *flags)
@@ -612,8 +613,11 @@ def genhtml_command(major: int, tracefile: str, html: str, per_test: bool) -> Co
         perl5lib = f"PERL5LIB={LCOV2_USR / 'lib/lcov'}"
         genhtml2 = str(LCOV2_USR / "bin/genhtml")
         command = ("env", perl5lib, "perl", genhtml2, "--branch-coverage", "--function-coverage")
+    tracefiles = [tracefile] if isinstance(tracefile, str) else tracefile
+    if major >= 2 and len(tracefiles) > 1:
+        command = (*command, "--rc", "check_data_consistency=0")
     details = ("--show-details", "--description-file", "out/d.desc") if per_test else ()
-    return (*command, "--quiet", *details, "-o", html, tracefile)
+    return (*command, "--quiet", *details, "-o", html, *tracefiles)
 
 
 def lcov2_estimate(tests_file: Path) -> str:
@@ -642,26 +646,36 @@ def lcov2_estimate(tests_file: Path) -> str:
     )
 
 
-def make_inputs(cwd: Path, run: Command) -> Command:
-    """One per-test run: out/d.info (one section), out/d.tests.info, out/d.desc; and what genhtml 2.x gets."""
+def make_inputs(cwd: Path, run: Command) -> tuple[Command, list[str]]:
+    """One per-test run: out/d.info (one section), out/d.tests.info, out/d.desc; and what genhtml 2.x gets.
+
+    genhtml 2.x gets the per-test file as the plugin hands it over: in pieces
+    (html.lcov2_per_test_pieces, LCOV2_PIECE_SECTIONS sections of a source
+    file to a piece), each named as the per-test file; the pieces' paths are returned.
+    """
     make = (*run, "--lcov=out/d.info", "--lcov-per-test")
     print(f"\nmaking out/d.info, out/d.tests.info, out/d.desc: {shown(make)}", flush=True)
     done = subprocess.run(make, cwd=cwd, env=child_env(BIN), capture_output=True, text=True, check=False)
     if done.returncode != 0 or not (cwd / "out/d.tests.info").is_file():
         raise BenchmarkError(f"{shown(make)} failed:\n{done.stdout[-3000:]}{done.stderr[-3000:]}")
-    from pytest_lcov.html import lcov2_per_test_text  # the checkout's, as in lcov2_estimate
+    from pytest_lcov.html import LCOV2_PIECE_SECTIONS, lcov2_per_test_pieces  # the checkout's
 
-    handed = cwd / "out/d.handed/d.tests.info"  # named as the per-test file, as genhtml 2.x gets it
-    handed.parent.mkdir(exist_ok=True)
-    with (
-        (cwd / "out/d.tests.info").open(encoding="utf-8") as source,
-        handed.open("w", encoding="utf-8") as out,
-    ):
-        out.writelines(lcov2_per_test_text(source))
-    return make
+    folder = cwd / "out/d.handed"
+    shutil.rmtree(folder, ignore_errors=True)
+    pieces: list[str] = []
+    with contextlib.ExitStack() as stack, (cwd / "out/d.tests.info").open(encoding="utf-8") as source:
+        outs: list[TextIO] = []
+        for piece, line in lcov2_per_test_pieces(source, LCOV2_PIECE_SECTIONS):
+            while piece >= len(outs):  # piece 0 is out/d.handed/d.tests.info, piece i out/d.handed/i/...
+                name = Path("out/d.handed", *([str(len(outs))] if outs else []), "d.tests.info")
+                (cwd / name).parent.mkdir(parents=True, exist_ok=True)
+                outs.append(stack.enter_context((cwd / name).open("w", encoding="utf-8")))
+                pieces.append(str(name))
+            outs[piece].write(line)
+    return make, pieces
 
 
-def html_variant(label: str, major: int, tracefile: str, folder: str, per_test: bool) -> Variant:
+def html_variant(label: str, major: int, tracefile: str | list[str], folder: str, per_test: bool) -> Variant:
     return Variant(label, (genhtml_command(major, tracefile, folder, per_test),), None, cleanup=(folder,))
 
 
@@ -676,7 +690,7 @@ def cases_d(cwd: Path) -> list[Case]:
     if not genhtml_found():
         raise BenchmarkError(f"case d needs lcov 1.x's genhtml on PATH and lcov 2.x in {LCOV2_USR}")
     run = (tool("pytest"), "--lcov-branch", *NO_CACHEPROVIDER, "-p", "no:cov", *QUIET)
-    make = make_inputs(cwd, run)
+    make, pieces = make_inputs(cwd, run)
     per_test = ("--lcov=out/d-write.info", "--lcov-per-test")
     write = Case(
         key="d-write",
@@ -704,7 +718,7 @@ def cases_d(cwd: Path) -> list[Case]:
         variants=[
             html_variant("genhtml 2.3.1, one section", 2, "out/d.info", "out/h2", False),
             html_variant("genhtml 2.3.1, per-test as written", 2, "out/d.tests.info", "out/h2t", True),
-            html_variant(HANDED, 2, "out/d.handed/d.tests.info", "out/h2h", True),
+            html_variant(HANDED, 2, pieces, "out/h2h", True),
             html_variant("genhtml 1.16, one section", 1, "out/d.info", "out/h1", False),
             html_variant("genhtml 1.16, per-test", 1, "out/d.tests.info", "out/h1t", True),
         ],
@@ -720,9 +734,10 @@ def cases_d(cwd: Path) -> list[Case]:
         for name, path in ((name, cwd / name) for name in ("out/d.info", "out/d.tests.info"))
     )
     html.notes += [
-        f"Inputs, made once by `{shown(make)}`: {inputs}; `out/d.handed/d.tests.info` is what "
-        "`--lcov-html` hands genhtml 2.x (pytest_lcov.html.lcov2_per_test_text: the per-test sections "
-        "without branch records, each file's branches once, last).",
+        f"Inputs, made once by `{shown(make)}`: {inputs}; `out/d.handed/` holds what `--lcov-html` "
+        f"hands genhtml 2.x, in {len(pieces)} pieces (pytest_lcov.html.lcov2_per_test_pieces: the per-test "
+        "sections without branch records, each file's branches once, at most "
+        "html.LCOV2_PIECE_SECTIONS sections of a source file to a piece).",
         f"Goal: genhtml 2.3.1 as pytest-lcov runs it at most {GOAL:g} x genhtml 1.16's time on the per-test "
         "file (floor: 2 x).",
     ]
