@@ -339,7 +339,7 @@ def html_lines(
             absolute=options.absolute_paths,
             timeout=settings.genhtml_timeout,
             differential=differential,
-            annotate=_annotate(options) if annotate else None,
+            annotate=annotate_for(options) if annotate else None,
         )
     except HtmlError as exc:
         return [*lines, fail(str(exc)) if settings.html_required else notice(str(exc))]
@@ -348,7 +348,7 @@ def html_lines(
     return lines
 
 
-def _annotate(options: ReportOptions) -> Annotate:
+def annotate_for(options: ReportOptions) -> Annotate:
     """Age and owner of lines, the blames kept for the next run in pytest's cache (when there is one)."""
     return Annotate(options.cache_dir / "blame.json" if options.cache_dir is not None else None)
 

@@ -7,7 +7,9 @@ out by hand.
 
 from __future__ import annotations
 
+import json
 import re
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -284,3 +286,27 @@ def test_the_docs_example_is_what_the_run_prints(change: pytest.Pytester) -> Non
     result = run_pytest(change, *command.split()[2:])
     assert result.ret == 1
     assert [line for line in result.outlines if line.startswith(("LCOV", "pytest-lcov:"))] == shown
+
+
+def test_blames_are_kept_in_pytests_cache_for_the_next_run(
+    change: pytest.Pytester, lcov2: LcovTools, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With pytest's cache, the measured files are blamed while the tracefile is written, and kept."""
+    monkeypatch.setenv("PERL5LIB", lcov2.env["PERL5LIB"])
+    args = (
+        "--lcov",
+        "--lcov-diff=main",
+        "--lcov-html=html",
+        f"--lcov-genhtml=perl {lcov2.bin_dir / 'genhtml'}",
+    )
+    kept = change.path / ".pytest_cache/d/pytest-lcov-analysis/blame.json"
+    for _ in range(2):  # the second run reads what the first kept
+        result = change.runpytest_subprocess("-p", "no:hypothesispytest", *args)
+        assert result.ret == 0, result.stdout.str()
+        assert not [line for line in result.outlines if "genhtml:" in line or "age and owner" in line]
+        assert kept.is_file()
+        blames = [entry for entry in json.loads(kept.read_text()).values() if isinstance(entry, dict)]
+        assert sorted(len(entry["lines"]) for entry in blames) == [0, CHANGED_CALC.count("\n")]  # both files
+        owners = (change.path / "html/index-bin_owner.html").read_text()
+        assert "Click to go to coverage summary for owner 'pytest-lcov tests'" in owners
+    assert not list(Path(tempfile.gettempdir()).glob("pytest-lcov-blame-*"))  # the prefetch's folder went
