@@ -5,6 +5,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.lcov_tools import LcovTools, require
+from tests.sample_project import SampleRuns
 
 # Markers for the tests that need a real tool (registered in pyproject.toml), so that
 # `pytest -m "not lcov2"` leaves them out: the lcov releases from the fixtures a test uses,
@@ -63,6 +64,12 @@ def _not_inside_an_xdist_worker() -> Iterator[None]:
         for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID"):
             monkeypatch.delenv(name, raising=False)
         yield
+
+
+@pytest.fixture(scope="session")
+def sample_runs(tmp_path_factory: pytest.TempPathFactory) -> SampleRuns:
+    """Sessions over the sample project that several tests read alike, each run once per worker."""
+    return SampleRuns(tmp_path_factory.mktemp("sample-runs"))
 
 
 # The longest tests (pytest --durations over the suite), in that order, run first: under

@@ -95,6 +95,27 @@ def run_pytest(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
     return pytester.runpytest_subprocess(*QUIET_PLUGINS, "-p", "no:cacheprovider", *args)
 
 
+def session_env(folder: Path) -> dict[str, str]:
+    """The environment pytester gives its sessions: no PYTEST_ADDOPTS, HOME in the folder."""
+    env = {key: value for key, value in os.environ.items() if key != "PYTEST_ADDOPTS"}
+    return env | {"HOME": str(folder), "PY_COLORS": "0"}
+
+
+def run_session(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`run_pytest` outside a test: a real pytest in `folder`, as pytester starts it.
+
+    For module-scoped fixtures that run a session once for the tests that compare against it.
+    """
+    return subprocess.run(
+        [*PYTEST, *args],
+        cwd=folder,
+        env=session_env(folder),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
 def read_records(path: Path) -> dict[str, FileRecord]:
     """The tracefile's records by SF path (one section expected)."""
     return {p.record.path: p.record for p in parse(path.read_text(encoding="utf-8"), str(path))}

@@ -8,6 +8,7 @@ under ``CI=true``, where a skip would hide a failure: there it fails.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shutil
@@ -68,10 +69,15 @@ def _lcov1() -> LcovTools | None:
     genhtml = shutil.which("genhtml")
     if genhtml is None:
         return None
-    version = subprocess.run(["perl", genhtml, "--version"], capture_output=True, text=True).stdout
-    if "version 1." not in version:
+    if "version 1." not in _version(genhtml):
         return None
     return LcovTools(1, Path(genhtml).parent, dict(os.environ))
+
+
+@functools.cache
+def _version(genhtml: str) -> str:
+    """`genhtml --version`, asked once per genhtml: a Perl start for each test that needs lcov 1.x."""
+    return subprocess.run(["perl", genhtml, "--version"], capture_output=True, text=True).stdout
 
 
 def _lcov2() -> LcovTools | None:

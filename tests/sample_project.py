@@ -6,7 +6,13 @@ expectations in the tests were worked out by hand from these sources.
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from pathlib import Path
+
+import pytest
+
+from tests.helpers import PYTEST, session_env
 
 FILES: dict[str, str] = {
     "pyproject.toml": """\
@@ -196,3 +202,38 @@ def write_sample_project(root: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         encoding = "latin-1" if name == "app/legacy.py" else "utf-8"
         path.write_text(text, encoding=encoding)
+
+
+class SampleRuns:
+    """Sessions over the sample project that several tests read alike: each command runs once.
+
+    `run` gives a test what its own `run_pytest(sample, *args)` would: the files the
+    session wrote, copied into the test's folder (the test may change them freely),
+    and its outcome as a `pytest.RunResult`.  Only for sessions whose files do not
+    name the folder they ran in (relative paths, no rootdir in the output): the
+    sample project's tracefiles with the default `--lcov-paths`.
+    """
+
+    def __init__(self, base: Path) -> None:
+        self.base = base
+        self.runs: dict[tuple[str, ...], tuple[Path, pytest.RunResult]] = {}
+
+    def folder(self, *command: str) -> tuple[Path, pytest.RunResult]:
+        """The folder the sample project was measured in by `command` (run now if never run)."""
+        if command not in self.runs:
+            folder = self.base / f"run{len(self.runs)}"
+            write_sample_project(folder)
+            result = subprocess.run(
+                command, cwd=folder, env=session_env(folder), capture_output=True, text=True, timeout=300
+            )
+            outcome = pytest.RunResult(
+                result.returncode, result.stdout.splitlines(), result.stderr.splitlines(), 0.0
+            )
+            self.runs[command] = (folder, outcome)
+        return self.runs[command]
+
+    def run(self, sample: pytest.Pytester, *args: str) -> pytest.RunResult:
+        """`run_pytest(sample, *args)` in a sample project nobody changed yet, its session shared."""
+        folder, outcome = self.folder(*PYTEST, *args)
+        shutil.copytree(folder, sample.path, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
+        return outcome

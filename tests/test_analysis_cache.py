@@ -21,16 +21,16 @@ from pytest_lcov import analysis, parser_state
 from pytest_lcov.analysis_cache import ENTRY_MAGIC, AnalysisStore, load_or_create_key
 from pytest_lcov.coverage_internals import SourceReporter, restored_state
 from pytest_lcov.sources import read_source
-from tests.helpers import QUIET_PLUGINS, read_records
+from tests.helpers import QUIET_PLUGINS, read_records, session_env
 from tests.sample_project import write_sample_project
 
 ENTRIES = ".pytest_cache/d/pytest-lcov-analysis"
 
 
-def run(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def run(folder: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """pytest with its cache folder on (pytester's helpers turn it off)."""
     command = [sys.executable, "-m", "pytest", *QUIET_PLUGINS, "--lcov", "--lcov-branch", *args]
-    result = subprocess.run(command, cwd=folder, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(command, cwd=folder, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Traceback" not in result.stdout + result.stderr
     return result
@@ -51,17 +51,32 @@ def many_files_on_two_cpus(pytester: pytest.Pytester) -> None:
     )
 
 
+# Session-scoped: some of its tests run ahead of the rest of the module (tests/conftest.py).
+@pytest.fixture(scope="session")
+def sample_uncached(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The sample project's tracefile from a run without the cache, for the tests that compare with it."""
+    folder = tmp_path_factory.mktemp("uncached")
+    write_sample_project(folder)
+    run(folder, "--lcov=uncached.info", "--lcov-no-cache", env=session_env(folder))
+    return (folder / "uncached.info").read_text()
+
+
 @pytest.mark.parametrize("mode", [[], ["--lcov-per-test"], ["--lcov-format=lcov2", "--lcov-checksums"]])
-def test_cached_report_equals_uncached(pytester: pytest.Pytester, mode: list[str]) -> None:
+def test_cached_report_equals_uncached(
+    pytester: pytest.Pytester, mode: list[str], sample_uncached: str
+) -> None:
     write_sample_project(pytester.path)
-    run(pytester.path, "--lcov=uncached.info", "--lcov-no-cache", *mode)
+    if mode:
+        run(pytester.path, "--lcov=uncached.info", "--lcov-no-cache", *mode)
+        uncached = (pytester.path / "uncached.info").read_text()
+    else:
+        uncached = sample_uncached
     run(pytester.path, "--lcov=cold.info", *mode)
     entries = cache_entries(pytester.path)
     assert len(entries) == 7  # one per measured file
     stamps = [entry.read_bytes() for entry in entries]
     run(pytester.path, "--lcov=warm.info", *mode)
     assert [entry.read_bytes() for entry in cache_entries(pytester.path)] == stamps  # all hits
-    uncached = (pytester.path / "uncached.info").read_text()
     assert (pytester.path / "cold.info").read_text() == uncached
     assert (pytester.path / "warm.info").read_text() == uncached
 
@@ -217,14 +232,13 @@ def test_no_cache_writes_nothing(pytester: pytest.Pytester) -> None:
     assert not (pytester.path / ENTRIES).exists()
 
 
-def test_parallel_parsing_gives_the_same_report(pytester: pytest.Pytester) -> None:
+def test_parallel_parsing_gives_the_same_report(pytester: pytest.Pytester, sample_uncached: str) -> None:
     write_sample_project(pytester.path)
-    run(pytester.path, "--lcov=serial.info", "--lcov-no-cache")
     many_files_on_two_cpus(pytester)
     run(pytester.path, "--lcov=parallel.info")
     assert len(cache_entries(pytester.path)) == 7
     run(pytester.path, "--lcov=parallel-no-cache.info", "--lcov-no-cache")
-    serial = (pytester.path / "serial.info").read_text()
+    serial = sample_uncached
     assert (pytester.path / "parallel.info").read_text() == serial
     assert (pytester.path / "parallel-no-cache.info").read_text() == serial
 
@@ -391,13 +405,14 @@ def test_sources_are_parsed_beside_the_tests(pytester: pytest.Pytester) -> None:
     assert (pytester.path / "background.info").read_text() == (pytester.path / "plain.info").read_text()
 
 
-def test_parsing_beside_the_tests_without_a_cache_gives_the_same_report(pytester: pytest.Pytester) -> None:
+def test_parsing_beside_the_tests_without_a_cache_gives_the_same_report(
+    pytester: pytest.Pytester, sample_uncached: str
+) -> None:
     write_sample_project(pytester.path)
-    run(pytester.path, "--lcov=serial.info", "--lcov-no-cache")
     many_files_on_two_cpus(pytester)
     run(pytester.path, "--lcov=background.info", "--lcov-no-cache")
     run(pytester.path, "--lcov=background-xdist.info", "--lcov-no-cache", "-n", "2")
-    serial = (pytester.path / "serial.info").read_text()
+    serial = sample_uncached
     assert (pytester.path / "background.info").read_text() == serial
     assert (pytester.path / "background-xdist.info").read_text() == serial
     assert not (pytester.path / ENTRIES).exists()

@@ -13,7 +13,6 @@ README's table stays true and a consumer that changes is noticed.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
@@ -38,7 +37,14 @@ from tests.consumer_tools import (
     require,
     summary_counts,
 )
-from tests.helpers import QUIET_PLUGINS, coverage_json_files, expected_totals, git, run_pytest
+from tests.helpers import (
+    QUIET_PLUGINS,
+    coverage_json_files,
+    expected_totals,
+    git,
+    run_pytest,
+    session_env,
+)
 from tests.lcov_tools import LcovTools
 from tests.sample_project import write_sample_project
 
@@ -136,12 +142,6 @@ class Reference:
         arcs = [arc for arc in self.files[path]["missing_branches"] if arc[0] == line]
         assert not [arc for arc in self.files[path]["executed_branches"] if arc[0] == line]
         return [0] * len(arcs) + [1]
-
-
-def session_env(folder: Path) -> dict[str, str]:
-    """The environment pytester gives its sessions: no PYTEST_ADDOPTS, HOME in the folder."""
-    env = {key: value for key, value in os.environ.items() if key != "PYTEST_ADDOPTS"}
-    return env | {"HOME": str(folder), "PY_COLORS": "0"}
 
 
 @pytest.fixture(scope="module")

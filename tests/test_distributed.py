@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import read_records, run_pytest, summary_line
+from tests.helpers import read_records, run_pytest, run_session, summary_line
 from tests.sample_project import write_sample_project
 
 
@@ -19,16 +20,45 @@ def sample(pytester: pytest.Pytester) -> pytest.Pytester:
     return pytester
 
 
+# A serial run's tracefile, descriptions and summary numbers.
+Serial = tuple[str, str | None, str]
+
+
+@pytest.fixture(scope="session")  # once, whichever tests of other modules run between its tests
+def serial_run(tmp_path_factory: pytest.TempPathFactory) -> Callable[[tuple[str, ...]], Serial]:
+    """The serial run of the sample project with `mode`, run once for the three ways xdist shares it."""
+    runs: dict[tuple[str, ...], Serial] = {}
+
+    def serial(mode: tuple[str, ...]) -> Serial:
+        if mode not in runs:
+            folder = tmp_path_factory.mktemp("serial")
+            write_sample_project(folder)
+            result = run_session(folder, "--lcov=serial.info", "--lcov-branch", *mode)
+            assert result.returncode == 0, result.stdout + result.stderr
+            [line] = [line for line in result.stdout.splitlines() if line.startswith("LCOV written to ")]
+            desc = folder / "serial.desc"
+            runs[mode] = (
+                (folder / "serial.info").read_text(),
+                desc.read_text() if desc.exists() else None,
+                line.split(":", 1)[1],
+            )
+        return runs[mode]
+
+    return serial
+
+
 @pytest.mark.parametrize("dist", ["load", "loadfile", "worksteal"])
 @pytest.mark.parametrize("mode", [[], ["--lcov-per-test"]], ids=["run", "per-test"])
-def test_xdist_writes_what_a_serial_run_writes(sample: pytest.Pytester, dist: str, mode: list[str]) -> None:
-    serial = run_pytest(sample, "--lcov=serial.info", "--lcov-branch", *mode)
+def test_xdist_writes_what_a_serial_run_writes(
+    sample: pytest.Pytester, serial_run: Callable[[tuple[str, ...]], Serial], dist: str, mode: list[str]
+) -> None:
+    serial_info, serial_desc, serial_numbers = serial_run(tuple(mode))
     parallel = run_pytest(sample, "--lcov=parallel.info", "--lcov-branch", "-n", "2", f"--dist={dist}", *mode)
-    assert serial.ret == parallel.ret == 0
-    assert (sample.path / "parallel.info").read_text() == (sample.path / "serial.info").read_text()
+    assert parallel.ret == 0
+    assert (sample.path / "parallel.info").read_text() == serial_info
     if mode:
-        assert (sample.path / "parallel.desc").read_text() == (sample.path / "serial.desc").read_text()
-    assert summary_line(parallel).split(":", 1)[1] == summary_line(serial).split(":", 1)[1]
+        assert (sample.path / "parallel.desc").read_text() == serial_desc
+    assert summary_line(parallel).split(":", 1)[1] == serial_numbers
 
 
 TWO_FUNCTIONS = "def a():\n    return 1\n\n\ndef b():\n    return 2\n"

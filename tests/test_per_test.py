@@ -22,7 +22,7 @@ from pytest_lcov.model import FileRecord, Totals, merge_records
 from pytest_lcov.tracefile import ParsedRecord, parse
 from tests.helpers import HAS_SYSMON, QUIET_PLUGINS, read_records, run_pytest, summary_line
 from tests.lcov_tools import LcovTools
-from tests.sample_project import write_sample_project
+from tests.sample_project import SampleRuns, write_sample_project
 
 
 @pytest.fixture
@@ -65,13 +65,14 @@ def assert_one_section_per_file(path: Path) -> None:
     assert len(files) == len(set(files)) > 0
 
 
-def contexts_by_test(pytester: pytest.Pytester) -> dict[tuple[str, str], set[int]]:
+def contexts_by_test(sample_runs: SampleRuns) -> dict[tuple[str, str], set[int]]:
     """(node id, file) -> lines, from an independent pytest-cov run with --cov-context=test.
 
-    The node id "" stands for what ran outside any test.
+    The node id "" stands for what ran outside any test.  One run of the sample project
+    for the tests that compare with it.
     """
     pytest.importorskip("pytest_cov")
-    result = pytester.run(
+    folder, result = sample_runs.folder(
         sys.executable,
         "-m",
         "pytest",
@@ -84,11 +85,11 @@ def contexts_by_test(pytester: pytest.Pytester) -> dict[tuple[str, str], set[int
         "--cov-context=test",
     )
     assert result.ret == 0, result.stdout.str()
-    data = CoverageData(str(pytester.path / ".coverage"))
+    data = CoverageData(str(folder / ".coverage"))
     data.read()
     lines: dict[tuple[str, str], set[int]] = defaultdict(set)
     for filename in data.measured_files():
-        relative = Path(filename).relative_to(pytester.path).as_posix()
+        relative = Path(filename).relative_to(folder).as_posix()
         for line, contexts in data.contexts_by_lineno(filename).items():
             for context in contexts:
                 node_id = context.rsplit("|", 1)[0]  # pytest-cov adds |setup, |run, |teardown
@@ -96,7 +97,7 @@ def contexts_by_test(pytester: pytest.Pytester) -> dict[tuple[str, str], set[int
     return lines
 
 
-def test_each_test_section_holds_what_that_test_ran(sample: pytest.Pytester) -> None:
+def test_each_test_section_holds_what_that_test_ran(sample: pytest.Pytester, sample_runs: SampleRuns) -> None:
     result = run_pytest(sample, "--lcov", "--lcov-per-test")
     assert result.ret == 0
     assert "LCOV per-test sections in lcov.tests.info" in result.outlines
@@ -113,7 +114,7 @@ def test_each_test_section_holds_what_that_test_ran(sample: pytest.Pytester) -> 
         ours[(names[parsed.test_name], parsed.record.path)] = set(parsed.record.lines)
     theirs = {
         key: lines & statements[key[1]]
-        for key, lines in contexts_by_test(sample).items()
+        for key, lines in contexts_by_test(sample_runs).items()
         if key[0] and key[1] in statements
     }
     theirs = {key: lines for key, lines in theirs.items() if lines}
@@ -123,16 +124,16 @@ def test_each_test_section_holds_what_that_test_ran(sample: pytest.Pytester) -> 
 
 
 def test_the_tracefile_holds_each_file_once_counting_the_tests_that_reached_each_line(
-    sample: pytest.Pytester,
+    sample: pytest.Pytester, sample_runs: SampleRuns
 ) -> None:
-    assert run_pytest(sample, "--lcov", "--lcov-branch", "--lcov-per-test").ret == 0
+    assert sample_runs.run(sample, "--lcov", "--lcov-branch", "--lcov-per-test").ret == 0
     tracefile = sample.path / "lcov.info"
     assert_one_section_per_file(tracefile)
     statements = {path: set(record.lines) for path, record in read_records(tracefile).items()}
     expected: dict[str, dict[int, int]] = {
         path: dict.fromkeys(lines, 0) for path, lines in statements.items()
     }
-    for (_, path), lines in contexts_by_test(sample).items():  # each test once, and the run outside them
+    for (_, path), lines in contexts_by_test(sample_runs).items():  # each test once, and the run outside them
         for line in lines & statements.get(path, set()):
             expected[path][line] += 1
     assert {path: record.lines for path, record in read_records(tracefile).items()} == expected
@@ -154,10 +155,12 @@ def lcov_add(lcov: LcovTools, tracefile: Path, output: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_the_per_test_file_adds_up_to_the_tracefile(sample: pytest.Pytester, lcov: LcovTools) -> None:
+def test_the_per_test_file_adds_up_to_the_tracefile(
+    sample: pytest.Pytester, sample_runs: SampleRuns, lcov: LcovTools
+) -> None:
     """pytest-lcov merge, lcov -a and lcov --summary read the per-test file as the tracefile says."""
-    plain = run_pytest(sample, "--lcov=plain.info", "--lcov-branch")
-    per_test = run_pytest(sample, "--lcov", "--lcov-branch", "--lcov-per-test")
+    plain = sample_runs.run(sample, "--lcov=plain.info", "--lcov-branch")  # sessions shared by both releases
+    per_test = sample_runs.run(sample, "--lcov", "--lcov-branch", "--lcov-per-test")
     tracefile, tests_file = sample.path / "lcov.info", sample.path / "lcov.tests.info"
     ours = read_records(tracefile)
     with_lines = {path: r.lines for path, r in ours.items() if r.lines}  # lcov -a drops the empty __init__.py
@@ -191,8 +194,10 @@ def detail_rows(page: Path) -> dict[str, tuple[int, int]]:
     return rows
 
 
-def test_genhtml_shows_each_tests_lines(sample: pytest.Pytester, lcov: LcovTools, tmp_path: Path) -> None:
-    run_pytest(sample, "--lcov", "--lcov-branch", "--lcov-per-test")
+def test_genhtml_shows_each_tests_lines(
+    sample: pytest.Pytester, sample_runs: SampleRuns, lcov: LcovTools, tmp_path: Path
+) -> None:
+    sample_runs.run(sample, "--lcov", "--lcov-branch", "--lcov-per-test")
     out = tmp_path / "html"
     lcov.genhtml(
         sample.path / "lcov.tests.info",

@@ -18,7 +18,7 @@ from tests.helpers import (
     summary_line,
 )
 from tests.lcov_tools import LcovTools, require
-from tests.sample_project import write_sample_project
+from tests.sample_project import SampleRuns, write_sample_project
 
 
 @pytest.fixture
@@ -31,8 +31,10 @@ def functions(record: FileRecord) -> dict[str, tuple[int, int | None, int]]:
     return {f.name: (f.start, f.end, f.hits) for f in record.functions}
 
 
-def test_functions_start_at_their_body_and_hits_are_true(sample: pytest.Pytester) -> None:
-    assert run_pytest(sample, "--lcov", "--lcov-branch", "--lcov-format=lcov2").ret == 0
+def test_functions_start_at_their_body_and_hits_are_true(
+    sample: pytest.Pytester, sample_runs: SampleRuns
+) -> None:
+    assert sample_runs.run(sample, "--lcov", "--lcov-branch", "--lcov-format=lcov2").ret == 0
     records = read_records(sample.path / "lcov.info")
     # Line numbers read off tests/sample_project.py by hand.
     assert functions(records["app/decorators.py"]) == {
@@ -66,15 +68,17 @@ def test_functions_start_at_their_body_and_hits_are_true(sample: pytest.Pytester
     assert functions(records["app/my module, v2.py"]) == {"spaced": (2, 2, 1)}
 
 
-def test_always_raising_line_gets_an_exception_branch(sample: pytest.Pytester) -> None:
-    run_pytest(sample, "--lcov", "--lcov-branch", "--lcov-format=lcov2")
+def test_always_raising_line_gets_an_exception_branch(
+    sample: pytest.Pytester, sample_runs: SampleRuns
+) -> None:
+    sample_runs.run(sample, "--lcov", "--lcov-branch", "--lcov-format=lcov2")
     text = (sample.path / "lcov.info").read_text()
     # flow.py line 48 `if d["missing"]:` raised every time it ran.
     assert "BRDA:48,0,jump to line 49,0\nBRDA:48,0,jump to line 50,0\nBRDA:48,e0,every run raised,1\n" in text
 
 
-def test_line_only_run_omits_one_line_functions(sample: pytest.Pytester) -> None:
-    run_pytest(sample, "--lcov")
+def test_line_only_run_omits_one_line_functions(sample: pytest.Pytester, sample_runs: SampleRuns) -> None:
+    sample_runs.run(sample, "--lcov")
     records = read_records(sample.path / "lcov.info")
     names = functions(records["app/decorators.py"])
     assert "one_liner" not in names
@@ -83,8 +87,8 @@ def test_line_only_run_omits_one_line_functions(sample: pytest.Pytester) -> None
     assert not any(r.branches for r in records.values())
 
 
-def test_totals_equal_coverage_py_own_analysis(sample: pytest.Pytester) -> None:
-    result = run_pytest(sample, "--lcov", "--lcov-branch")
+def test_totals_equal_coverage_py_own_analysis(sample: pytest.Pytester, sample_runs: SampleRuns) -> None:
+    result = sample_runs.run(sample, "--lcov", "--lcov-branch")
     records = read_records(sample.path / "lcov.info")
     # coverage.py's own analysis of the same tests, run independently.
     run = sample.run(
@@ -117,11 +121,11 @@ def test_totals_equal_coverage_py_own_analysis(sample: pytest.Pytester) -> None:
 @pytest.mark.parametrize(("major", "dialect"), [(1, "compat"), (2, "compat"), (2, "lcov2")])
 @pytest.mark.parametrize("branch", [True, False], ids=["branch", "lines"])
 def test_genhtml_accepts_it_without_a_warning(
-    sample: pytest.Pytester, major: int, dialect: str, branch: bool, tmp_path: Path
+    sample: pytest.Pytester, sample_runs: SampleRuns, major: int, dialect: str, branch: bool, tmp_path: Path
 ) -> None:
     lcov = require(major)
     args = ["--lcov", f"--lcov-format={dialect}", "--lcov-checksums"] + (["--lcov-branch"] if branch else [])
-    result = run_pytest(sample, *args)
+    result = sample_runs.run(sample, *args)  # one session for both releases' genhtml
     assert result.ret == 0
     output = lcov.genhtml(sample.path / "lcov.info", tmp_path / "html", cwd=sample.path)
     assert "Overall coverage rate" in output
@@ -129,8 +133,10 @@ def test_genhtml_accepts_it_without_a_warning(
 
 
 @pytest.mark.parametrize("branch", [True, False], ids=["branch", "lines"])
-def test_lcov_summary_prints_our_percentages(sample: pytest.Pytester, lcov: LcovTools, branch: bool) -> None:
-    result = run_pytest(sample, "--lcov", *(["--lcov-branch"] if branch else []))
+def test_lcov_summary_prints_our_percentages(
+    sample: pytest.Pytester, sample_runs: SampleRuns, lcov: LcovTools, branch: bool
+) -> None:
+    result = sample_runs.run(sample, "--lcov", *(["--lcov-branch"] if branch else []))
     totals = Totals()
     for record in read_records(sample.path / "lcov.info").values():
         totals += record.totals()
