@@ -61,6 +61,7 @@ import importlib.abc
 import importlib.machinery
 import importlib.util
 import itertools
+import operator
 import os
 import sys
 import warnings
@@ -200,9 +201,8 @@ class _Instrumenter:
         return _item_of([expr, self.inc_expr(slot, line)], 0, expr)
 
     def run(self, tree: ast.Module) -> None:
-        nodes = [n for n in ast.walk(tree) if isinstance(n, ast.stmt | ast.ExceptHandler | ast.match_case)]
         first: dict[int, tuple[tuple[int, int], Counted]] = {}
-        for node in nodes:
+        for node in counted_nodes(tree):
             key = (first_line(node), getattr(node, "col_offset", 0))
             if key[0] not in first or key < first[key[0]][0]:
                 first[key[0]] = (key, node)
@@ -449,17 +449,54 @@ class _Instrumenter:
             case.body = body
 
 
-def code_lines(tree: ast.Module, optimize: int = -1) -> frozenset[int]:
-    """The lines on which the compiled (uninstrumented) module starts instructions, nested code too."""
-    lines: set[int] = set()
-    with warnings.catch_warnings():  # the source's own warnings come once, from the counted compile
-        warnings.simplefilter("ignore")
-        todo = [compile(tree, "<lines>", "exec", dont_inherit=True, optimize=optimize)]
-    while todo:
-        code = todo.pop()
-        lines.update(line for _, _, line in code.co_lines() if line is not None)
-        todo.extend(const for const in code.co_consts if isinstance(const, CodeType))
-    return frozenset(lines)
+STATEMENT_FIELDS = frozenset({"body", "orelse", "finalbody", "handlers", "cases"})
+_statement_fields: dict[type[ast.AST], tuple[str, ...]] = {}
+
+
+def counted_nodes(tree: ast.Module) -> list[Counted]:
+    """Every statement, ``except`` clause and ``case`` of `tree`, in `ast.walk`'s order.
+
+    Only the fields that hold those are followed: no expression holds a
+    statement, and the tree's expressions are most of its nodes (this runs
+    at import, where coverage.py's tracer slows every line of Python).
+    """
+    out: list[Counted] = []
+    todo: list[ast.AST] = list(tree.body)
+    for node in todo:  # breadth first, as ast.walk: the list grows while it is read
+        out.append(node)  # type: ignore[arg-type]  # only statement fields are followed
+        kind = type(node)
+        fields = _statement_fields.get(kind)
+        if fields is None:
+            fields = _statement_fields[kind] = tuple(f for f in kind._fields if f in STATEMENT_FIELDS)
+        for name in fields:
+            todo.extend(getattr(node, name))
+    return out
+
+
+def code_lines(tree: ast.Module, optimize: int = -1, filename: str | None = None) -> frozenset[int]:
+    """The lines on which the compiled (uninstrumented) module starts instructions, nested code too.
+
+    Given the source's `filename`, this compile gives the source's own
+    warnings, as a plain import does (`instrument_source` then compiles the
+    counted code quietly); without one, it warns nothing.
+    """
+    if filename is not None:
+        todo = [compile(tree, filename, "exec", dont_inherit=True, optimize=optimize)]
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            todo = [compile(tree, "<lines>", "exec", dont_inherit=True, optimize=optimize)]
+    lines: set[int | None] = set()
+    for code in todo:  # C iterators: at import, coverage.py's tracer slows every line of Python
+        lines.update(map(_third, code.co_lines()))
+        nested = map(isinstance, code.co_consts, itertools.repeat(CodeType))
+        todo.extend(itertools.compress(code.co_consts, nested))
+    lines.discard(None)
+    return frozenset(lines)  # type: ignore[arg-type]  # None removed
+
+
+_third = operator.itemgetter(2)
+_next_of = operator.attrgetter("__next__")
 
 
 def placeholder(kind: str, slot: int, line: int) -> ast.Constant:
@@ -520,14 +557,15 @@ def _risky_continue(loop: ast.For | ast.AsyncFor | ast.While) -> bool:
     return walk(loop.body, False)
 
 
-def instrument(tree: ast.Module, optimize: int = -1) -> CounterMap:
+def instrument(tree: ast.Module, optimize: int = -1, filename: str | None = None) -> CounterMap:
     """Rewrite `tree` in place; compile it with `compile_counted` and read the counters with the map.
 
     `optimize` is the level the result will be compiled at: it decides which
     statements compile to code (``assert`` under ``-O``), and only those are counted.
+    Given the source's `filename`, the source's own compiler warnings are given here (see `code_lines`).
     """
     cmap = CounterMap()
-    _Instrumenter(cmap, code_lines(tree, optimize)).run(tree)
+    _Instrumenter(cmap, code_lines(tree, optimize, filename)).run(tree)
     return cmap
 
 
@@ -550,8 +588,8 @@ class Counters(Sequence[int]):
     """
 
     def __init__(self, nslots: int) -> None:
-        self.counters = tuple(Counter() for _ in range(nslots))
-        self.ticks = tuple(count.__next__ for count in self.counters)
+        self.counters = tuple(map(Counter, itertools.repeat(0, nslots)))  # C loops: see `bind`
+        self.ticks = tuple(map(_next_of, self.counters))
         self.left_out = [0] * nslots  # counted while measuring was paused (a no_cover test)
 
     def __len__(self) -> int:
@@ -560,46 +598,73 @@ class Counters(Sequence[int]):
     def __getitem__(self, slot: int) -> int:  # type: ignore[override]
         return int(repr(self.counters[slot])[len("Counter(") : -1]) - self.left_out[slot]
 
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.snapshot())
+
+    def snapshot(self) -> list[int]:
+        """Every slot's count, read at once (``counters[k]`` reads one)."""
+        start, texts = len("Counter("), map(repr, self.counters)
+        return [int(text[start:-1]) - left for text, left in zip(texts, self.left_out, strict=True)]
+
     def leave_out_since(self, before: Sequence[int]) -> None:
         """Take back what was counted since `before` (this file's counts then; empty: not yet imported)."""
+        now = self.snapshot()
         for slot in range(len(self.counters)):
-            self.left_out[slot] += self[slot] - (before[slot] if slot < len(before) else 0)
+            self.left_out[slot] += now[slot] - (before[slot] if slot < len(before) else 0)
+
+
+_BINDABLE = frozenset({CodeType, frozenset, tuple})  # the constant types that may hold a placeholder
 
 
 def bind(code: CodeType, counts: Counters) -> CodeType:
-    """`code` with each placeholder constant replaced by what it stands for, nested code too."""
+    """`code` with each placeholder constant replaced by what it stands for, nested code too.
+
+    Only constants of a type that may hold a placeholder are looked at, picked
+    in C: at import, coverage.py's tracer slows every line of Python.
+    """
     helpers: dict[str, Any] = {MAP: map, CHAIN: itertools.chain, GET: {}.get}
+    slots: dict[str, tuple[Any, ...]] = {TICK: counts.ticks, COUNTER: counts.counters}
 
     def value(const: Any) -> Any:
-        if isinstance(const, CodeType):
-            return bind(const, counts)
-        if type(const) is tuple:
-            items = tuple(value(item) for item in const)
-            return const if all(a is b for a, b in zip(items, const, strict=True)) else items
+        kind = type(const)
+        if kind is CodeType:
+            return bound(const)
+        if kind is tuple:
+            if _BINDABLE.isdisjoint(map(type, const)):
+                return const
+            items = tuple(map(value, const))
+            return const if all(map(operator.is_, items, const)) else items
         key = _placeholder_key(const)
         if key is None:
             return const
-        kind, slot = key
-        if kind == TICK:
-            return counts.ticks[slot]
-        if kind == COUNTER:
-            return counts.counters[slot]
-        return helpers[kind]
+        stands_for = slots.get(key[0])
+        return helpers[key[0]] if stands_for is None else stands_for[key[1]]
 
-    consts = tuple(value(const) for const in code.co_consts)
-    changed = any(new is not old for new, old in zip(consts, code.co_consts, strict=True))
-    return code.replace(co_consts=consts) if changed else code
+    def bound(code: CodeType) -> CodeType:
+        old = code.co_consts
+        consts = list(old)
+        for at in itertools.compress(range(len(old)), map(_BINDABLE.__contains__, map(type, old))):
+            consts[at] = value(old[at])
+        return code if all(map(operator.is_, consts, old)) else code.replace(co_consts=tuple(consts))
+
+    return bound(code)
 
 
-def compile_counted(tree: ast.Module, filename: str, counts: Counters, optimize: int = -1) -> CodeType:
+def compile_counted(
+    tree: ast.Module, filename: str, counts: Counters, optimize: int = -1, quiet: bool = False
+) -> CodeType:
     """Compile an instrumented `tree` and bind its placeholders to `counts`.
 
     Calling a constant makes the compiler warn ("perhaps you missed a
     comma?"); only that warning about a frozenset, which only a placeholder
     can be, is silenced: the source's own warnings are given as a plain import gives them.
+    `quiet`: they were given already (`instrument` with the file name), and none is given here.
     """
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", PLACEHOLDER_WARNING, SyntaxWarning)
+        if quiet:
+            warnings.simplefilter("ignore")
+        else:
+            warnings.filterwarnings("ignore", PLACEHOLDER_WARNING, SyntaxWarning)
         try:
             code = compile(tree, filename, "exec", dont_inherit=True, optimize=optimize)
         except TypeError:  # a node inserted without a line (the tests check none is): take its parent's
@@ -616,11 +681,12 @@ def instrument_source(
 
     Its counters are `counts` (a module run again from the same source), or
     new ones.  Raises `Uncountable` for a source that cannot be counted exactly.
+    The source's own warnings come from compiling it uninstrumented, as a plain import's do.
     """
     tree = ast.parse(source, filename)
-    cmap = instrument(tree, optimize)
+    cmap = instrument(tree, optimize, filename)
     counts = Counters(cmap.nslots) if counts is None else counts
-    return compile_counted(tree, filename, counts, optimize), cmap, counts
+    return compile_counted(tree, filename, counts, optimize, quiet=True), cmap, counts
 
 
 def source_digest(raw: bytes) -> str:
@@ -679,7 +745,9 @@ class CountingLoader(importlib.machinery.SourceFileLoader):
             code, cmap, counts = instrument_source(importlib.util.decode_source(data), path, counts=counts)
         except Uncountable as why:
             self.files[key] = CountedFile(CounterMap(), Counters(0), digest, changed, str(why))
-            return self.source_to_code(data, path)
+            with warnings.catch_warnings():  # the source's own warnings were given (`instrument`)
+                warnings.simplefilter("ignore")
+                return self.source_to_code(data, path)
         self.files[key] = CountedFile(cmap, counts, digest, changed)
         if self.counted_code is not None:
             self.counted_code.add(code)

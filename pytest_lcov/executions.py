@@ -81,7 +81,7 @@ def plain_counts(finder: CountingFinder) -> dict[str, Any]:
         if path in finder.ran_uncounted:
             out[path] = {"digest": "", "not_counted": RAN_UNCOUNTED}
             continue
-        values = counted.values
+        values = counted.values.snapshot()  # read once: each slot is read by its line, way or function
         cmap = counted.cmap
         out[path] = {
             "digest": counted.digest,

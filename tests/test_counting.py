@@ -38,6 +38,7 @@ from pytest_lcov.counting import (
     Uncountable,
     _placeholder_key,
     compile_counted,
+    counted_nodes,
     instrument,
     instrument_source,
 )
@@ -739,6 +740,48 @@ def test_counted_code_names_nothing_and_warns_only_the_sources_warnings() -> Non
     assert values[0] == 1
 
 
+def test_the_counted_nodes_are_ast_walks_statements_in_its_order() -> None:
+    """The instrumenter follows only statement fields (fast at import): the nodes, and their order
+    (which of two on a line counts), are those of a full ast.walk."""
+    sources = [path.read_text() for path in sorted(Path(ast.__file__).parent.glob("[a-p]*.py"))[:60]]
+    sources.append(
+        textwrap.dedent(
+            """
+            @d
+            class K(B, metaclass=M):
+                def f(self, x=lambda: 1):
+                    try:
+                        pass
+                    except E as e:
+                        for i in x:
+                            if i: continue
+                            else: break
+                        else:
+                            while 0: pass
+                    else:
+                        with a: pass
+                    finally:
+                        match x:
+                            case [1, *_] if x: y = 1
+                            case _: pass
+            """
+        )
+    )
+    kinds = ast.stmt | ast.ExceptHandler | ast.match_case
+    for source in sources:
+        tree = ast.parse(source)
+        assert counted_nodes(tree) == [node for node in ast.walk(tree) if isinstance(node, kinds)]
+
+
+def test_counters_read_at_once_equal_each_read_alone() -> None:
+    values = Counters(5)
+    for slot, times in enumerate([0, 3, 1, 0, 7]):
+        for _ in range(times):
+            values.ticks[slot]()
+    values.leave_out_since([0, 1, 1, 0])
+    assert values.snapshot() == list(values) == [values[slot] for slot in range(5)] == [0, 1, 1, 0, 0]
+
+
 def test_a_loop_counted_in_its_iterator_raises_what_the_plain_loop_raises() -> None:
     """A for loop whose continue leaves through finally is counted by a C iterator: no frame of
     ours, the same error for what is not iterable, and a generator's own traceback."""
@@ -787,11 +830,18 @@ def test_an_async_for_whose_continue_leaves_through_finally_runs_uncounted(
     source = (
         "async def f(items):\n    async for x in items:\n        try:\n            continue\n"
         "        finally:\n            pass\n"
+        "def g(x):\n    return x is 1\n"
     )
-    with pytest.raises(Uncountable):
+    with pytest.raises(Uncountable), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
         instrument_source(source, "async_risky.py")
-    with counting_import(tmp_path, monkeypatch, "async_risky_x", source) as (finder, target):
+    with (
+        counting_import(tmp_path, monkeypatch, "async_risky_x", source) as (finder, target),
+        warnings.catch_warnings(record=True) as caught,
+    ):
+        warnings.simplefilter("always")
         module = importlib.import_module("async_risky_x")
+    assert [(w.category, w.lineno) for w in caught] == [(SyntaxWarning, 8)]  # once, as a plain import
     with pytest.raises(TypeError, match="'async for' requires an object with __aiter__ method, got list"):
         module.f([1]).send(None)
     assert finder.files[str(target)].not_counted is not None
