@@ -27,6 +27,16 @@ SYSMON_BRANCHES = hasattr(getattr(getattr(sys, "monitoring", None), "events", No
 QUIET_PLUGINS = ("-p", "no:hypothesispytest")
 
 
+# A pytest that Ctrl-C (SIGINT) stops, as a user's does, even when this process was started with
+# SIGINT ignored (a background job of a shell without job control): Python leaves an ignored SIGINT
+# ignored, in itself and in its children, so the interrupt would never reach the session.
+INTERRUPTIBLE_PYTEST = (
+    sys.executable,
+    "-c",
+    "import runpy, signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "runpy.run_module('pytest', run_name='__main__', alter_sys=True)",
+)
+
 # A plain pytest, and one under `coverage run`, as subprocess command lines.
 PYTEST = (sys.executable, "-m", "pytest", *QUIET_PLUGINS, "-p", "no:cacheprovider")
 COVERAGE_RUN_PYTEST = (

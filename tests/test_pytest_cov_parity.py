@@ -15,7 +15,6 @@ import dataclasses
 import re
 import signal
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from importlib import metadata
@@ -25,7 +24,7 @@ import pytest
 
 from pytest_lcov.cli import main
 from pytest_lcov.tracefile import parse, safe_test_name
-from tests.helpers import COVERAGE_RUN_PYTEST, QUIET_PLUGINS, read_records, run_pytest
+from tests.helpers import COVERAGE_RUN_PYTEST, INTERRUPTIBLE_PYTEST, QUIET_PLUGINS, read_records, run_pytest
 
 pytest.importorskip("pytest_cov")
 
@@ -415,7 +414,7 @@ def interrupted(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
         f"import pathlib, time\n\n\ndef test_wait():\n"
         f"    pathlib.Path({str(started)!r}).write_text('yes')\n    time.sleep(60)\n"
     )
-    command = [sys.executable, "-m", "pytest", *QUIET_PLUGINS, "-p", "no:cacheprovider", "-p", "no:randomly"]
+    command = [*INTERRUPTIBLE_PYTEST, *QUIET_PLUGINS, "-p", "no:cacheprovider", "-p", "no:randomly"]
     process = subprocess.Popen(
         [*command, *args], cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )

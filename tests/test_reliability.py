@@ -5,13 +5,12 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import QUIET_PLUGINS, read_records, run_pytest
+from tests.helpers import INTERRUPTIBLE_PYTEST, QUIET_PLUGINS, read_records, run_pytest
 
 GOOD = "TN:earlier\nSF:kept.py\nDA:1,1\nLF:1\nLH:1\nend_of_record\n"
 
@@ -265,9 +264,7 @@ def test_ctrl_c_keeps_the_good_file_and_the_interrupted_status(project: pytest.P
     )
     process = subprocess.Popen(
         [
-            sys.executable,
-            "-m",
-            "pytest",
+            *INTERRUPTIBLE_PYTEST,
             *QUIET_PLUGINS,
             "-p",
             "no:cacheprovider",
