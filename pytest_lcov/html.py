@@ -21,7 +21,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -345,28 +345,6 @@ class Annotate:
             pending.cancel()
             return None, None
         return pending, None
-
-    def prefetch(self, rootdir: Path, sources: Iterable[str]) -> Callable[[], None] | None:
-        """Start blaming `sources` now, while the tracefile is written; what waits for them, or None.
-
-        The blames land in the cache, where `start` finds them when genhtml
-        runs: the report's own work and git's overlap.  Without a cache there
-        is nowhere to hand them over, so nothing starts.
-        """
-        if self.cache is None:
-            return None
-        folder = tempfile.mkdtemp(prefix="pytest-lcov-blame-")
-        try:
-            pending = start_annotations(rootdir, sources, folder, cache=self.cache)
-        except AnnotateError:  # said when genhtml runs, by `start`
-            shutil.rmtree(folder, ignore_errors=True)
-            return None
-
-        def wait() -> None:
-            annotation_problem(pending)
-            shutil.rmtree(folder, ignore_errors=True)
-
-        return wait
 
 
 def annotation_problem(pending: PendingAnnotations) -> str | None:

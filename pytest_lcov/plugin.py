@@ -24,7 +24,7 @@ import itertools
 import os
 import tempfile
 import warnings
-from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +60,7 @@ from pytest_lcov.executions import (
     merged_counts,
     plain_counts,
 )
-from pytest_lcov.html import HtmlError, find_genhtml, genhtml_command_problem, html_folder_problem
+from pytest_lcov.html import genhtml_command_problem, html_folder_problem
 from pytest_lcov.job_summary import append_summary, job_summary
 from pytest_lcov.measure import (
     Measurement,
@@ -73,7 +73,6 @@ from pytest_lcov.option_table import ReportOptions
 from pytest_lcov.outcome import (
     NOT_WRITTEN,
     Line,
-    annotate_for,
     baseline_step,
     change_gate_lines,
     diff_step,
@@ -629,8 +628,6 @@ class LcovReport:
             refuse_other_counts(written_counts(cache, settings.output), options.count_mode)
         file_rows = options.table or self._job_summary_wanted()  # the summary lists the files missing most
         with contextlib.ExitStack() as stack:
-            if (wait_for_blames := self._prefetch_blames(cov, changed)) is not None:
-                stack.callback(wait_for_blames)  # before the HTML report, which reads them
             written = options
             if earlier is not None:  # this run's tracefile is written aside, then added
                 folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="pytest-lcov-"))
@@ -690,19 +687,6 @@ class LcovReport:
         differential = self.differential = baseline.report if baseline is not None else None
         summary = job_summary(report.totals, report.files, diff, title=TITLE, differential=differential)
         self._write_job_summary(session, summary)
-
-    def _prefetch_blames(
-        self, cov: coverage.Coverage, changed: ChangedLines | None
-    ) -> Callable[[], None] | None:
-        """Under review with genhtml 2.x, blame the measured files while the tracefile is written."""
-        if changed is None or self.settings.html is None:
-            return None
-        try:
-            if find_genhtml(self.settings.genhtml).major < 2:
-                return None
-        except HtmlError:
-            return None  # said by the HTML step
-        return annotate_for(self.options).prefetch(self.rootdir, cov.get_data().measured_files())
 
     def _append(
         self,

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -291,7 +290,7 @@ def test_the_docs_example_is_what_the_run_prints(change: pytest.Pytester) -> Non
 def test_blames_are_kept_in_pytests_cache_for_the_next_run(
     change: pytest.Pytester, lcov2: LcovTools, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """With pytest's cache, the measured files are blamed while the tracefile is written, and kept."""
+    """With pytest's cache, the blames are kept there, and the next run reads them."""
     monkeypatch.setenv("PERL5LIB", lcov2.env["PERL5LIB"])
     args = (
         "--lcov",
@@ -309,4 +308,3 @@ def test_blames_are_kept_in_pytests_cache_for_the_next_run(
         assert sorted(len(entry["lines"]) for entry in blames) == [0, CHANGED_CALC.count("\n")]  # both files
         owners = (change.path / "html/index-bin_owner.html").read_text()
         assert "Click to go to coverage summary for owner 'pytest-lcov tests'" in owners
-    assert not list(Path(tempfile.gettempdir()).glob("pytest-lcov-blame-*"))  # the prefetch's folder went
