@@ -291,6 +291,11 @@ def signature_text():
 def docs():
     """The docstring."""
     return docs.__doc__, pure.__doc__
+
+
+def own_source():
+    """Source read back by inspect, as documentation tools and some DSLs read it."""
+    return inspect.getsource(done), inspect.getsourcelines(uses_limit)[1]
 ''',
     "doctests.py": '''\
 """Doctests run by pytest --doctest-modules and by doctest.testmod.
@@ -615,6 +620,9 @@ def test_code_object_checks():
     assert code_checks.closure_vars() == (["LIMIT"], ["min"])
     assert code_checks.signature_text() == "(x)"
     assert code_checks.docs() == ("The docstring.", None)
+    source, first_line = code_checks.own_source()
+    assert source == "def done():\\n    return 1\\n"
+    assert first_line == code_checks.uses_limit.__code__.co_firstlineno
 
 
 def test_doctest_testmod():
