@@ -237,10 +237,12 @@ def test_filterwarnings_error_shows_coverages_warnings_as_pytest_cov_does(
     assert lcov.ret == cov.ret == pytest.ExitCode.OK, lcov.stdout.str()
     assert "Couldn't parse Python file" in lcov.stdout.str() + lcov.stderr.str()
     assert Lcov.read(pytester.path / "lcov.info") == Lcov.read(pytester.path / "cov.info")
-    # A filter that names CoverageWarning is the user's word, for pytest-cov and pytest-lcov alike.
+    # A filter that names CoverageWarning is the user's word, as for pytest-cov 7 (5 reports anyway).
     named = ["-W", "error::coverage.exceptions.CoverageWarning"]
-    strict_cov, strict_lcov = pytest_cov(pytester, *named), pytest_lcov(pytester, *named)
-    assert strict_lcov.ret != pytest.ExitCode.OK and strict_cov.ret != pytest.ExitCode.OK
+    strict_lcov = pytest_lcov(pytester, *named)
+    assert strict_lcov.ret != pytest.ExitCode.OK
+    if int(metadata.version("pytest-cov").split(".")[0]) >= 7:
+        assert pytest_cov(pytester, *named).ret != pytest.ExitCode.OK
     assert "pytest-lcov: no tracefile written: internal error CoverageWarning(" in strict_lcov.stdout.str()
 
 
