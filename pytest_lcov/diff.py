@@ -34,6 +34,7 @@ import subprocess
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
+from typing import Any
 
 from pytest_lcov import PytestLcovError
 from pytest_lcov.model import FileRecord, format_ranges, format_spans, line_spans, percent
@@ -170,16 +171,16 @@ def _git_env() -> dict[str, str]:
 
 
 def _run_git(
-    args: Iterable[str], cwd: str, timeout: float, settings: Iterable[str] = ()
+    args: Iterable[str], cwd: str, timeout: float, settings: Iterable[str] = (), stdin: bytes | None = None
 ) -> subprocess.CompletedProcess[bytes]:
-    """Run one git command (a list, never a shell) with `settings`; DiffError when git cannot run or hangs."""
+    """Run one git command (a list, never a shell) with `settings`, fed `stdin` (else nothing);
+    DiffError when git cannot run or hangs."""
     arguments = list(args)
     config = [part for setting in (*GIT_CONFIG, *settings) for part in ("-c", setting)]
     command = ["git", "--no-pager", *config, *arguments]
+    given: dict[str, Any] = {"input": stdin} if stdin is not None else {"stdin": subprocess.DEVNULL}
     try:
-        return subprocess.run(
-            command, cwd=cwd, env=_git_env(), stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout
-        )
+        return subprocess.run(command, cwd=cwd, env=_git_env(), capture_output=True, timeout=timeout, **given)
     except FileNotFoundError:
         raise DiffError("git is not installed (no git command on PATH)") from None
     except subprocess.TimeoutExpired:
@@ -680,10 +681,14 @@ def summary_line(result: DiffCoverage) -> str:
 
 
 def run_git(
-    args: Iterable[str], cwd: str, timeout: float = GIT_TIMEOUT, settings: Iterable[str] = ()
+    args: Iterable[str],
+    cwd: str,
+    timeout: float = GIT_TIMEOUT,
+    settings: Iterable[str] = (),
+    stdin: bytes | None = None,
 ) -> subprocess.CompletedProcess[bytes]:
     """Run one git command as `changed_lines` does: a list, never a shell, pinned settings, C messages."""
-    return _run_git(args, cwd, timeout, settings)
+    return _run_git(args, cwd, timeout, settings, stdin)
 
 
 def git_output(args: Iterable[str], cwd: str, what: str, timeout: float = GIT_TIMEOUT) -> bytes:

@@ -66,7 +66,6 @@ import base64
 import hashlib
 import os
 import re
-import subprocess
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -74,11 +73,9 @@ from typing import Literal
 
 from pytest_lcov.diff import (
     DIFF_OPTIONS,
-    GIT_CONFIG,
     GIT_TIMEOUT,
     DiffError,
     _first_line,
-    _git_env,
     filters_off,
     git_output,
     merge_base,
@@ -1036,26 +1033,11 @@ def _repository_path(root: str, full: str) -> str | None:
 def _git_with_input(
     args: list[str], root: str, data: bytes, what: str, timeout: float, success: tuple[int, ...] = (0,)
 ) -> bytes:
-    """A git command fed `data` on its standard input, as `run_git` runs one otherwise (a list, no shell).
+    """A git command fed `data` on its standard input (`run_git`'s way: a list, no shell).
 
     Its output when it exits with one of `success`; DiffError with git's first complaint otherwise.
     """
-    config = [part for setting in GIT_CONFIG for part in ("-c", setting)]
-    try:
-        result = subprocess.run(
-            ["git", "--no-pager", *config, *args],
-            cwd=root,
-            env=_git_env(),
-            input=data,
-            capture_output=True,
-            timeout=timeout,
-        )
-    except FileNotFoundError:
-        raise DiffError("git is not installed (no git command on PATH)") from None
-    except subprocess.TimeoutExpired:
-        raise DiffError(f"{what} did not finish within {timeout:g} s") from None
-    except OSError as exc:
-        raise DiffError(f"cannot run git in {safe_field(root)}: {exc.strerror or exc}") from None
+    result = run_git(args, root, timeout, stdin=data)
     if result.returncode not in success:
         raise DiffError(f"{what} failed: {_first_line(result.stderr)}")
     return result.stdout
