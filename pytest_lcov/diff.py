@@ -658,11 +658,15 @@ def github_annotations(result: DiffCoverage, root: str, limit: int = MAX_ANNOTAT
             lines = f"line {first}" if first == last else f"lines {first}-{last}"
             message = escape_data(f"{lines} changed but never run by the tests")
             commands.append(f"::warning file={file},line={first},endLine={last},title=Not covered::{message}")
+    return capped_annotations(commands, limit, "Not covered", "ranges of changed lines never run")
+
+
+def capped_annotations(commands: list[str], limit: int, title: str, what: str) -> list[str]:
+    """At most `limit` workflow commands; past it, the last says how many `what` were left out."""
     if len(commands) <= limit:
         return commands
     kept = max(limit - 1, 0)
-    left = len(commands) - kept
-    note = f"::warning title=Not covered::{left} more ranges of changed lines never run are not annotated"
+    note = f"::warning title={title}::{len(commands) - kept} more {what} are not annotated"
     return [*commands[:kept], note] if limit > 0 else []
 
 

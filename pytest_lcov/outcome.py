@@ -24,6 +24,7 @@ from pytest_lcov.diff import (
     ChangedLines,
     DiffCoverage,
     DiffError,
+    capped_annotations,
     diff_coverage,
     escape_data,
     escape_property,
@@ -253,11 +254,7 @@ def category_annotations(
             where = f"line {first}" if first == last else f"lines {first}-{last}"
             message = escape_data(f"{where}: {ANNOTATED[category]}")
             commands.append(f"::warning file={file},line={first},endLine={last},title={category}::{message}")
-    if len(commands) <= limit:
-        return commands
-    kept = max(limit - 1, 0)
-    note = f"::warning title=Against the baseline::{len(commands) - kept} more ranges are not annotated"
-    return [*commands[:kept], note] if limit > 0 else []
+    return capped_annotations(commands, limit, "Against the baseline", "ranges")
 
 
 def categories_line(found: DifferentialReport) -> str:
