@@ -63,7 +63,15 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from pytest_lcov import PytestLcovError
-from pytest_lcov.diff import GIT_TIMEOUT, DiffError, filters_off, git_output, repository, run_git
+from pytest_lcov.diff import (
+    GIT_TIMEOUT,
+    DiffError,
+    filters_off,
+    git_complaint,
+    git_output,
+    repository,
+    run_git,
+)
 from pytest_lcov.tracefile import safe_field
 
 UNCOMMITTED = "0" * 40  # git blame's id for lines not committed
@@ -242,7 +250,7 @@ def start_annotations(
                 return hit
         result = run_git(["blame", "--porcelain", "--", relative], top, timeout, settings)
         if result.returncode != 0:
-            raise AnnotateError(f"git blame {safe_field(relative)} failed: {_first_line_of(result.stderr)}")
+            raise AnnotateError(f"git blame {safe_field(relative)} failed: {git_complaint(result.stderr)}")
         lines = _parse_blame(real, result.stdout, uncommitted, now)
         if key:
             kept[key] = {"entries": lines.entries[1:], "lines": lines.lines}
@@ -364,14 +372,6 @@ def _current_user(root: str, timeout: float) -> Owner:
     except (OSError, KeyError, ImportError):  # no login name, no passwd entry
         login = ""
     return Owner(login or "unknown", login or "unknown")
-
-
-def _first_line_of(stderr: bytes) -> str:
-    for line in stderr.decode("utf-8", errors="replace").splitlines():
-        text = line.strip()
-        if text:
-            return safe_field(text.removeprefix("fatal: ").removeprefix("error: "))
-    return "no message"
 
 
 # --- the cache of blames between runs -------------------------------------------------------------

@@ -189,7 +189,7 @@ def _run_git(
         raise DiffError(f"cannot run git in {safe_field(cwd)}: {exc.strerror or exc}") from None
 
 
-def _first_line(stderr: bytes) -> str:
+def git_complaint(stderr: bytes) -> str:
     """git's first line of complaint, printable, without its ``fatal:`` prefix."""
     for line in stderr.decode("utf-8", errors="replace").splitlines():
         text = line.strip()
@@ -201,7 +201,7 @@ def _first_line(stderr: bytes) -> str:
 def _checked(result: subprocess.CompletedProcess[bytes], what: str) -> bytes:
     """The output of a git command that must succeed; its first stderr line otherwise."""
     if result.returncode != 0:
-        raise DiffError(f"{what} failed: {_first_line(result.stderr)}")
+        raise DiffError(f"{what} failed: {git_complaint(result.stderr)}")
     return result.stdout
 
 
@@ -209,7 +209,7 @@ def _repository(cwd: str, timeout: float) -> tuple[str, bool]:
     """The repository's root folder and whether it is a shallow clone."""
     result = _run_git(["rev-parse", "--show-toplevel", "--is-shallow-repository"], cwd, timeout)
     if result.returncode != 0:
-        reason = _first_line(result.stderr)
+        reason = git_complaint(result.stderr)
         if "not a git repository" in reason:
             raise DiffError(f"{safe_field(cwd)} is not in a git checkout")
         raise DiffError(f"git rev-parse failed in {safe_field(cwd)}: {reason}")

@@ -75,8 +75,8 @@ from pytest_lcov.diff import (
     DIFF_OPTIONS,
     GIT_TIMEOUT,
     DiffError,
-    _first_line,
     filters_off,
+    git_complaint,
     git_output,
     merge_base,
     repository,
@@ -1039,7 +1039,7 @@ def _git_with_input(
     """
     result = run_git(args, root, timeout, stdin=data)
     if result.returncode not in success:
-        raise DiffError(f"{what} failed: {_first_line(result.stderr)}")
+        raise DiffError(f"{what} failed: {git_complaint(result.stderr)}")
     return result.stdout
 
 
